@@ -1,0 +1,14 @@
+# The two commands a newcomer needs; both set everything up on a fresh machine.
+.PHONY: run test bench clean
+
+run:  ## set up, seed the demo tenant and start web + worker + beat
+	bin/run
+
+test:  ## set up, then ruff, mypy and every test on SQLite and on PostgreSQL
+	bin/test
+
+bench:  ## measure phone-cache sync and match throughput (prints figures)
+	bin/setup && .venv/bin/python bench/match_bench.py
+
+clean:  ## remove the virtual environment, node_modules and local data
+	rm -rf .venv node_modules var

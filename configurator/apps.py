@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ConfiguratorConfig(AppConfig):
+    """Tenants, tenant admins, API keys and the admin UI."""
+
+    name = "configurator"
+    default_auto_field = "django.db.models.BigAutoField"

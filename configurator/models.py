@@ -1,0 +1,100 @@
+"""Tenants, their admins and their API keys.
+
+Every row of configuration and of the phone cache belongs to exactly one tenant; code reaches a
+tenant's data only through selectors and services that take `tenant=` explicitly.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+
+
+def validate_country(value: str) -> None:
+    """Accept an ISO 3166-1 alpha-2 region that libphonenumber knows (e.g. "NL")."""
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f'"{value}" is not a country code libphonenumber knows (e.g. NL, BE, DE).')
+
+
+def validate_time_zone(value: str) -> None:
+    """Accept an IANA time zone name (e.g. "Europe/Amsterdam")."""
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f'"{value}" is not an IANA time zone (e.g. Europe/Amsterdam).')
+
+
+def validate_url_schemes(value: str) -> None:
+    """Accept a comma-separated list of URL schemes such as "teams, zoommtg"."""
+    import re
+
+    for scheme in (s.strip() for s in value.split(",")):
+        if scheme and not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme):
+            raise ValidationError(f'"{scheme}" is not a URL scheme (letters, digits, "+", "-", ".").')
+        if scheme in {"javascript", "data", "vbscript", "file", "blob"}:
+            raise ValidationError(f'The scheme "{scheme}" can run code or read files and is never allowed.')
+
+
+class Tenant(models.Model):
+    """An organization: its country decides how phone numbers without a country code are read."""
+
+    name = models.CharField(max_length=200, unique=True)
+    country = models.CharField(
+        max_length=2,
+        default="NL",
+        validators=[validate_country],
+        help_text="ISO 3166 country code used for phone numbers written without a country code.",
+    )
+    time_zone = models.CharField(max_length=64, default="Europe/Amsterdam", validators=[validate_time_zone])
+    extra_url_schemes = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[validate_url_schemes],
+        help_text="App schemes scripts may use besides http, https, mailto, tel, callto, sip, sips "
+        "(comma-separated, e.g. teams, zoommtg).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The tenant's time zone object."""
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def extra_schemes(self) -> frozenset[str]:
+        """The tenant's extra allowed URL schemes, lower-case."""
+        return frozenset(s.strip().lower() for s in self.extra_url_schemes.split(",") if s.strip())
+
+
+class TenantMembership(models.Model):
+    """Links a user to their tenant; only tenant admins may use the configurator."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    is_tenant_admin = models.BooleanField(
+        default=False, help_text="May sign in to configure integrations and scripts for the whole tenant."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant}"
+
+
+class TenantAPIKeyManager(BaseAPIKeyManager):
+    """Keys are stored hashed (SHA-512 of a 32-character random secret, djangorestframework-api-key)."""
+
+
+class TenantAPIKey(AbstractAPIKey):
+    """A PBX's key for the matching API; shown once at creation, stored hashed, revocable."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    objects = TenantAPIKeyManager()
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "tenant API key"
+        verbose_name_plural = "tenant API keys"

@@ -1,0 +1,66 @@
+"""Writes on tenants, tenant admins and API keys."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from configurator.models import Tenant, TenantAPIKey, TenantMembership
+
+
+@transaction.atomic
+def tenant_create(
+    *,
+    name: str,
+    country: str = "NL",
+    time_zone: str = "Europe/Amsterdam",
+    admin_username: str,
+    admin_password: str,
+    admin_email: str = "",
+) -> tuple[Tenant, AbstractUser]:
+    """Create a tenant with its first tenant admin (what a provider does).
+
+    Raises `ValidationError` for a taken tenant name or user name, an unknown country or time zone.
+    """
+    tenant = Tenant(name=name.strip(), country=country.upper(), time_zone=time_zone)
+    tenant.full_clean()
+    tenant.save()
+    user = user_create_for_tenant(
+        tenant=tenant, username=admin_username, password=admin_password, email=admin_email, is_tenant_admin=True
+    )
+    return tenant, user
+
+
+def user_create_for_tenant(
+    *, tenant: Tenant, username: str, password: str, email: str = "", is_tenant_admin: bool = False
+) -> AbstractUser:
+    """Create a user belonging to `tenant`, a tenant admin or not."""
+    user_model = get_user_model()
+    if user_model.objects.filter(username=username).exists():
+        raise ValidationError({"username": f'The user name "{username}" is taken.'})
+    user = user_model.objects.create_user(username=username, email=email, password=password)
+    TenantMembership.objects.create(user=user, tenant=tenant, is_tenant_admin=is_tenant_admin)
+    assert isinstance(user, AbstractUser)
+    return user
+
+
+def api_key_create(*, tenant: Tenant, name: str) -> tuple[TenantAPIKey, str]:
+    """Create an API key for the matching API; returns (row, key). The key is shown only now.
+
+    The row keeps a SHA-512 hash and an 8-character prefix (djangorestframework-api-key).
+    """
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Name the key after the PBX or system that will use it."})
+    api_key, key = TenantAPIKey.objects.create_key(tenant=tenant, name=name[:50])
+    return api_key, key
+
+
+def api_key_revoke(*, tenant: Tenant, key_id: str) -> TenantAPIKey:
+    """Revoke one of the tenant's keys (cannot be undone); raises DoesNotExist for another tenant's."""
+    api_key = TenantAPIKey.objects.get(tenant=tenant, pk=key_id)
+    api_key.revoked = True
+    api_key.save(update_fields=["revoked"])
+    return api_key

@@ -1,0 +1,52 @@
+"""manage.py integration_add: add an integration from a preset with its settings."""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from configurator.management.commands.apikey_create import tenant_by_name_or_id
+from integrations.connectors.base import ConnectorError
+from integrations.registry import PRESETS, UnknownPresetError, get_preset
+from integrations.services import integration_create, integration_test_connection
+
+
+class Command(BaseCommand):
+    help = "Add an integration of a preset to a tenant, e.g. --preset carddav --setting url=https://…"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--tenant", required=True, help="tenant name or id")
+        parser.add_argument("--preset", required=True, help=f"one of: {', '.join(p.slug for p in PRESETS)}")
+        parser.add_argument("--name", default="", help="integration name (default: the preset's name)")
+        parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE")
+        parser.add_argument("--no-test", action="store_true", help="skip the connection test")
+        parser.add_argument("--no-sync", action="store_true", help="do not queue the first sync")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tenant = tenant_by_name_or_id(options["tenant"])
+        try:
+            preset = get_preset(options["preset"])
+        except UnknownPresetError as exc:
+            raise CommandError(str(exc)) from exc
+        values: dict[str, str] = {}
+        for item in options["setting"]:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise CommandError(f"--setting {item!r}: write NAME=VALUE.")
+            values[name.strip()] = value
+        if not options["no_test"]:
+            try:
+                integration_test_connection(preset=preset, settings_values=values)
+            except ConnectorError as exc:
+                raise CommandError(f"Connection test failed: {exc.message}") from exc
+        try:
+            integration = integration_create(
+                tenant=tenant,
+                preset_slug=preset.slug,
+                name=options["name"],
+                settings_values=values,
+                start_sync=not options["no_sync"],
+            )
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        self.stdout.write(f"Created integration {integration.pk} {integration.name!r} ({preset.name}).")

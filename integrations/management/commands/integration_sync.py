@@ -1,0 +1,27 @@
+"""manage.py integration_sync: sync one integration's phone cache now, in this process."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from integrations.models import Integration
+from integrations.sync import phone_cache_sync
+
+
+class Command(BaseCommand):
+    help = "Sync one integration's phone cache now (runs in this process, not on a worker)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("integration_id", type=int)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not Integration.objects.filter(pk=options["integration_id"]).exists():
+            raise CommandError(f"No integration {options['integration_id']}.")
+        result = phone_cache_sync(integration_id=options["integration_id"])
+        if result.status == "busy":
+            raise CommandError("A sync of this integration is already running.")
+        if result.status == "failed":
+            raise CommandError(f"Sync failed, the old phone cache is kept: {result.error}")
+        self.stdout.write(
+            f"Synced: {result.numbers} phone numbers from {result.records} records; {result.skipped} skipped."
+        )

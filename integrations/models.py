@@ -1,0 +1,122 @@
+"""Integrations, their scripts, and the phone cache.
+
+The phone cache is versioned per integration: a sync writes a new `generation` of rows while
+lookups keep reading the integration's `cache_generation`; a successful sync switches the pointer
+and drops the old rows in one transaction, so nobody ever sees a half-written cache.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from encrypted_fields.fields import EncryptedJSONField
+
+from configurator.models import Tenant
+from integrations.presets import ScriptApplies
+
+
+class SyncState(models.TextChoices):
+    """Where an integration's phone-cache sync stands."""
+
+    IDLE = "idle", "Idle"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+
+
+class Integration(models.Model):
+    """One tenant's configured use of a preset.
+
+    `settings` holds the preset's plain settings, `secrets` its secret ones (encrypted at rest,
+    django-fernet-encrypted-fields). `notification_fields` is the ordered list of record field
+    names the call notification shows.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="integrations")
+    preset = models.CharField(max_length=64)
+    name = models.CharField(max_length=100)
+    settings = models.JSONField(default=dict, blank=True)
+    secrets = EncryptedJSONField(null=True, blank=True)
+    notification_fields = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0, help_text="Match order among the tenant's integrations.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Phone-cache status, shown on the integration overview.
+    cache_generation = models.PositiveIntegerField(default=0)
+    cached_numbers = models.PositiveIntegerField(default=0)
+    sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.IDLE)
+    sync_started_at = models.DateTimeField(null=True, blank=True)
+    sync_progress = models.PositiveIntegerField(default=0, help_text="Records read so far by the running sync.")
+    last_sync_at = models.DateTimeField(null=True, blank=True, help_text="End of the last successful sync.")
+    last_sync_skipped = models.PositiveIntegerField(default=0, help_text="Bad records skipped by the last sync.")
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ("position", "id")
+        constraints = [
+            models.UniqueConstraint(fields=("tenant", "name"), name="integration_name_unique_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.preset})"
+
+
+class Script(models.Model):
+    """A named URL template rendered per call into an action link.
+
+    Tenant-wide when `integration` is None (only call properties); otherwise it belongs to the
+    integration and, on a match, may also use the record's fields.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="scripts")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="scripts", null=True, blank=True
+    )
+    name = models.CharField(max_length=100)
+    template = models.TextField()
+    applies = models.CharField(
+        max_length=16,
+        choices=[(a.value, a.value.replace("_", " ").capitalize()) for a in ScriptApplies],
+        default=ScriptApplies.ON_MATCH,
+    )
+    auto_open = models.BooleanField(default=False, help_text="Open the link automatically when the call comes in.")
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PhoneCacheEntry(models.Model):
+    """One phone number of one CRM record, normalized to E.164 (ITU-T E.164, libphonenumber).
+
+    `fields` holds the record fields the notification and scripts need (name -> text).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="phone_cache")
+    generation = models.PositiveIntegerField()
+    e164 = models.CharField(max_length=16)
+    extension = models.CharField(max_length=20, blank=True)
+    number_as_written = models.CharField(max_length=100)
+    number_type = models.CharField(max_length=50, blank=True)
+    record_id = models.CharField(max_length=255)
+    record_type = models.CharField(max_length=50)
+    display_name = models.CharField(max_length=255, blank=True)
+    record_url = models.TextField(blank=True)
+    fields = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [
+            # The match API's one-query lookup: tenant + caller number.
+            models.Index(fields=("tenant", "e164"), name="phone_cache_lookup"),
+            # Switching and dropping generations.
+            models.Index(fields=("integration", "generation"), name="phone_cache_generation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.e164} -> {self.display_name}"

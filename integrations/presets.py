@@ -1,0 +1,123 @@
+"""Presets: the catalog of CRM types, declared as data.
+
+A preset says what the "Add New Integration" wizard asks for (its settings), whether the CRM gives
+access to phone data (then a connector class syncs it into the phone cache), which record types
+and fields it has, which fields the call notification shows by default, and which scripts are
+pre-configured (the screen pop). Connector modules declare their presets next to their code;
+`integrations.registry` lists them explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from integrations.connectors.base import Connector
+
+
+class SettingKind(StrEnum):
+    """How a setting is entered and stored."""
+
+    TEXT = "text"
+    URL = "url"
+    SECRET = "secret"  # stored encrypted, never shown again
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True)
+class SettingField:
+    """One field of a preset's CRM-configuration form.
+
+    `name` is the key in the integration's settings (or secrets, for `SettingKind.SECRET`);
+    `choices` is a tuple of (value, label) for `SettingKind.CHOICE`.
+    """
+
+    name: str
+    label: str
+    kind: SettingKind = SettingKind.TEXT
+    required: bool = True
+    help_text: str = ""
+    default: str = ""
+    placeholder: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordField:
+    """A field of a CRM record that notifications and `$(NAME)` placeholders may use."""
+
+    name: str
+    label: str
+
+
+class ScriptApplies(StrEnum):
+    """When a script's action is offered for a call."""
+
+    ON_MATCH = "on_match"
+    ON_NO_MATCH = "on_no_match"
+    ALWAYS = "always"
+
+
+@dataclass(frozen=True)
+class DefaultScript:
+    """A script every new integration of a preset starts with.
+
+    `template` is a URL template of `scripts_engine`; `{setting_name}` parts are replaced by the
+    integration's settings when it is created (for example `{base_url}`).
+    """
+
+    name: str
+    template: str
+    applies: ScriptApplies = ScriptApplies.ON_MATCH
+    auto_open: bool = False
+
+
+# Fields every preset with phone data provides (PRODUCT.md, the template language).
+STANDARD_FIELDS: tuple[RecordField, ...] = (
+    RecordField("DisplayName", "Name"),
+    RecordField("Identifier", "Identifier"),
+    RecordField("PopUpUri", "Link to the record"),
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A CRM type of the catalog.
+
+    - `slug`: stable id stored on integrations (lower-case, `[a-z0-9_]`).
+    - `has_phone_data`: True when `connector_class` can list the CRM's phone numbers; False for
+      presets that only pop (their scripts pass the call to the CRM, which finds the caller).
+    - `record_types`: e.g. ("contact", "company"), in match order.
+    - `fields`: the record fields beyond `STANDARD_FIELDS`.
+    """
+
+    slug: str
+    name: str
+    description: str
+    settings: tuple[SettingField, ...]
+    default_scripts: tuple[DefaultScript, ...]
+    connector_class: type[Connector] | None = None
+    record_types: tuple[str, ...] = ()
+    fields: tuple[RecordField, ...] = ()
+    default_notification_fields: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = field(default=())
+    docs_url: str = ""
+
+    @property
+    def has_phone_data(self) -> bool:
+        """True when the preset syncs phone numbers into the phone cache."""
+        return self.connector_class is not None
+
+    @property
+    def all_fields(self) -> tuple[RecordField, ...]:
+        """Standard fields followed by the preset's own; empty for pop-only presets."""
+        if not self.has_phone_data:
+            return ()
+        return STANDARD_FIELDS + self.fields
+
+    @property
+    def secret_setting_names(self) -> frozenset[str]:
+        """Names of the settings that are stored encrypted."""
+        return frozenset(s.name for s in self.settings if s.kind == SettingKind.SECRET)

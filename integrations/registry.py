@@ -1,0 +1,31 @@
+"""The preset catalog: an explicit tuple, one line per preset.
+
+Adding a CRM means writing its module under `integrations/connectors/`, its fixtures and tests,
+and adding its preset here.
+"""
+
+from integrations.connectors.carddav import CARDDAV
+from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
+from integrations.presets import Preset
+
+PRESETS: tuple[Preset, ...] = (
+    CARDDAV,
+    EFECTE_ESM,
+    ORACLE_CRM_ON_DEMAND,
+    WEB_SEARCH,
+)
+
+_BY_SLUG = {preset.slug: preset for preset in PRESETS}
+assert len(_BY_SLUG) == len(PRESETS), "preset slugs must be unique"
+
+
+class UnknownPresetError(LookupError):
+    """No preset with that slug is in the catalog."""
+
+
+def get_preset(slug: str) -> Preset:
+    """Return the preset with `slug`; raise `UnknownPresetError` if the catalog has none."""
+    try:
+        return _BY_SLUG[slug]
+    except KeyError:
+        raise UnknownPresetError(f'Unknown preset "{slug}"; known: {", ".join(_BY_SLUG)}.') from None

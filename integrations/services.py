@@ -1,0 +1,309 @@
+"""Writes on integrations and scripts. Every function takes the tenant (or a tenant-owned row).
+
+Views, API views, tasks and management commands call these and stay thin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
+
+import scripts_engine
+from configurator.models import Tenant
+from integrations.connectors.base import ConnectorError
+from integrations.http import connector_client
+from integrations.models import Integration, PhoneCacheEntry, Script, SyncState
+from integrations.presets import Preset, ScriptApplies, SettingKind
+from integrations.registry import PRESETS, get_preset
+
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def integration_settings_clean(
+    *, preset: Preset, values: Mapping[str, str], keep_secrets: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Check the values of a preset's settings form.
+
+    Returns (plain settings, secrets). A secret left empty keeps its value from `keep_secrets`.
+    Raises `ValidationError` with a message per setting name ("This field is required.", "Enter a
+    valid URL…", "Choose one of …"); unknown names are rejected too.
+    """
+    errors: dict[str, str] = {}
+    plain: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    known = {s.name for s in preset.settings}
+    for name in values:
+        if name not in known:
+            errors[name] = f'{preset.name} has no setting "{name}"; it has: {", ".join(sorted(known)) or "none"}.'
+    for field in preset.settings:
+        value = (values.get(field.name) or "").strip()
+        if not value and field.kind == SettingKind.SECRET and keep_secrets and keep_secrets.get(field.name):
+            value = keep_secrets[field.name]
+        if not value and field.default:
+            value = field.default
+        if not value:
+            if field.required:
+                errors[field.name] = f"{field.label}: this field is required."
+            continue
+        if field.kind == SettingKind.URL:
+            try:
+                _url_validator(value)
+            except ValidationError:
+                errors[field.name] = f"{field.label}: enter a full http:// or https:// address."
+                continue
+            value = value.rstrip("/") if value.count("/") <= 3 else value
+        if field.kind == SettingKind.CHOICE and value not in {c for c, _ in field.choices}:
+            labels = ", ".join(label for _, label in field.choices)
+            errors[field.name] = f"{field.label}: choose one of {labels}."
+            continue
+        (secrets if field.kind == SettingKind.SECRET else plain)[field.name] = value
+    if errors:
+        raise ValidationError(errors)
+    return plain, secrets
+
+
+def integration_test_connection(*, preset: Preset, settings_values: Mapping[str, str]) -> None:
+    """Reach the CRM with these settings (plain and secret together).
+
+    Raises `ConnectorError` with a message for the admin (bad credentials, unreachable host, no
+    permission…). Presets without phone data have nothing to test and always pass.
+    """
+    if preset.connector_class is None:
+        return
+    with connector_client() as client:
+        preset.connector_class(settings=settings_values, client=client).test_connection()
+
+
+@dataclass(frozen=True)
+class ScriptSpec:
+    """A script to create with an integration (the wizard's step 4, or a preset default)."""
+
+    name: str
+    template: str
+    applies: str = ScriptApplies.ON_MATCH
+    auto_open: bool = False
+
+
+def preset_default_scripts(*, preset: Preset, settings_values: Mapping[str, str]) -> list[ScriptSpec]:
+    """The preset's pre-configured scripts with `{setting}` parts filled from the settings."""
+    return [
+        ScriptSpec(
+            name=script.name,
+            template=script.template.format_map(dict(settings_values)),
+            applies=script.applies,
+            auto_open=script.auto_open,
+        )
+        for script in preset.default_scripts
+    ]
+
+
+def script_validate(
+    *, tenant: Tenant, preset: Preset | None, template: str, applies: str
+) -> scripts_engine.Template:
+    """Check a script template for a tenant-wide script (`preset` None) or an integration's.
+
+    Raises `ValidationError` whose message gives the error and its position ("… (at character
+    12)"). Record fields `$(…)` are allowed only in scripts of a preset with phone data, and not
+    in scripts that apply when nothing matched.
+    """
+    record_fields: list[str] | None = None
+    if preset is not None and preset.has_phone_data and applies != ScriptApplies.ON_NO_MATCH:
+        record_fields = [f.name for f in preset.all_fields]
+    try:
+        return scripts_engine.validate(template, record_fields=record_fields, extra_schemes=tenant.extra_schemes)
+    except scripts_engine.TemplateError as exc:
+        raise ValidationError(str(exc), code="template") from exc
+
+
+def _next_position(queryset: QuerySet[Any]) -> int:
+    top = queryset.aggregate(top=Max("position"))["top"]
+    return 0 if top is None else int(top) + 1
+
+
+@transaction.atomic
+def integration_create(
+    *,
+    tenant: Tenant,
+    preset_slug: str,
+    name: str,
+    settings_values: Mapping[str, str],
+    notification_fields: Sequence[str] | None = None,
+    scripts: Sequence[ScriptSpec] | None = None,
+    start_sync: bool = True,
+) -> Integration:
+    """Create an integration of a preset for the tenant, with its scripts, and queue its first sync.
+
+    `notification_fields` defaults to the preset's; `scripts` to the preset's default scripts.
+    Raises `ValidationError` for bad settings, an unknown notification field, a duplicate name or
+    a bad script template (nothing is created then).
+    """
+    preset = get_preset(preset_slug)
+    name = name.strip() or preset.name
+    if Integration.objects.filter(tenant=tenant, name=name).exists():
+        raise ValidationError({"name": f'An integration named "{name}" already exists.'})
+    plain, secrets = integration_settings_clean(preset=preset, values=settings_values)
+    fields = list(preset.default_notification_fields if notification_fields is None else notification_fields)
+    known_fields = {f.name for f in preset.all_fields}
+    unknown = [f for f in fields if f not in known_fields]
+    if unknown:
+        raise ValidationError({"notification_fields": f"{preset.name} has no field {', '.join(unknown)}."})
+    integration = Integration.objects.create(
+        tenant=tenant,
+        preset=preset.slug,
+        name=name,
+        settings=plain,
+        secrets=secrets or None,
+        notification_fields=fields,
+        position=_next_position(Integration.objects.filter(tenant=tenant)),
+    )
+    specs = preset_default_scripts(preset=preset, settings_values={**plain, **secrets}) if scripts is None else scripts
+    for spec in specs:
+        script_create(
+            tenant=tenant,
+            integration=integration,
+            name=spec.name,
+            template=spec.template,
+            applies=spec.applies,
+            auto_open=spec.auto_open,
+        )
+    if preset.has_phone_data and start_sync:
+        integration_sync_request(tenant=tenant, integration=integration)
+    return integration
+
+
+def integration_sync_request(*, tenant: Tenant, integration: Integration) -> bool:
+    """Queue a sync ("Sync now", creation). Returns False when a sync is already queued or running."""
+    from integrations.tasks import sync_integration
+
+    if integration.tenant_id != tenant.pk:
+        raise Integration.DoesNotExist("Integration not found for this tenant.")
+    if not get_preset(integration.preset).has_phone_data:
+        return False
+    updated = (
+        Integration.objects.filter(pk=integration.pk, tenant=tenant)
+        .exclude(sync_state__in=[SyncState.RUNNING, SyncState.QUEUED])
+        .update(sync_state=SyncState.QUEUED)
+    )
+    if not updated:
+        return False
+    transaction.on_commit(lambda: sync_integration.delay(integration.pk))
+    return True
+
+
+def integrations_dispatch_due_syncs(*, now: dt.datetime | None = None) -> int:
+    """Queue the syncs that are due (nightly or retry), across all tenants; returns how many.
+
+    An integration that is queued but whose message was lost is queued again after
+    `SYNC_LOCK_TIMEOUT_MINUTES`.
+    """
+    from integrations.tasks import sync_integration
+
+    now = now or timezone.now()
+    phone_presets = [preset.slug for preset in PRESETS if preset.has_phone_data]
+    due = Integration.objects.filter(enabled=True, preset__in=phone_presets).filter(
+        Q(next_sync_at__lte=now) | Q(next_sync_at__isnull=True)
+    ).exclude(sync_state=SyncState.RUNNING)
+    count = 0
+    for integration_id in due.values_list("pk", flat=True):
+        retry_at = now + dt.timedelta(minutes=settings.SYNC_LOCK_TIMEOUT_MINUTES)
+        if Integration.objects.filter(pk=integration_id).update(sync_state=SyncState.QUEUED, next_sync_at=retry_at):
+            sync_integration.delay(integration_id)
+            count += 1
+    return count
+
+
+def integration_set_enabled(*, tenant: Tenant, integration: Integration, enabled: bool) -> Integration:
+    """Disable (matches suppressed, nothing removed) or re-enable an integration."""
+    Integration.objects.filter(pk=integration.pk, tenant=tenant).update(enabled=enabled)
+    integration.refresh_from_db()
+    return integration
+
+
+@transaction.atomic
+def integration_delete(*, tenant: Tenant, integration: Integration) -> None:
+    """Erase an integration, its settings, scripts and cached numbers. Cannot be undone."""
+    PhoneCacheEntry.objects.filter(tenant=tenant, integration_id=integration.pk).delete()
+    Integration.objects.filter(pk=integration.pk, tenant=tenant).delete()
+
+
+def script_create(
+    *,
+    tenant: Tenant,
+    integration: Integration | None,
+    name: str,
+    template: str,
+    applies: str = ScriptApplies.ON_MATCH,
+    auto_open: bool = False,
+) -> Script:
+    """Create a tenant-wide (integration None) or integration script after validating it.
+
+    Raises `ValidationError` (message with position) for a bad template, an empty name, or an
+    integration of another tenant.
+    """
+    if integration is not None and integration.tenant_id != tenant.pk:
+        raise ValidationError("That integration does not belong to this tenant.")
+    _check_script_fields(name=name, applies=applies)
+    preset = get_preset(integration.preset) if integration is not None else None
+    script_validate(tenant=tenant, preset=preset, template=template, applies=applies)
+    return Script.objects.create(
+        tenant=tenant,
+        integration=integration,
+        name=name.strip(),
+        template=template.strip(),
+        applies=applies,
+        auto_open=auto_open,
+        position=_next_position(Script.objects.filter(tenant=tenant, integration=integration)),
+    )
+
+
+def script_update(
+    *, tenant: Tenant, script: Script, name: str, template: str, applies: str, auto_open: bool
+) -> Script:
+    """Change a script after validating it like `script_create`."""
+    if script.tenant_id != tenant.pk:
+        raise ValidationError("That script does not belong to this tenant.")
+    _check_script_fields(name=name, applies=applies)
+    preset = get_preset(script.integration.preset) if script.integration is not None else None
+    script_validate(tenant=tenant, preset=preset, template=template, applies=applies)
+    script.name, script.template, script.applies, script.auto_open = name.strip(), template.strip(), applies, auto_open
+    script.save(update_fields=["name", "template", "applies", "auto_open"])
+    return script
+
+
+def script_delete(*, tenant: Tenant, script: Script) -> None:
+    """Delete one of the tenant's scripts."""
+    Script.objects.filter(pk=script.pk, tenant=tenant).delete()
+
+
+def _check_script_fields(*, name: str, applies: str) -> None:
+    if not name.strip():
+        raise ValidationError({"name": "Give the script a name; agents see it on the action button."})
+    if applies not in {a.value for a in ScriptApplies}:
+        raise ValidationError({"applies": f'"{applies}" is not one of on_match, on_no_match, always.'})
+
+
+__all__ = [
+    "ConnectorError",
+    "ScriptSpec",
+    "integration_create",
+    "integration_delete",
+    "integration_set_enabled",
+    "integration_settings_clean",
+    "integration_sync_request",
+    "integration_test_connection",
+    "integrations_dispatch_due_syncs",
+    "preset_default_scripts",
+    "script_create",
+    "script_delete",
+    "script_update",
+    "script_validate",
+]
