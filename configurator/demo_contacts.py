@@ -356,7 +356,8 @@ def demo_vcards(count: int = 240, *, seed: int = 7) -> list[DemoContact]:
         ),
         _contact(
             2, given="Sanne", family="Bakker", company=bakker, email="sanne.bakker@bakkerenzonen.example",
-            title="Planner", phones=(("work", "WORK,VOICE", switchboard_b), ("cell", "CELL", sanne_cell)),
+            title="Planner",
+            phones=(("work,voice", "WORK,VOICE", switchboard_b), ("cell", "CELL", sanne_cell)),
         ),
     ]  # fmt: skip
 

@@ -88,6 +88,10 @@ class TenantMembership(models.Model):
 class TenantAPIKeyManager(BaseAPIKeyManager):
     """Keys are stored hashed (SHA-512 of a 32-character random secret, djangorestframework-api-key)."""
 
+    def get_usable_keys(self) -> models.QuerySet[TenantAPIKey]:
+        # The match API needs the key's tenant on every request: fetch it in the same query.
+        return super().get_usable_keys().select_related("tenant")  # type: ignore[no-any-return]
+
 
 class TenantAPIKey(AbstractAPIKey):
     """A PBX's key for the matching API; shown once at creation, stored hashed, revocable."""

@@ -1,2 +1,14 @@
-from django.urls import path
-urlpatterns: list[object] = []
+"""Routes of the admin UI's frame: sign-in and sign-out, the main screen, API keys."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, path
+
+from configurator import views
+
+urlpatterns: list[URLPattern] = [
+    path("", views.home, name="home"),
+    path("login/", views.SignInView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api-keys/", views.api_keys, name="api-keys"),
+    path("api-keys/<str:key_id>/revoke/", views.api_key_revoke_view, name="api-key-revoke"),
+]

@@ -31,7 +31,7 @@ class TenantAPIKeyAuthentication(BaseAuthentication):
         if keyword != KEYWORD or not key.strip():
             raise AuthenticationFailed("The Authorization header must read 'Api-Key <key>'.")
         try:
-            api_key = TenantAPIKey.objects.select_related("tenant").get_from_key(key.strip())
+            api_key = TenantAPIKey.objects.get_from_key(key.strip())
         except TenantAPIKey.DoesNotExist:
             raise AuthenticationFailed("This API key is unknown or has been revoked.") from None
         if api_key.has_expired:

@@ -1,2 +1,32 @@
-from django.urls import path
-urlpatterns: list[object] = []
+"""Routes of the integration and script screens."""
+
+from django.urls import URLPattern, path
+
+from integrations import views
+
+urlpatterns: list[URLPattern] = [
+    path("integrations/add/", views.preset_list, name="integration-presets"),
+    path("integrations/add/<slug:preset_slug>/", views.integration_add, name="integration-add"),
+    path("integrations/<int:integration_id>/", views.integration_overview, name="integration-overview"),
+    path("integrations/<int:integration_id>/status/", views.integration_status, name="integration-status"),
+    path("integrations/<int:integration_id>/sync/", views.integration_sync, name="integration-sync"),
+    path("integrations/<int:integration_id>/enable/", views.integration_enable, name="integration-enable"),
+    path("integrations/<int:integration_id>/disable/", views.integration_disable, name="integration-disable"),
+    path(
+        "integrations/<int:integration_id>/delete/", views.integration_delete_view, name="integration-delete"
+    ),
+    path(
+        "integrations/<int:integration_id>/scripts/add/",
+        views.integration_script_add,
+        name="integration-script-add",
+    ),
+    path(
+        "integrations/<int:integration_id>/scripts/preview/",
+        views.integration_script_preview,
+        name="integration-script-preview",
+    ),
+    path("scripts/add/", views.script_add, name="script-add"),
+    path("scripts/preview/", views.script_preview, name="script-preview"),
+    path("scripts/<int:script_id>/edit/", views.script_edit, name="script-edit"),
+    path("scripts/<int:script_id>/delete/", views.script_delete_view, name="script-delete"),
+]

@@ -119,8 +119,9 @@ def _parse_placeholder(source: str, opener: re.Match[str]) -> Placeholder:
     is_call = opening[0] == "#" or opening.startswith("%23")
     kind: typing.Literal["call", "record"] = "call" if is_call else "record"
     closer = _CLOSER.search(source, opener.end())
-    next_opener = _OPENER.search(source, opener.end())
-    if closer is None or (next_opener is not None and next_opener.start() < closer.start()):
+    # A new opener before the closer means this one was never closed: report it here,
+    # not as a strange name running into the next placeholder.
+    if closer is None or _OPENER.search(source, opener.end(), closer.start()) is not None:
         bracket = "#(" if kind == "call" else "$("
         raise TemplateError(f'This "{bracket}" has no closing bracket ")"', start)
 

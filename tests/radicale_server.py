@@ -13,6 +13,7 @@ tests of bad credentials stay fast.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -71,7 +72,9 @@ class RadicaleServer:
         """Start Radicale and wait (up to `START_TIMEOUT` s) until it answers HTTP."""
         if self._process is not None:
             return
-        self._dir = Path(tempfile.mkdtemp(prefix="radicale-test-"))
+        # Radicale fsyncs and re-reads the collection on every PUT; a RAM disk halves upload time.
+        ram_disk = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        self._dir = Path(tempfile.mkdtemp(prefix="radicale-test-", dir=ram_disk))
         htpasswd = self._dir / "htpasswd"
         htpasswd.write_text("".join(f"{user}:{password}\n" for user, password in USERS.items()))
         storage = self._dir / "collections"

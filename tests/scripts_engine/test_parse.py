@@ -95,7 +95,12 @@ def test_call_properties_describe_the_manuals_seven_plus_call_id_and_direction()
 
 @pytest.mark.parametrize(
     ("name", "key"),
-    [("Caller_number ", "callernumber"), ("Display Name", "displayname"), ("POP_UP_URI", "popupuri"), ("", "")],
+    [
+        ("Caller_number ", "callernumber"),
+        ("Display Name", "displayname"),
+        ("POP_UP_URI", "popupuri"),
+        ("", ""),
+    ],
 )
 def test_normalize_name_drops_case_spaces_and_underscores(name, key):
     assert normalize_name(name) == key
@@ -195,7 +200,11 @@ def test_a_template_with_a_literal_start_does_not_begin_with_a_placeholder():
         ("https://x?q=$(DisplayName", 12, 'This "$(" has no closing bracket ")"'),
         ("https://x?q=%23%28Caller%20number", 12, 'This "#(" has no closing bracket ")"'),
         ("https://x?q=#(Caller number&n=#(Caller name)", 12, 'This "#(" has no closing bracket ")"'),
-        ("https://x?a=#(Caller name)&q=#()", 29, "This placeholder has no name; write one like #(Caller number)"),
+        (
+            "https://x?a=#(Caller name)&q=#()",
+            29,
+            "This placeholder has no name; write one like #(Caller number)",
+        ),
         ("https://x?q=$()", 12, "This placeholder has no name; write one like $(DisplayName)"),
         ("https://x?q=$( _ )", 12, "This placeholder has no name; write one like $(DisplayName)"),
         ("https://x?q=#(:e164)", 12, "This placeholder has no name; write one like #(Caller number)"),
@@ -217,7 +226,11 @@ def test_a_template_with_a_literal_start_does_not_begin_with_a_placeholder():
             'The call property "Caller name" takes no format; remove ":upper"',
         ),
         ("https://x?q=#(Direction:x)", 12, 'The call property "Direction" takes no format; remove ":x"'),
-        ("https://x?q=$(DisplayName:upper)", 12, 'The CRM field "DisplayName" takes no format; remove ":upper"'),
+        (
+            "https://x?q=$(DisplayName:upper)",
+            12,
+            'The CRM field "DisplayName" takes no format; remove ":upper"',
+        ),
         (
             "https://x?q=#(Caller number:e.164)",
             12,

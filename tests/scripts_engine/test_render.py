@@ -57,6 +57,7 @@ def test_it_renders_the_manuals_mailto_callback_example():
 
 def test_the_rendered_mailto_body_reads_as_intended():
     link = render(validate(MANUAL_MAILTO, record_fields=FIELDS), call=CALL, record=RECORD, country="NL")
+    assert link is not None
 
     query = parse_qs(urlsplit(link).query)
 
@@ -173,7 +174,9 @@ def test_it_renders_every_call_property_and_format_percent_encoded(placeholder, 
 
 
 def test_it_renders_phone_numbers_of_other_countries_in_e164():
-    link = render_source("https://x.example/?v=#(Caller number)", call=CallProperties(caller_number="+442079460958"))
+    link = render_source(
+        "https://x.example/?v=#(Caller number)", call=CallProperties(caller_number="+442079460958")
+    )
 
     assert link == "https://x.example/?v=%2B442079460958"
 
@@ -223,7 +226,9 @@ def test_record_values_that_are_not_strings_still_render():
 
 
 def test_it_renders_percent_encoded_placeholders():
-    link = render_source("https://x.example/?q=%23%28Caller%20number%3Ae164%29&n=%24%28display%5Fname%29", record=RECORD)
+    link = render_source(
+        "https://x.example/?q=%23%28Caller%20number%3Ae164%29&n=%24%28display%5Fname%29", record=RECORD
+    )
 
     assert link == "https://x.example/?q=%2B31201234567&n=Jan%20Jansen"
 
@@ -240,3 +245,12 @@ def test_a_template_with_a_literal_start_renders_its_scheme_unchanged():
     link = render_source("tel:#(Caller number:e164)")
 
     assert link == "tel:%2B31201234567"
+
+
+def test_a_lone_surrogate_from_json_renders_as_a_replacement_question_mark_instead_of_raising():
+    call = CallProperties(caller_name="a\ud800b")
+
+    assert render_source("https://x.example/?v=#(Caller name)", call=call) == "https://x.example/?v=a%3Fb"
+    assert (
+        render_source("$(PopUpUri)", record={"PopUpUri": "https://x.example/\udfff"}) == "https://x.example/?"
+    )

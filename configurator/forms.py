@@ -1,0 +1,46 @@
+"""Forms of the admin UI's sign-in and API-key screens, plus the Bootstrap styling all UI forms share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+
+class BootstrapFormMixin:
+    """Give every widget its Bootstrap 5 class.
+
+    Mix in before `forms.Form`; the templates then render fields with `_field.html` without a
+    form library. Fields with errors get `aria-invalid="true"` from Django, which
+    static/app/app.css styles like Bootstrap's `is-invalid`.
+    """
+
+    fields: dict[str, forms.Field]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxSelectMultiple | forms.RadioSelect | forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                css = "form-select"
+            else:
+                css = "form-control"
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+
+class SignInForm(BootstrapFormMixin, AuthenticationForm):
+    """Django's sign-in form (user name and password), styled."""
+
+
+class ApiKeyCreateForm(BootstrapFormMixin, forms.Form):
+    """Name a new API key after the PBX or system that will use it."""
+
+    name = forms.CharField(
+        max_length=50,
+        label="Key name",
+        help_text="Name it after the PBX or system that will use it, e.g. “Main office PBX”.",
+        widget=forms.TextInput(attrs={"placeholder": "Main office PBX"}),
+    )

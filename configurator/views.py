@@ -1,0 +1,168 @@
+"""Views of the admin UI's frame: sign-in, the tenant-admin gate, the main screen and API keys.
+
+Every UI view is wrapped in `tenant_admin_required`, which resolves the tenant the signed-in
+user administers and passes it to the view as its second argument; views hand it on to
+selectors and services explicitly (there is no "current tenant" global).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, Concatenate, ParamSpec
+
+import phonenumbers
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+import scripts_engine
+from configurator.forms import ApiKeyCreateForm, SignInForm
+from configurator.models import Tenant, TenantAPIKey
+from configurator.selectors import api_key_list, tenant_admin_tenant
+from configurator.services import api_key_create, api_key_revoke
+from integrations.registry import UnknownPresetError, get_preset
+from integrations.selectors import integration_list, script_list
+
+P = ParamSpec("P")
+
+NO_PRIVILEGE_MESSAGE = (
+    "You do not have the tenant-admin privilege needed to configure integrations for your "
+    "organization. Please inquire with your telephony provider."
+)
+
+
+def tenant_admin_required(
+    view: Callable[Concatenate[HttpRequest, Tenant, P], HttpResponse],
+) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
+    """Let only tenant admins in; call `view(request, tenant, ...)` with the tenant they administer.
+
+    Anonymous users are sent to the sign-in page (htmx requests get an `HX-Redirect` so that a
+    polling fragment does not swap the sign-in page into itself). Signed-in users without the
+    privilege get the refusal page (HTTP 403) with a sign-out button.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            response = redirect_to_login(request.get_full_path())
+            if getattr(request, "htmx", False):
+                return HttpResponse(headers={"HX-Redirect": response["Location"]})
+            return response
+        tenant = tenant_admin_tenant(user=request.user)
+        if tenant is None:
+            return TemplateResponse(
+                request, "configurator/refused.html", {"message": NO_PRIVILEGE_MESSAGE}, status=403
+            )
+        return view(request, tenant, *args, **kwargs)
+
+    return wrapper
+
+
+def sidebar_integrations(*, tenant: Tenant) -> list[dict[str, Any]]:
+    """The tenant's integrations as the sidebar shows them: the row, and whether it has phone data."""
+    rows = []
+    for integration in integration_list(tenant=tenant):
+        try:
+            has_phone_data = get_preset(integration.preset).has_phone_data
+        except UnknownPresetError:
+            has_phone_data = False
+        rows.append({"integration": integration, "has_phone_data": has_phone_data})
+    return rows
+
+
+def render_page(
+    request: HttpRequest,
+    template_name: str,
+    *,
+    tenant: Tenant,
+    context: Mapping[str, Any] | None = None,
+    status: int = 200,
+) -> TemplateResponse:
+    """Render a page of the app frame (top bar and sidebar) for `tenant`."""
+    page_context: dict[str, Any] = {
+        "tenant": tenant,
+        "sidebar_integrations": sidebar_integrations(tenant=tenant),
+        **(context or {}),
+    }
+    return TemplateResponse(request, template_name, page_context, status=status)
+
+
+class SignInView(auth_views.LoginView):
+    """Sign in with local credentials (a pluggable auth backend may accept the PBX's)."""
+
+    template_name = "registration/login.html"
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+
+@tenant_admin_required
+def home(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """The main screen: who you are, your organization, and the tenant-wide scripts."""
+    return render_page(
+        request,
+        "configurator/home.html",
+        tenant=tenant,
+        context={"scripts": script_list(tenant=tenant), "active": "home"},
+    )
+
+
+def example_caller_number(*, country: str) -> str:
+    """An example caller number of `country` in E.164: "+31201234567" for NL, libphonenumber's otherwise."""
+    if country == "NL":
+        return "+31201234567"
+    example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.FIXED_LINE)
+    if example is None:
+        return "+31201234567"
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """List the tenant's API keys; POST creates one and shows it once (it is stored hashed)."""
+    form = ApiKeyCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            api_key, key = api_key_create(tenant=tenant, name=form.cleaned_data["name"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            caller_number = scripts_engine.format_phone(
+                example_caller_number(country=tenant.country), None, tenant.country
+            )
+            match_url = request.build_absolute_uri(reverse("api-match"))
+            curl = f'curl -H "Authorization: Api-Key {key}" "{match_url}?caller_number={caller_number}"'
+            # Rendered, not redirected: the key must not travel through a URL, session or message.
+            return render_page(
+                request,
+                "configurator/api_key_created.html",
+                tenant=tenant,
+                context={"api_key": api_key, "key": key, "curl": curl, "active": "api-keys"},
+            )
+    return render_page(
+        request,
+        "configurator/api_keys.html",
+        tenant=tenant,
+        context={"form": form, "api_keys": api_key_list(tenant=tenant), "active": "api-keys"},
+    )
+
+
+@tenant_admin_required
+@require_POST
+def api_key_revoke_view(request: HttpRequest, tenant: Tenant, key_id: str) -> HttpResponse:
+    """Revoke one of the tenant's keys (404 for another tenant's)."""
+    try:
+        api_key = api_key_revoke(tenant=tenant, key_id=key_id)
+    except TenantAPIKey.DoesNotExist:
+        raise Http404("No such API key.") from None
+    messages.success(
+        request, f"The API key “{api_key.name}” is revoked; PBXs using it are refused from now on."
+    )
+    return redirect("api-keys")

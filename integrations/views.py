@@ -1,0 +1,542 @@
+"""Views of the integration and script screens: add an integration, its overview, scripts.
+
+Thin: each view resolves the tenant's rows (404 for another tenant's ids), calls a service and
+renders. Every view is wrapped in `tenant_admin_required`, which passes the tenant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+import scripts_engine
+from configurator.models import Tenant
+from configurator.views import example_caller_number, render_page, tenant_admin_required
+from integrations.connectors.base import ConnectorError
+from integrations.forms import (
+    APPLIES_LABELS,
+    IntegrationDeleteForm,
+    IntegrationForm,
+    PresetSettingsForm,
+    ScriptForm,
+)
+from integrations.matching import Call, CallInputError, call_from_params
+from integrations.models import Integration, Script, SyncState
+from integrations.presets import Preset, ScriptApplies, SettingKind
+from integrations.registry import PRESETS, UnknownPresetError, get_preset
+from integrations.selectors import integration_get, integration_list, script_get, script_list
+from integrations.services import (
+    integration_create,
+    integration_delete,
+    integration_set_enabled,
+    integration_settings_clean,
+    integration_sync_request,
+    integration_test_connection,
+    script_create,
+    script_delete,
+    script_update,
+    script_validate,
+)
+
+SECRET_MASK = "••••••"  # noqa: S105 - what the overview shows instead of a secret
+
+# The sample record of the script preview; other fields of the preset render as "Sample <Name>".
+SAMPLE_RECORD: dict[str, str] = {
+    "DisplayName": "Jan Jansen",
+    "Identifier": "ACC-1001",
+    "PopUpUri": "https://crm.example.com/contacts/1001",
+    "Email": "jan@example.com",
+    "Company": "Acme BV",
+}
+
+
+def _integration_or_404(*, tenant: Tenant, integration_id: int) -> Integration:
+    try:
+        return integration_get(tenant=tenant, integration_id=integration_id)
+    except Integration.DoesNotExist:
+        raise Http404("No such integration.") from None
+
+
+def _script_or_404(*, tenant: Tenant, script_id: int) -> Script:
+    try:
+        return script_get(tenant=tenant, script_id=script_id)
+    except Script.DoesNotExist:
+        raise Http404("No such script.") from None
+
+
+def _preset_of(integration: Integration) -> Preset | None:
+    """The integration's preset, or None if the catalog no longer has it."""
+    try:
+        return get_preset(integration.preset)
+    except UnknownPresetError:
+        return None
+
+
+def _search_text(preset: Preset) -> str:
+    return " ".join((preset.name, preset.description, *preset.keywords)).casefold()
+
+
+def preset_matches(preset: Preset, query: str) -> bool:
+    """Whether every word of `query` occurs in the preset's name, description or keywords (any case)."""
+    text = _search_text(preset)
+    return all(word in text for word in query.casefold().split())
+
+
+def _put_errors(exc: ValidationError, *targets: forms.Form) -> None:
+    """Show a service's `ValidationError` on the field it names, in the first form that has it."""
+    if not hasattr(exc, "error_dict"):
+        targets[0].add_error(None, exc)
+        return
+    for name, errors in exc.error_dict.items():
+        form = next((f for f in targets if name in f.fields), None)
+        for error in errors:
+            if form is None:
+                targets[0].add_error(None, error)
+            else:
+                form.add_error(name, error)
+
+
+def _unused_name(*, tenant: Tenant, base: str) -> str:
+    """`base`, or "base 2", "base 3"… if the tenant already has an integration of that name."""
+    taken = set(integration_list(tenant=tenant).values_list("name", flat=True))
+    name, number = base, 2
+    while name in taken:
+        name, number = f"{base} {number}", number + 1
+    return name
+
+
+# Presets -----------------------------------------------------------------------------------
+
+
+@tenant_admin_required
+@require_GET
+def preset_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """Every preset as a tile; `?q=` filters on the server, static/app/ui.js as you type."""
+    query = request.GET.get("q", "").strip()
+    tiles = [
+        {"preset": preset, "search": _search_text(preset)}
+        for preset in PRESETS
+        if preset_matches(preset, query)
+    ]
+    return render_page(
+        request,
+        "integrations/preset_list.html",
+        tenant=tenant,
+        context={"tiles": tiles, "query": query, "preset_count": len(PRESETS), "active": "integration-add"},
+    )
+
+
+def _test_connection(*, preset: Preset, settings_values: dict[str, str]) -> dict[str, Any]:
+    """Run the connection test; returns {"ok": bool, "message": str} for the page."""
+    if not preset.has_phone_data:
+        return {
+            "ok": True,
+            "message": f"{preset.name} has no API to test: its script passes the call to the CRM.",
+        }
+    try:
+        integration_test_connection(preset=preset, settings_values=settings_values)
+    except ConnectorError as exc:
+        return {"ok": False, "message": exc.message}
+    return {"ok": True, "message": "Connection OK: the CRM answered with these settings."}
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def integration_add(request: HttpRequest, tenant: Tenant, preset_slug: str) -> HttpResponse:
+    """One page to configure a preset: settings, name, notification fields; test and create.
+
+    "Create integration" tests the connection first for presets with phone data and creates
+    nothing if it fails.
+    """
+    try:
+        preset = get_preset(preset_slug)
+    except UnknownPresetError:
+        raise Http404("No such preset.") from None
+
+    connection: dict[str, Any] | None = None
+    if request.method == "POST":
+        form = IntegrationForm(request.POST, preset=preset)
+        settings_form = PresetSettingsForm(request.POST, preset=preset, prefix="settings")
+        action = request.POST.get("action", "create")
+        forms_valid = form.is_valid() & settings_form.is_valid()  # both, to show all errors
+        try:
+            plain, secrets = integration_settings_clean(preset=preset, values=settings_form.values())
+        except ValidationError as exc:
+            _put_errors(exc, settings_form, form)
+        else:
+            if action == "test" or preset.has_phone_data:
+                connection = _test_connection(preset=preset, settings_values={**plain, **secrets})
+            if action == "create" and forms_valid and connection is not None and not connection["ok"]:
+                connection["message"] = f"Not created: {connection['message']}"
+            elif action == "create" and forms_valid:
+                fields = form.ordered_notification_fields() if preset.has_phone_data else None
+                try:
+                    integration = integration_create(
+                        tenant=tenant,
+                        preset_slug=preset.slug,
+                        name=form.cleaned_data["name"],
+                        settings_values=settings_form.values(),
+                        notification_fields=fields,
+                    )
+                except ValidationError as exc:
+                    _put_errors(exc, form, settings_form)
+                else:
+                    if preset.has_phone_data:
+                        messages.success(request, "Integration created; the first sync has started.")
+                    else:
+                        messages.success(request, "Integration created; its script is ready to use.")
+                    return redirect("integration-overview", integration_id=integration.pk)
+    else:
+        form = IntegrationForm(preset=preset, initial={"name": _unused_name(tenant=tenant, base=preset.name)})
+        settings_form = PresetSettingsForm(preset=preset, prefix="settings")
+
+    return render_page(
+        request,
+        "integrations/integration_add.html",
+        tenant=tenant,
+        context={
+            "preset": preset,
+            "form": form,
+            "settings_form": settings_form,
+            "connection": connection,
+            "default_scripts": preset.default_scripts,
+            "active": "integration-add",
+        },
+    )
+
+
+# Integration overview ----------------------------------------------------------------------
+
+
+def _settings_rows(integration: Integration, preset: Preset | None) -> list[dict[str, str]]:
+    """The integration's settings for display; secrets only say whether they are set."""
+    if preset is None:
+        return [{"label": name, "value": str(value)} for name, value in integration.settings.items()]
+    secrets = integration.secrets or {}
+    rows = []
+    for setting in preset.settings:
+        if setting.kind == SettingKind.SECRET:
+            value = SECRET_MASK if secrets.get(setting.name) else ""
+        else:
+            value = str(integration.settings.get(setting.name, ""))
+            if setting.kind == SettingKind.CHOICE:
+                value = dict(setting.choices).get(value, value)
+        rows.append({"label": setting.label, "value": value})
+    return rows
+
+
+def _status_context(*, tenant: Tenant, integration: Integration) -> dict[str, Any]:
+    preset = _preset_of(integration)
+    return {
+        "tenant": tenant,
+        "integration": integration,
+        "has_phone_data": bool(preset and preset.has_phone_data),
+        "syncing": integration.sync_state in (SyncState.QUEUED, SyncState.RUNNING),
+    }
+
+
+@tenant_admin_required
+@require_GET
+def integration_overview(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """The integration's settings, notification fields, status and scripts, with its actions."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    preset = _preset_of(integration)
+    labels = {f.name: f.label for f in preset.all_fields} if preset else {}
+    return render_page(
+        request,
+        "integrations/integration_overview.html",
+        tenant=tenant,
+        context={
+            **_status_context(tenant=tenant, integration=integration),
+            "preset": preset,
+            "settings_rows": _settings_rows(integration, preset),
+            "notification_fields": [labels.get(name, name) for name in integration.notification_fields],
+            "scripts": script_list(tenant=tenant, integration=integration),
+            "applies_labels": APPLIES_LABELS,
+            "active_integration_id": integration.pk,
+        },
+    )
+
+
+@tenant_admin_required
+@require_GET
+def integration_status(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """The overview's status block alone; it polls itself every 2 s while a sync is queued or running."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    return TemplateResponse(
+        request, "integrations/_status.html", _status_context(tenant=tenant, integration=integration)
+    )
+
+
+@tenant_admin_required
+@require_POST
+def integration_sync(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """Queue a sync ("Sync now") unless one is already queued or running."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    preset = _preset_of(integration)
+    if preset is None or not preset.has_phone_data:
+        messages.info(request, "This integration has no phone data to sync.")
+    elif integration_sync_request(tenant=tenant, integration=integration):
+        messages.success(request, "Sync started; the status below follows its progress.")
+    else:
+        messages.warning(request, "A sync is already queued or running; it was not started twice.")
+    return redirect("integration-overview", integration_id=integration.pk)
+
+
+@tenant_admin_required
+@require_POST
+def integration_enable(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """Re-enable a disabled integration: its matches and scripts are offered again."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    integration_set_enabled(tenant=tenant, integration=integration, enabled=True)
+    messages.success(request, f"{integration.name} is enabled; its matches are shown again.")
+    return redirect("integration-overview", integration_id=integration.pk)
+
+
+@tenant_admin_required
+@require_POST
+def integration_disable(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """Disable an integration: its matches are suppressed, nothing is removed."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    integration_set_enabled(tenant=tenant, integration=integration, enabled=False)
+    messages.success(
+        request,
+        f"{integration.name} is disabled; its matches are suppressed. "
+        "No settings or cached data were removed.",
+    )
+    return redirect("integration-overview", integration_id=integration.pk)
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def integration_delete_view(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """Confirm by typing the name, then erase the integration, its scripts and cached numbers."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    form = IntegrationDeleteForm(request.POST or None, expected_name=integration.name)
+    if request.method == "POST" and form.is_valid():
+        name = integration.name
+        integration_delete(tenant=tenant, integration=integration)
+        messages.success(request, f"{name} is deleted, with its settings, scripts and cached phone numbers.")
+        return redirect("home")
+    return render_page(
+        request,
+        "integrations/integration_delete.html",
+        tenant=tenant,
+        context={
+            "integration": integration,
+            "form": form,
+            "active_integration_id": integration.pk,
+        },
+    )
+
+
+# Scripts -----------------------------------------------------------------------------------
+
+
+def _script_return_url(integration: Integration | None) -> str:
+    if integration is None:
+        return reverse("home")
+    return reverse("integration-overview", kwargs={"integration_id": integration.pk})
+
+
+def _script_form_page(
+    request: HttpRequest, tenant: Tenant, *, integration: Integration | None, script: Script | None
+) -> HttpResponse:
+    """Add (script None) or edit a tenant-wide (integration None) or integration script."""
+    if request.method == "POST":
+        form = ScriptForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                if script is None:
+                    script_create(tenant=tenant, integration=integration, **data)
+                else:
+                    script_update(tenant=tenant, script=script, **data)
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    _put_errors(exc, form)
+                else:
+                    form.add_error("template", exc)
+            else:
+                verb = "added" if script is None else "saved"
+                messages.success(request, f"Script “{data['name'].strip()}” {verb}.")
+                return redirect(_script_return_url(integration))
+    elif script is not None:
+        form = ScriptForm(
+            initial={
+                "name": script.name,
+                "template": script.template,
+                "applies": script.applies,
+                "auto_open": script.auto_open,
+            }
+        )
+    else:
+        default_applies = ScriptApplies.ON_MATCH if integration is not None else ScriptApplies.ALWAYS
+        form = ScriptForm(initial={"applies": default_applies.value})
+
+    preset = _preset_of(integration) if integration is not None else None
+    if integration is None:
+        preview_url = reverse("script-preview")
+    else:
+        preview_url = reverse("integration-script-preview", kwargs={"integration_id": integration.pk})
+    # Live validation and preview: htmx posts the form to the preview endpoint as the URL changes.
+    form.fields["template"].widget.attrs.update(
+        {
+            "hx-post": preview_url,
+            "hx-trigger": "input changed delay:300ms, load",
+            "hx-target": "#script-preview",
+            "hx-include": "closest form",
+            "hx-sync": "this:replace",
+        }
+    )
+    return render_page(
+        request,
+        "integrations/script_form.html",
+        tenant=tenant,
+        context={
+            "form": form,
+            "script": script,
+            "integration": integration,
+            "preset": preset,
+            "call_properties": [p.name for p in scripts_engine.CALL_PROPERTIES[:7]],
+            "record_fields": list(preset.all_fields) if preset else [],
+            "preview_url": preview_url,
+            "cancel_url": _script_return_url(integration),
+            "active": "script-add" if integration is None else "",
+            "active_integration_id": integration.pk if integration is not None else None,
+        },
+    )
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def script_add(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """Add a tenant-wide script (call properties only)."""
+    return _script_form_page(request, tenant, integration=None, script=None)
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def integration_script_add(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """Add a script to an integration (record fields allowed for presets with phone data)."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    return _script_form_page(request, tenant, integration=integration, script=None)
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def script_edit(request: HttpRequest, tenant: Tenant, script_id: int) -> HttpResponse:
+    """Edit one of the tenant's scripts."""
+    script = _script_or_404(tenant=tenant, script_id=script_id)
+    return _script_form_page(request, tenant, integration=script.integration, script=script)
+
+
+@tenant_admin_required
+@require_POST
+def script_delete_view(request: HttpRequest, tenant: Tenant, script_id: int) -> HttpResponse:
+    """Delete one of the tenant's scripts."""
+    script = _script_or_404(tenant=tenant, script_id=script_id)
+    integration = script.integration
+    script_delete(tenant=tenant, script=script)
+    messages.success(request, f"Script “{script.name}” deleted.")
+    return redirect(_script_return_url(integration))
+
+
+def sample_call(*, tenant: Tenant) -> Call:
+    """The call the script preview renders for: Jan Jansen calling device 201 on a DDI, now.
+
+    Numbers are of the tenant's country ("+31201234567" and "+31207654321" for NL).
+    """
+    caller = example_caller_number(country=tenant.country)
+    if tenant.country == "NL":
+        ddi = "+31207654321"
+    else:
+        ddi = caller[:-4] + ("9876" if caller[-4:] != "9876" else "1234")
+    params = {
+        "caller_number": caller,
+        "caller_name": "Jan Jansen",
+        "device_number": "201",
+        "device_name": "Reception",
+        "ddi_number": ddi,
+        "ddi_name": "Sales",
+        "call_id": "1001",
+        "direction": "in",
+    }
+    try:
+        return call_from_params(tenant=tenant, params=params)
+    except CallInputError:
+        # A country whose example DDI is not a possible number: use the caller's.
+        return call_from_params(tenant=tenant, params={**params, "ddi_number": caller})
+
+
+def sample_record(preset: Preset) -> dict[str, str]:
+    """The record the preview renders integration scripts for: Jan Jansen of Acme BV."""
+    return {f.name: SAMPLE_RECORD.get(f.name, f"Sample {f.name}") for f in preset.all_fields}
+
+
+def _preview(request: HttpRequest, tenant: Tenant, *, integration: Integration | None) -> HttpResponse:
+    source = request.POST.get("template", "")
+    applies = request.POST.get("applies", "")
+    if applies not in {a.value for a in ScriptApplies}:
+        applies = ScriptApplies.ON_MATCH.value
+    preset = _preset_of(integration) if integration is not None else None
+    context: dict[str, Any] = {"source": source}
+    if not source.strip():
+        context["empty"] = True
+        return TemplateResponse(request, "integrations/_script_preview.html", context)
+    try:
+        template = script_validate(tenant=tenant, preset=preset, template=source, applies=applies)
+    except ValidationError as exc:
+        context["error"] = exc.messages[0]
+        cause = exc.__cause__
+        if isinstance(cause, scripts_engine.TemplateError):
+            position = min(max(cause.position, 0), len(source))
+            context["error"] = cause.message
+            context["error_character"] = position + 1
+            context["before"] = source[:position]
+            context["at"] = source[position : position + 1] or " "
+            context["after"] = source[position + 1 :]
+        return TemplateResponse(request, "integrations/_script_preview.html", context)
+    call = sample_call(tenant=tenant)
+    uses_record = preset is not None and preset.has_phone_data and applies != ScriptApplies.ON_NO_MATCH
+    record = sample_record(preset) if preset is not None and uses_record else None
+    link = scripts_engine.render(
+        template,
+        call=call.properties(),
+        record=record,
+        country=tenant.country,
+        extra_schemes=tenant.extra_schemes,
+    )
+    context.update(
+        {
+            "link": link,
+            "scheme_refused": link is None,
+            "call": call,
+            "caller_number_shown": scripts_engine.format_phone(call.caller_number, None, tenant.country),
+            "record": record,
+        }
+    )
+    return TemplateResponse(request, "integrations/_script_preview.html", context)
+
+
+@tenant_admin_required
+@require_POST
+def script_preview(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """Validate a tenant-wide script's template and render it for the sample call (htmx fragment)."""
+    return _preview(request, tenant, integration=None)
+
+
+@tenant_admin_required
+@require_POST
+def integration_script_preview(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """Validate an integration script's template and render it for the sample call and record."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    return _preview(request, tenant, integration=integration)
