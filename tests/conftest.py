@@ -20,6 +20,12 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # PBKDF2's 1M iterations cost ~0.5 s per user; tests create several users each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(settings: Any) -> None:
     # Tasks queued by services run in-process in tests unless a test starts a real worker.
     settings.CELERY_TASK_ALWAYS_EAGER = True

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 from xml.etree.ElementTree import Element, ParseError
+from xml.sax.saxutils import escape
 
 import httpx
 import vobject
@@ -57,20 +58,16 @@ _PROPFIND_MEMBERS = """<?xml version="1.0" encoding="utf-8"?>
 """
 
 # Content types that are certainly not vCards; members with these are left out of the listing.
-_NOT_VCARD_PREFIXES = ("text/calendar", "text/html", "text/plain", "image/", "application/")
+_NOT_VCARD_PREFIXES = ("text/calendar", "text/html", "text/plain", "image/")
 
 
 def _dav(name: str) -> str:
     return f"{{{DAV_NS}}}{name}"
 
 
-def _xml_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _multiget_body(hrefs: Iterable[str]) -> str:
     """The RFC 6352 §8.7 `addressbook-multiget` request body asking `getetag` and `address-data`."""
-    href_elements = "".join(f"<d:href>{_xml_escape(href)}</d:href>" for href in hrefs)
+    href_elements = "".join(f"<d:href>{escape(href)}</d:href>" for href in hrefs)
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<c:addressbook-multiget xmlns:d="DAV:" xmlns:c="{CARDDAV_NS}">'
@@ -116,8 +113,9 @@ class _DavResponse:
         """The non-200 status of the entry, or None when it came back fine."""
         if self.status is not None and self.status != 200:
             return self.status
-        if self.status is None and self.propstat_statuses and 200 not in self.propstat_statuses:
-            return next((code for code in self.propstat_statuses if code is not None), 0)
+        if self.status is None and 200 not in self.propstat_statuses:
+            # Unreadable statuses leave the props empty; the missing address-data then says so.
+            return next((code for code in self.propstat_statuses if code is not None), None)
         return None
 
 
@@ -210,10 +208,14 @@ def _card_record(text: str, *, href: str, card_url: str) -> CrmRecord | SkippedR
     """Turn one vCard text into a `CrmRecord`; None when it has no TEL; `SkippedRecord` if unreadable."""
     try:
         card = vobject.readOne(text)
+        if getattr(card, "name", "").upper() != "VCARD":
+            return SkippedRecord(reason=f"the resource is not a vCard but {card.name}", id=href)
+        return _record_from_card(card, href=href, card_url=card_url)
     except Exception as exc:  # vobject raises ParseError, but also StopIteration, ValueError, ...
         return SkippedRecord(reason=f"the vCard cannot be parsed ({type(exc).__name__}: {exc})", id=href)
-    if getattr(card, "name", "").upper() != "VCARD":
-        return SkippedRecord(reason=f"the resource is not a vCard but {card.name}", id=href)
+
+
+def _record_from_card(card: Any, *, href: str, card_url: str) -> CrmRecord | None:
     phones = tuple(
         RecordPhone(number=_phone_number(_text(tel.value)), type=_phone_type(tel))
         for tel in card.contents.get("tel") or []
