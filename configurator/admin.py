@@ -1,6 +1,9 @@
 """The Django admin, where providers create tenants and their first admins."""
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
 from configurator.models import Tenant, TenantAPIKey, TenantMembership
@@ -20,6 +23,9 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
 
 
 @admin.register(TenantAPIKey)
-class TenantAPIKeyAdmin(APIKeyModelAdmin):  # type: ignore[misc]
-    list_display = (*APIKeyModelAdmin.list_display, "tenant")
-    list_filter = (*APIKeyModelAdmin.list_filter, "tenant")
+class TenantAPIKeyAdmin(APIKeyModelAdmin):
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return (*super().get_list_display(request), "tenant")
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        return ("tenant", *super().get_list_filter(request))

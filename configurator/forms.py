@@ -20,6 +20,10 @@ class BootstrapFormMixin:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.style_widgets()
+
+    def style_widgets(self) -> None:
+        """Add the Bootstrap class to every widget that has none yet (call again after adding fields)."""
         for field in self.fields.values():
             widget = field.widget
             if isinstance(widget, forms.CheckboxSelectMultiple | forms.RadioSelect | forms.CheckboxInput):
@@ -28,7 +32,9 @@ class BootstrapFormMixin:
                 css = "form-select"
             else:
                 css = "form-control"
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+            classes = widget.attrs.get("class", "")
+            if css not in classes.split():
+                widget.attrs["class"] = f"{classes} {css}".strip()
 
 
 class SignInForm(BootstrapFormMixin, AuthenticationForm):

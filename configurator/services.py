@@ -28,7 +28,11 @@ def tenant_create(
     tenant.full_clean()
     tenant.save()
     user = user_create_for_tenant(
-        tenant=tenant, username=admin_username, password=admin_password, email=admin_email, is_tenant_admin=True
+        tenant=tenant,
+        username=admin_username,
+        password=admin_password,
+        email=admin_email,
+        is_tenant_admin=True,
     )
     return tenant, user
 
@@ -55,12 +59,13 @@ def api_key_create(*, tenant: Tenant, name: str) -> tuple[TenantAPIKey, str]:
     if not name:
         raise ValidationError({"name": "Name the key after the PBX or system that will use it."})
     api_key, key = TenantAPIKey.objects.create_key(tenant=tenant, name=name[:50])
+    assert isinstance(api_key, TenantAPIKey)
     return api_key, key
 
 
 def api_key_revoke(*, tenant: Tenant, key_id: str) -> TenantAPIKey:
     """Revoke one of the tenant's keys (cannot be undone); raises DoesNotExist for another tenant's."""
-    api_key = TenantAPIKey.objects.get(tenant=tenant, pk=key_id)
+    api_key: TenantAPIKey = TenantAPIKey.objects.get(tenant=tenant, pk=key_id)
     api_key.revoked = True
     api_key.save(update_fields=["revoked"])
     return api_key

@@ -157,7 +157,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often beat looks for integrations whose nightly (or retry) sync is due (seconds).
 SYNC_DISPATCH_INTERVAL = env.int("SYNC_DISPATCH_INTERVAL", default=300)
 CELERY_BEAT_SCHEDULE = {
-    "dispatch-due-syncs": {"task": "integrations.dispatch_due_syncs", "schedule": float(SYNC_DISPATCH_INTERVAL)},
+    "dispatch-due-syncs": {
+        "task": "integrations.dispatch_due_syncs",
+        "schedule": float(SYNC_DISPATCH_INTERVAL),
+    },
 }
 
 # Phone cache sync

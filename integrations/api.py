@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from configurator.models import TenantAPIKey
-from integrations.matching import CallInputError, call_from_params, match_call
+from integrations.matching import CALL_PARAMETERS, CallInputError, call_from_params, match_call
 
 KEYWORD = "Api-Key"
 
@@ -36,6 +36,7 @@ class TenantAPIKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed("This API key is unknown or has been revoked.") from None
         if api_key.has_expired:
             raise AuthenticationFailed("This API key has expired.")
+        assert isinstance(api_key, TenantAPIKey)
         return (None, api_key)
 
     def authenticate_header(self, request: Request) -> str:
@@ -65,7 +66,7 @@ class MatchRequestSerializer(serializers.Serializer[Any]):
 
 class _FieldSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the API's key is "label"
     value = serializers.CharField()
 
 
@@ -101,7 +102,7 @@ class _RecordSerializer(serializers.Serializer[Any]):
 
 class _NotificationSerializer(serializers.Serializer[Any]):
     title = serializers.CharField()
-    fields = _FieldSerializer(many=True)
+    fields = _FieldSerializer(many=True)  # type: ignore[assignment]  # the API's key is "fields"
 
 
 class _MatchSerializer(serializers.Serializer[Any]):
@@ -135,12 +136,14 @@ class MatchResponseSerializer(serializers.Serializer[Any]):
 
 class _ErrorSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.CharField(), required=False)
+    errors = serializers.DictField(  # type: ignore[assignment]  # the API's key is "errors"
+        child=serializers.CharField(), required=False
+    )
 
 
 _QUERY_PARAMETERS = [
     OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, required=(name == "caller_number"))
-    for name in MatchRequestSerializer().fields
+    for name in CALL_PARAMETERS
 ]
 _RESPONSES = {
     200: MatchResponseSerializer,
@@ -162,7 +165,8 @@ class MatchView(APIView):
             call = call_from_params(tenant=tenant, params=params)
         except CallInputError as exc:
             return Response(
-                {"detail": f"Bad call parameters: {exc}.", "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST
+                {"detail": f"Bad call parameters: {exc}.", "errors": exc.errors},
+                status=status.HTTP_400_BAD_REQUEST,
             )
         return Response(match_call(tenant=tenant, call=call))
 
@@ -184,6 +188,7 @@ class MatchView(APIView):
             data = {k: data.getlist(k) for k in data}
         if not isinstance(data, dict):
             return Response(
-                {"detail": "The body must be a JSON object of call properties."}, status=status.HTTP_400_BAD_REQUEST
+                {"detail": "The body must be a JSON object of call properties."},
+                status=status.HTTP_400_BAD_REQUEST,
             )
         return self._answer(request, data)

@@ -55,6 +55,7 @@ class PresetSettingsForm(BootstrapFormMixin, forms.Form):
             field.help_text = setting.help_text
             field.initial = setting.default
             self.fields[setting.name] = field
+        self.style_widgets()
 
     def values(self) -> dict[str, str]:
         """The entered values keyed by setting name, as `integration_settings_clean` takes them."""

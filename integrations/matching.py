@@ -315,7 +315,11 @@ def _match_json(entry: PhoneCacheEntry, *, scripts: list[Script], renderer: _Ren
             "id": entry.record_id,
             "type": entry.record_type,
             "url": entry.record_url,
-            "phone": {"number": entry.number_as_written, "type": entry.number_type, "extension": entry.extension},
+            "phone": {
+                "number": entry.number_as_written,
+                "type": entry.number_type,
+                "extension": entry.extension,
+            },
         },
         "notification": {"title": entry.display_name, "fields": fields},
         "actions": actions,

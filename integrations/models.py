@@ -37,7 +37,9 @@ class Integration(models.Model):
     secrets = EncryptedJSONField(null=True, blank=True)
     notification_fields = models.JSONField(default=list, blank=True)
     enabled = models.BooleanField(default=True)
-    position = models.PositiveIntegerField(default=0, help_text="Match order among the tenant's integrations.")
+    position = models.PositiveIntegerField(
+        default=0, help_text="Match order among the tenant's integrations."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Phone-cache status, shown on the integration overview.
@@ -45,9 +47,13 @@ class Integration(models.Model):
     cached_numbers = models.PositiveIntegerField(default=0)
     sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.IDLE)
     sync_started_at = models.DateTimeField(null=True, blank=True)
-    sync_progress = models.PositiveIntegerField(default=0, help_text="Records read so far by the running sync.")
+    sync_progress = models.PositiveIntegerField(
+        default=0, help_text="Records read so far by the running sync."
+    )
     last_sync_at = models.DateTimeField(null=True, blank=True, help_text="End of the last successful sync.")
-    last_sync_skipped = models.PositiveIntegerField(default=0, help_text="Bad records skipped by the last sync.")
+    last_sync_skipped = models.PositiveIntegerField(
+        default=0, help_text="Bad records skipped by the last sync."
+    )
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -80,7 +86,9 @@ class Script(models.Model):
         choices=[(a.value, a.value.replace("_", " ").capitalize()) for a in ScriptApplies],
         default=ScriptApplies.ON_MATCH,
     )
-    auto_open = models.BooleanField(default=False, help_text="Open the link automatically when the call comes in.")
+    auto_open = models.BooleanField(
+        default=False, help_text="Open the link automatically when the call comes in."
+    )
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 

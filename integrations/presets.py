@@ -22,7 +22,7 @@ class SettingKind(StrEnum):
 
     TEXT = "text"
     URL = "url"
-    SECRET = "secret"  # stored encrypted, never shown again
+    SECRET = "secret"  # noqa: S105 (a kind name, not a password): stored encrypted, never shown again
     CHOICE = "choice"
 
 

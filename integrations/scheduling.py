@@ -17,7 +17,7 @@ def nightly_offset_minutes(*, integration_id: int) -> int:
     """Minutes after the start of the night window at which this integration syncs."""
     window = max(1, settings.SYNC_NIGHT_WINDOW_HOURS) * 60
     # A multiplicative hash spreads consecutive ids across the window.
-    return (integration_id * 2654435761) % window
+    return int((integration_id * 2654435761) % window)
 
 
 def next_nightly_sync(*, integration_id: int, time_zone: str, after: dt.datetime) -> dt.datetime:

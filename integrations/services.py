@@ -43,7 +43,9 @@ def integration_settings_clean(
     known = {s.name for s in preset.settings}
     for name in values:
         if name not in known:
-            errors[name] = f'{preset.name} has no setting "{name}"; it has: {", ".join(sorted(known)) or "none"}.'
+            errors[name] = (
+                f'{preset.name} has no setting "{name}"; it has: {", ".join(sorted(known)) or "none"}.'
+            )
     for field in preset.settings:
         value = (values.get(field.name) or "").strip()
         if not value and field.kind == SettingKind.SECRET and keep_secrets and keep_secrets.get(field.name):
@@ -119,7 +121,9 @@ def script_validate(
     if preset is not None and preset.has_phone_data and applies != ScriptApplies.ON_NO_MATCH:
         record_fields = [f.name for f in preset.all_fields]
     try:
-        return scripts_engine.validate(template, record_fields=record_fields, extra_schemes=tenant.extra_schemes)
+        return scripts_engine.validate(
+            template, record_fields=record_fields, extra_schemes=tenant.extra_schemes
+        )
     except scripts_engine.TemplateError as exc:
         raise ValidationError(str(exc), code="template") from exc
 
@@ -165,7 +169,11 @@ def integration_create(
         notification_fields=fields,
         position=_next_position(Integration.objects.filter(tenant=tenant)),
     )
-    specs = preset_default_scripts(preset=preset, settings_values={**plain, **secrets}) if scripts is None else scripts
+    specs = (
+        preset_default_scripts(preset=preset, settings_values={**plain, **secrets})
+        if scripts is None
+        else scripts
+    )
     for spec in specs:
         script_create(
             tenant=tenant,
@@ -209,13 +217,17 @@ def integrations_dispatch_due_syncs(*, now: dt.datetime | None = None) -> int:
 
     now = now or timezone.now()
     phone_presets = [preset.slug for preset in PRESETS if preset.has_phone_data]
-    due = Integration.objects.filter(enabled=True, preset__in=phone_presets).filter(
-        Q(next_sync_at__lte=now) | Q(next_sync_at__isnull=True)
-    ).exclude(sync_state=SyncState.RUNNING)
+    due = (
+        Integration.objects.filter(enabled=True, preset__in=phone_presets)
+        .filter(Q(next_sync_at__lte=now) | Q(next_sync_at__isnull=True))
+        .exclude(sync_state=SyncState.RUNNING)
+    )
     count = 0
     for integration_id in due.values_list("pk", flat=True):
         retry_at = now + dt.timedelta(minutes=settings.SYNC_LOCK_TIMEOUT_MINUTES)
-        if Integration.objects.filter(pk=integration_id).update(sync_state=SyncState.QUEUED, next_sync_at=retry_at):
+        if Integration.objects.filter(pk=integration_id).update(
+            sync_state=SyncState.QUEUED, next_sync_at=retry_at
+        ):
             sync_integration.delay(integration_id)
             count += 1
     return count
@@ -274,7 +286,12 @@ def script_update(
     _check_script_fields(name=name, applies=applies)
     preset = get_preset(script.integration.preset) if script.integration is not None else None
     script_validate(tenant=tenant, preset=preset, template=template, applies=applies)
-    script.name, script.template, script.applies, script.auto_open = name.strip(), template.strip(), applies, auto_open
+    script.name, script.template, script.applies, script.auto_open = (
+        name.strip(),
+        template.strip(),
+        applies,
+        auto_open,
+    )
     script.save(update_fields=["name", "template", "applies", "auto_open"])
     return script
 

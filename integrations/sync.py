@@ -131,7 +131,9 @@ def phone_cache_sync(
             generation=integration.cache_generation
         ).delete()
         with client_factory() as client:
-            connector: Connector = preset.connector_class(settings=connector_settings(integration), client=client)
+            connector: Connector = preset.connector_class(
+                settings=connector_settings(integration), client=client
+            )
             batch: list[PhoneCacheEntry] = []
             for entry in _entries(
                 connector.iter_records(), integration=integration, generation=generation, counters=counters
@@ -148,7 +150,9 @@ def phone_cache_sync(
             logger.exception("sync of integration %s failed", integration.pk)
         now = timezone.now()
         retry_at = (
-            next_nightly_sync(integration_id=integration.pk, time_zone=integration.tenant.time_zone, after=now)
+            next_nightly_sync(
+                integration_id=integration.pk, time_zone=integration.tenant.time_zone, after=now
+            )
             if permanent
             else now + dt.timedelta(minutes=settings.SYNC_RETRY_MINUTES)
         )
@@ -159,7 +163,9 @@ def phone_cache_sync(
             last_error_at=now,
             next_sync_at=retry_at,
         )
-        return SyncResult(status="failed", records=counters["records"], skipped=counters["skipped"], error=message)
+        return SyncResult(
+            status="failed", records=counters["records"], skipped=counters["skipped"], error=message
+        )
 
     now = timezone.now()
     with transaction.atomic():

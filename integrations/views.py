@@ -379,7 +379,10 @@ def _script_form_page(
             }
         )
     else:
-        default_applies = ScriptApplies.ON_MATCH if integration is not None else ScriptApplies.ALWAYS
+        # Record scripts pop on a match; the others (tenant-wide, screen-pop-only presets) are
+        # usually searches or "pass the call on" links that make sense for every call.
+        preset = _preset_of(integration) if integration is not None else None
+        default_applies = ScriptApplies.ON_MATCH if preset and preset.has_phone_data else ScriptApplies.ALWAYS
         form = ScriptForm(initial={"applies": default_applies.value})
 
     preset = _preset_of(integration) if integration is not None else None

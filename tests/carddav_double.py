@@ -79,7 +79,9 @@ class CardDavDouble:
             if self.reports == self.fail_on_report:
                 return httpx.Response(self.fail_status, text="Internal Server Error")
             if self.reports == self.garbage_on_report:
-                return httpx.Response(207, text="<html>this is not WebDAV", headers={"Content-Type": "text/html"})
+                return httpx.Response(
+                    207, text="<html>this is not WebDAV", headers={"Content-Type": "text/html"}
+                )
             hrefs = re.findall(r"<d:href>([^<]+)</d:href>", request.content.decode())
             entries = []
             for href in hrefs:
@@ -93,7 +95,8 @@ class CardDavDouble:
                     )
                 else:
                     entries.append(
-                        f"<d:response><d:href>{href}</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>"
+                        f"<d:response><d:href>{href}</d:href>"
+                        "<d:status>HTTP/1.1 404 Not Found</d:status></d:response>"
                     )
             return self._multistatus(entries)
         return httpx.Response(405)

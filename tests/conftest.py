@@ -37,7 +37,11 @@ def _eager_celery(settings: Any) -> None:
 @pytest.fixture
 def tenant(db: None) -> Tenant:
     tenant, _ = tenant_create(
-        name="Acme", country="NL", time_zone="Europe/Amsterdam", admin_username="admin", admin_password=PASSWORD
+        name="Acme",
+        country="NL",
+        time_zone="Europe/Amsterdam",
+        admin_username="admin",
+        admin_password=PASSWORD,
     )
     user_create_for_tenant(tenant=tenant, username="member", password=PASSWORD, is_tenant_admin=False)
     return tenant
@@ -46,7 +50,11 @@ def tenant(db: None) -> Tenant:
 @pytest.fixture
 def other_tenant(db: None) -> Tenant:
     tenant, _ = tenant_create(
-        name="Globex", country="BE", time_zone="Europe/Brussels", admin_username="other_admin", admin_password=PASSWORD
+        name="Globex",
+        country="BE",
+        time_zone="Europe/Brussels",
+        admin_username="other_admin",
+        admin_password=PASSWORD,
     )
     return tenant
 

@@ -21,8 +21,19 @@ def run(*args: str) -> str:
 
 @pytest.mark.django_db
 def test_a_provider_creates_a_tenant_with_its_admin_and_an_api_key():
-    out = run("tenant_create", "--name", "Initech", "--country", "DE", "--time-zone", "Europe/Berlin",
-              "--admin-username", "peter", "--admin-password", "tps-report-2026")
+    out = run(
+        "tenant_create",
+        "--name",
+        "Initech",
+        "--country",
+        "DE",
+        "--time-zone",
+        "Europe/Berlin",
+        "--admin-username",
+        "peter",
+        "--admin-password",
+        "tps-report-2026",
+    )
     assert "Initech" in out
     tenant = Tenant.objects.get(name="Initech")
     assert (tenant.country, tenant.time_zone) == ("DE", "Europe/Berlin")
@@ -33,25 +44,51 @@ def test_a_provider_creates_a_tenant_with_its_admin_and_an_api_key():
     api_key = TenantAPIKey.objects.get(tenant=tenant)
     assert key.startswith(api_key.prefix + ".")
     assert key not in api_key.hashed_key
-    assert Client().get("/api/v1/match", {"caller_number": "030 1234567"},
-                        HTTP_AUTHORIZATION=f"Api-Key {key}").status_code == 200
+    assert (
+        Client()
+        .get("/api/v1/match", {"caller_number": "030 1234567"}, HTTP_AUTHORIZATION=f"Api-Key {key}")
+        .status_code
+        == 200
+    )
 
 
 @pytest.mark.django_db
 def test_tenant_create_refuses_an_unknown_country_with_a_clear_error():
     with pytest.raises(CommandError, match="not a country code"):
-        run("tenant_create", "--name", "X", "--country", "XX", "--admin-username", "x", "--admin-password", "y")
+        run(
+            "tenant_create",
+            "--name",
+            "X",
+            "--country",
+            "XX",
+            "--admin-username",
+            "x",
+            "--admin-password",
+            "y",
+        )
     assert not Tenant.objects.filter(name="X").exists()
 
 
 def test_integration_add_creates_a_pop_only_preset_with_its_script(tenant):
-    out = run("integration_add", "--tenant", "Acme", "--preset", "efecte_esm",
-              "--setting", "base_url=https://efecte.acme.example", "--setting", "path=efecte")
+    out = run(
+        "integration_add",
+        "--tenant",
+        "Acme",
+        "--preset",
+        "efecte_esm",
+        "--setting",
+        "base_url=https://efecte.acme.example",
+        "--setting",
+        "path=efecte",
+    )
 
     integration = Integration.objects.get(tenant=tenant, preset="efecte_esm")
     assert str(integration.pk) in out
     [script] = Script.objects.filter(integration=integration)
-    assert script.template == "https://efecte.acme.example/efecte/Frameset.do?a=cti/actions/#(Caller number:e164)"
+    assert (
+        script.template
+        == "https://efecte.acme.example/efecte/Frameset.do?a=cti/actions/#(Caller number:e164)"
+    )
 
 
 def test_integration_add_explains_bad_settings(tenant):
@@ -64,7 +101,15 @@ def test_integration_add_explains_bad_settings(tenant):
 
 def test_integration_add_refuses_a_crm_that_fails_the_connection_test(tenant):
     with pytest.raises(CommandError, match="Connection test failed: The CardDAV server"):
-        run("integration_add", "--tenant", "Acme", "--preset", "carddav", "--setting", "url=http://127.0.0.1:9/dav/")
+        run(
+            "integration_add",
+            "--tenant",
+            "Acme",
+            "--preset",
+            "carddav",
+            "--setting",
+            "url=http://127.0.0.1:9/dav/",
+        )
     assert not Integration.objects.exists()
 
 
@@ -72,8 +117,15 @@ def test_the_match_command_prints_the_same_json_as_the_api(tenant, api_key):
     run("integration_add", "--tenant", "Acme", "--preset", "web_search")
 
     printed = json.loads(run("match", "--tenant", "Acme", "020 123 4567", "--start-time", "1763719200"))
-    answered = Client().get("/api/v1/match", {"caller_number": "020 123 4567", "start_time": "1763719200"},
-                            HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}").json()
+    answered = (
+        Client()
+        .get(
+            "/api/v1/match",
+            {"caller_number": "020 123 4567", "start_time": "1763719200"},
+            HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}",
+        )
+        .json()
+    )
 
     assert printed == answered
     assert printed["actions"][0]["url"] == "https://www.google.nl?q=0201234567"
@@ -95,8 +147,11 @@ def test_the_demo_matches_its_caller_across_notations_against_a_real_carddav_ser
     integration = Integration.objects.get(tenant__name="Demo BV", preset="carddav")
     assert integration.cached_numbers >= 200
     assert integration.last_sync_skipped == 2  # the two deliberately broken cards
-    body = Client().get("/api/v1/match", {"caller_number": "0201234567"},
-                        HTTP_AUTHORIZATION=f"Api-Key {key}").json()
+    body = (
+        Client()
+        .get("/api/v1/match", {"caller_number": "0201234567"}, HTTP_AUTHORIZATION=f"Api-Key {key}")
+        .json()
+    )
     [match] = body["matches"]
     assert match["notification"]["title"] == "Jan Jansen"
     assert match["record"]["phone"]["number"] == "+31 (0)20 123 4567"
@@ -107,7 +162,15 @@ def test_the_demo_matches_its_caller_across_notations_against_a_real_carddav_ser
     out = run("demo_setup", "--carddav-url", url, "--carddav-username", user, "--carddav-password", password)
     new_key = json.loads(out.strip().splitlines()[-1])["api_key"]
     assert Tenant.objects.filter(name="Demo BV").count() == 1
-    assert Client().get("/api/v1/match", {"caller_number": "0201234567"},
-                        HTTP_AUTHORIZATION=f"Api-Key {key}").status_code == 401
-    assert Client().get("/api/v1/match", {"caller_number": "0201234567"},
-                        HTTP_AUTHORIZATION=f"Api-Key {new_key}").status_code == 200
+    assert (
+        Client()
+        .get("/api/v1/match", {"caller_number": "0201234567"}, HTTP_AUTHORIZATION=f"Api-Key {key}")
+        .status_code
+        == 401
+    )
+    assert (
+        Client()
+        .get("/api/v1/match", {"caller_number": "0201234567"}, HTTP_AUTHORIZATION=f"Api-Key {new_key}")
+        .status_code
+        == 200
+    )

@@ -19,34 +19,51 @@ URL = "/api/v1/match"
 def _synced(tenant, name: str, cards: dict[str, str]) -> Integration:
     double = CardDavDouble(cards)
     integration = integration_create(
-        tenant=tenant, preset_slug="carddav", name=name, settings_values=double.settings(),
-        notification_fields=["Company", "Email"], start_sync=False,
+        tenant=tenant,
+        preset_slug="carddav",
+        name=name,
+        settings_values=double.settings(),
+        notification_fields=["Company", "Email"],
+        start_sync=False,
     )
-    assert phone_cache_sync(
-        integration_id=integration.pk, client_factory=lambda: httpx.Client(transport=double.transport())
-    ).status == "ok"
+    assert (
+        phone_cache_sync(
+            integration_id=integration.pk, client_factory=lambda: httpx.Client(transport=double.transport())
+        ).status
+        == "ok"
+    )
     return integration
 
 
 @pytest.fixture
 def address_book(tenant) -> Integration:
-    return _synced(tenant, "Sales CRM", {
-        "jan.vcf": vcard("jan-1", "Jan Jansen", "work:+31 (0)20 123 4567", org="Acme BV", email="jan@acme.example"),
-        "piet.vcf": vcard("piet-2", "Piet Pieters", "cell:0031 6 1234 5678"),
-    })
+    return _synced(
+        tenant,
+        "Sales CRM",
+        {
+            "jan.vcf": vcard(
+                "jan-1", "Jan Jansen", "work:+31 (0)20 123 4567", org="Acme BV", email="jan@acme.example"
+            ),
+            "piet.vcf": vcard("piet-2", "Piet Pieters", "cell:0031 6 1234 5678"),
+        },
+    )
 
 
 @pytest.fixture
 def google(tenant):
     return script_create(
-        tenant=tenant, integration=None, name="Google", template="https://www.google.nl?q=#(Caller number)",
+        tenant=tenant,
+        integration=None,
+        name="Google",
+        template="https://www.google.nl?q=#(Caller number)",
         applies=ScriptApplies.ALWAYS,
     )
 
 
 def get(key: str | None, **params):
-    headers = {"HTTP_AUTHORIZATION": f"Api-Key {key}"} if key else {}
-    return Client().get(URL, params, **headers)
+    if key is None:
+        return Client().get(URL, params)
+    return Client().get(URL, params, HTTP_AUTHORIZATION=f"Api-Key {key}")
 
 
 def test_a_known_caller_gets_the_record_notification_and_rendered_screen_pop(api_key, address_book, google):
@@ -73,13 +90,28 @@ def test_a_known_caller_gets_the_record_notification_and_rendered_screen_pop(api
     assert screen_pop["name"] == "Open contact"
     assert screen_pop["url"] == "https://dav.example.com/addressbooks/alice/contacts/jan.vcf"
     assert body["actions"] == [
-        {"script_id": google.pk, "name": "Google", "url": "https://www.google.nl?q=0201234567",
-         "auto_open": False, "integration_id": None}
+        {
+            "script_id": google.pk,
+            "name": "Google",
+            "url": "https://www.google.nl?q=0201234567",
+            "auto_open": False,
+            "integration_id": None,
+        }
     ]
 
 
-@pytest.mark.parametrize("notation", ["0201234567", "+31201234567", "0031201234567", "+31 (0)20 123 4567",
-                                      "(020) 123-4567", "020.123.4567", "+31 20 123 4567 ext. 9"])
+@pytest.mark.parametrize(
+    "notation",
+    [
+        "0201234567",
+        "+31201234567",
+        "0031201234567",
+        "+31 (0)20 123 4567",
+        "(020) 123-4567",
+        "020.123.4567",
+        "+31 20 123 4567 ext. 9",
+    ],
+)
 def test_it_matches_the_number_in_any_notation(api_key, address_book, notation):
     response = get(api_key[1], caller_number=notation)
 
@@ -89,8 +121,10 @@ def test_it_matches_the_number_in_any_notation(api_key, address_book, notation):
 
 def test_post_with_a_json_body_answers_like_get(api_key, address_book):
     response = Client().post(
-        URL, {"caller_number": "06 12345678", "direction": "in", "start_time": "1763719200"},
-        content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}",
+        URL,
+        {"caller_number": "06 12345678", "direction": "in", "start_time": "1763719200"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}",
     )
 
     assert response.status_code == 200
@@ -102,11 +136,17 @@ def test_post_with_a_json_body_answers_like_get(api_key, address_book):
 
 def test_no_match_is_a_200_with_the_on_no_match_actions(tenant, api_key, address_book, google):
     create = script_create(
-        tenant=tenant, integration=address_book, name="Create contact",
-        template="https://crm.example.com/new?phone=#(Caller number:e164)", applies=ScriptApplies.ON_NO_MATCH,
+        tenant=tenant,
+        integration=address_book,
+        name="Create contact",
+        template="https://crm.example.com/new?phone=#(Caller number:e164)",
+        applies=ScriptApplies.ON_NO_MATCH,
     )
     only_on_match = script_create(
-        tenant=tenant, integration=None, name="Only on match", template="https://x.example/#(Caller name)",
+        tenant=tenant,
+        integration=None,
+        name="Only on match",
+        template="https://x.example/#(Caller name)",
     )
 
     response = get(api_key[1], caller_number="+32 2 555 12 12")
@@ -181,7 +221,9 @@ def test_bad_input_is_a_400_naming_the_parameter_and_why(api_key, params, parame
 
 
 def test_a_non_object_json_body_is_a_400(api_key):
-    response = Client().post(URL, "[1, 2]", content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}")
+    response = Client().post(
+        URL, "[1, 2]", content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}"
+    )
 
     assert response.status_code == 400
 
@@ -207,7 +249,9 @@ def test_a_revoked_key_is_a_401(tenant, api_key, address_book):
     assert get(api_key[1], caller_number="0201234567").status_code == 401
 
 
-def test_a_key_never_sees_another_tenants_data(tenant, other_tenant, api_key, other_api_key, address_book, google):
+def test_a_key_never_sees_another_tenants_data(
+    tenant, other_tenant, api_key, other_api_key, address_book, google
+):
     _synced(other_tenant, "Globex CRM", {"x.vcf": vcard("g-1", "Globex Person", "work:+31 20 123 4567")})
 
     mine = get(api_key[1], caller_number="0201234567").json()

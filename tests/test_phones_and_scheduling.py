@@ -58,25 +58,35 @@ AMSTERDAM = zoneinfo.ZoneInfo("Europe/Amsterdam")
 def test_the_nightly_sync_falls_in_the_tenants_night_window(settings):
     after = dt.datetime(2026, 11, 21, 14, 0, tzinfo=AMSTERDAM)
 
-    moment = next_nightly_sync(integration_id=7, time_zone="Europe/Amsterdam", after=after).astimezone(AMSTERDAM)
+    moment = next_nightly_sync(integration_id=7, time_zone="Europe/Amsterdam", after=after).astimezone(
+        AMSTERDAM
+    )
 
     assert moment.date() == dt.date(2026, 11, 22)
-    assert settings.SYNC_NIGHT_START_HOUR <= moment.hour < settings.SYNC_NIGHT_START_HOUR + settings.SYNC_NIGHT_WINDOW_HOURS
+    assert (
+        settings.SYNC_NIGHT_START_HOUR
+        <= moment.hour
+        < settings.SYNC_NIGHT_START_HOUR + settings.SYNC_NIGHT_WINDOW_HOURS
+    )
 
 
 def test_the_nightly_sync_is_tonight_when_asked_before_the_window():
     after = dt.datetime(2026, 11, 21, 0, 5, tzinfo=AMSTERDAM)
 
-    moment = next_nightly_sync(integration_id=7, time_zone="Europe/Amsterdam", after=after).astimezone(AMSTERDAM)
+    moment = next_nightly_sync(integration_id=7, time_zone="Europe/Amsterdam", after=after).astimezone(
+        AMSTERDAM
+    )
 
     assert moment.date() == dt.date(2026, 11, 21)
 
 
 def test_the_nightly_sync_follows_the_tenants_clock_across_daylight_saving():
-    before = next_nightly_sync(integration_id=3, time_zone="Europe/Amsterdam",
-                               after=dt.datetime(2026, 10, 24, 12, tzinfo=AMSTERDAM))
-    after = next_nightly_sync(integration_id=3, time_zone="Europe/Amsterdam",
-                              after=dt.datetime(2026, 10, 25, 12, tzinfo=AMSTERDAM))
+    before = next_nightly_sync(
+        integration_id=3, time_zone="Europe/Amsterdam", after=dt.datetime(2026, 10, 24, 12, tzinfo=AMSTERDAM)
+    )
+    after = next_nightly_sync(
+        integration_id=3, time_zone="Europe/Amsterdam", after=dt.datetime(2026, 10, 25, 12, tzinfo=AMSTERDAM)
+    )
 
     assert before.astimezone(AMSTERDAM).time() == after.astimezone(AMSTERDAM).time()
     assert before.utcoffset() == after.utcoffset() == dt.timedelta(0)

@@ -37,7 +37,10 @@ def test_settings_are_checked_field_by_field():
 
 def test_secrets_are_kept_apart_and_encrypted_at_rest(tenant):
     integration = integration_create(
-        tenant=tenant, preset_slug="carddav", name="Book", start_sync=False,
+        tenant=tenant,
+        preset_slug="carddav",
+        name="Book",
+        start_sync=False,
         settings_values={"url": "https://dav.example.com/ab/", "username": "u", "password": "s3cret-pass"},
     )
 
@@ -54,7 +57,9 @@ def test_secrets_are_kept_apart_and_encrypted_at_rest(tenant):
 
 def test_a_pop_only_preset_gets_its_script_with_the_settings_filled_in(tenant):
     integration = integration_create(
-        tenant=tenant, preset_slug="oracle_crmod", name="CRMOD",
+        tenant=tenant,
+        preset_slug="oracle_crmod",
+        name="CRMOD",
         settings_values={"base_url": "https://secure-ausomxabc.crmondemand.com/"},
     )
 
@@ -78,7 +83,9 @@ def test_integration_names_are_unique_per_tenant_only(tenant, other_tenant):
 
 def test_a_bad_template_is_refused_with_its_position_and_nothing_is_saved(tenant):
     with pytest.raises(ValidationError, match=r"Caler number.*character 25"):
-        script_create(tenant=tenant, integration=None, name="Bad", template="https://www.google.nl?q=#(Caler number)")
+        script_create(
+            tenant=tenant, integration=None, name="Bad", template="https://www.google.nl?q=#(Caler number)"
+        )
     assert not Script.objects.exists()
 
 
@@ -88,12 +95,22 @@ def test_tenant_wide_scripts_cannot_use_crm_fields(tenant):
 
 
 def test_no_match_scripts_cannot_use_crm_fields(tenant):
-    book = integration_create(tenant=tenant, preset_slug="carddav", name="Book", start_sync=False,
-                              settings_values={"url": "https://dav.example.com/ab/"})
+    book = integration_create(
+        tenant=tenant,
+        preset_slug="carddav",
+        name="Book",
+        start_sync=False,
+        settings_values={"url": "https://dav.example.com/ab/"},
+    )
 
     with pytest.raises(ValidationError, match="CRM fields"):
-        script_create(tenant=tenant, integration=book, name="Create", template="https://x.example/$(DisplayName)",
-                      applies=ScriptApplies.ON_NO_MATCH)
+        script_create(
+            tenant=tenant,
+            integration=book,
+            name="Create",
+            template="https://x.example/$(DisplayName)",
+            applies=ScriptApplies.ON_NO_MATCH,
+        )
 
 
 @pytest.mark.parametrize("template", ["javascript:alert(1)", "data:text/html,hi", "file:///etc/passwd"])
@@ -104,24 +121,38 @@ def test_dangerous_schemes_are_refused_when_saved(tenant, template):
 
 def test_a_tenant_may_allow_an_app_scheme(tenant):
     with pytest.raises(ValidationError):
-        script_create(tenant=tenant, integration=None, name="Teams", template="msteams:/l/call/0/0?users=#(Caller number)")
+        script_create(
+            tenant=tenant,
+            integration=None,
+            name="Teams",
+            template="msteams:/l/call/0/0?users=#(Caller number)",
+        )
     tenant.extra_url_schemes = "msteams"
     tenant.save()
 
-    script = script_create(tenant=tenant, integration=None, name="Teams",
-                           template="msteams:/l/call/0/0?users=#(Caller number)")
+    script = script_create(
+        tenant=tenant, integration=None, name="Teams", template="msteams:/l/call/0/0?users=#(Caller number)"
+    )
     assert script.pk
 
 
 def test_nothing_crosses_the_tenant_line(tenant, other_tenant):
-    theirs = integration_create(tenant=other_tenant, preset_slug="web_search", name="Theirs", settings_values={})
+    theirs = integration_create(
+        tenant=other_tenant, preset_slug="web_search", name="Theirs", settings_values={}
+    )
     their_script = Script.objects.get(integration=theirs)
 
     with pytest.raises(ValidationError):
         script_create(tenant=tenant, integration=theirs, name="Sneaky", template="https://x.example/")
     with pytest.raises(ValidationError):
-        script_update(tenant=tenant, script=their_script, name="Mine", template="https://x.example/",
-                      applies="always", auto_open=False)
+        script_update(
+            tenant=tenant,
+            script=their_script,
+            name="Mine",
+            template="https://x.example/",
+            applies="always",
+            auto_open=False,
+        )
     with pytest.raises(Integration.DoesNotExist):
         integration_sync_request(tenant=tenant, integration=theirs)
     integration_delete(tenant=tenant, integration=theirs)

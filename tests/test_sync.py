@@ -18,18 +18,26 @@ from tests.carddav_double import CardDavDouble, vcard
 
 def _cards(count: int) -> dict[str, str]:
     cards = {f"c{i}.vcf": vcard(f"uid-{i}", f"Person {i}", f"work:020 555 {i:04d}") for i in range(count)}
-    cards["jan.vcf"] = vcard("jan", "Jan Jansen", "work:+31 (0)20 123 4567", "cell:06-12345678", org="Acme BV")
+    cards["jan.vcf"] = vcard(
+        "jan", "Jan Jansen", "work:+31 (0)20 123 4567", "cell:06-12345678", org="Acme BV"
+    )
     return cards
 
 
 def _integration(tenant: Tenant, double: CardDavDouble) -> Integration:
     return integration_create(
-        tenant=tenant, preset_slug="carddav", name="Address book", settings_values=double.settings(), start_sync=False
+        tenant=tenant,
+        preset_slug="carddav",
+        name="Address book",
+        settings_values=double.settings(),
+        start_sync=False,
     )
 
 
 def _sync(integration: Integration, double: CardDavDouble):
-    return phone_cache_sync(integration_id=integration.pk, client_factory=lambda: httpx.Client(transport=double.transport()))
+    return phone_cache_sync(
+        integration_id=integration.pk, client_factory=lambda: httpx.Client(transport=double.transport())
+    )
 
 
 def _match(tenant: Tenant, number: str) -> list[str]:
@@ -49,7 +57,8 @@ def test_it_caches_every_number_in_e164_with_the_record_fields(tenant):
     assert integration.cached_numbers == 5
     assert integration.last_sync_at is not None
     assert integration.sync_state == SyncState.IDLE
-    assert integration.next_sync_at is not None and integration.next_sync_at > timezone.now()
+    assert integration.next_sync_at is not None
+    assert integration.next_sync_at > timezone.now()
     entry = PhoneCacheEntry.objects.get(e164="+31201234567")
     assert entry.display_name == "Jan Jansen"
     assert entry.fields["Company"] == "Acme BV"
@@ -95,6 +104,7 @@ def test_a_sync_that_fails_halfway_keeps_the_old_cache_and_records_the_error(ten
     assert integration.cached_numbers == 7
     assert integration.last_error == result.error
     assert integration.sync_state == SyncState.IDLE
+    assert integration.next_sync_at is not None
     retry_in = integration.next_sync_at - timezone.now()
     assert dt.timedelta(minutes=25) < retry_in <= dt.timedelta(minutes=30)
     assert PhoneCacheEntry.objects.filter(integration=integration).count() == 7  # nothing half-written left
@@ -126,6 +136,7 @@ def test_bad_credentials_are_recorded_and_retried_the_next_night_not_in_minutes(
     assert result.status == "failed"
     assert "credentials" in result.error
     integration.refresh_from_db()
+    assert integration.next_sync_at is not None
     assert integration.next_sync_at - timezone.now() > dt.timedelta(hours=1)
 
 
@@ -160,7 +171,9 @@ def test_lookups_see_the_old_cache_until_the_new_one_is_complete(tenant, monkeyp
 def test_it_never_runs_two_syncs_of_one_integration_at_once(tenant):
     double = CardDavDouble(_cards(1))
     integration = _integration(tenant, double)
-    Integration.objects.filter(pk=integration.pk).update(sync_state=SyncState.RUNNING, sync_started_at=timezone.now())
+    Integration.objects.filter(pk=integration.pk).update(
+        sync_state=SyncState.RUNNING, sync_started_at=timezone.now()
+    )
 
     assert _sync(integration, double).status == "busy"
     assert double.reports == 0
@@ -171,7 +184,9 @@ def test_a_lock_left_by_a_crashed_sync_expires(tenant, settings):
     double = CardDavDouble(_cards(1))
     integration = _integration(tenant, double)
     crashed_at = timezone.now() - dt.timedelta(minutes=settings.SYNC_LOCK_TIMEOUT_MINUTES + 1)
-    Integration.objects.filter(pk=integration.pk).update(sync_state=SyncState.RUNNING, sync_started_at=crashed_at)
+    Integration.objects.filter(pk=integration.pk).update(
+        sync_state=SyncState.RUNNING, sync_started_at=crashed_at
+    )
 
     assert _sync(integration, double).status == "ok"
 
@@ -183,8 +198,13 @@ def test_rows_left_by_a_crashed_sync_are_cleaned_up_by_the_next(tenant):
     assert _sync(integration, double).status == "ok"
     integration.refresh_from_db()
     PhoneCacheEntry.objects.create(
-        tenant=tenant, integration=integration, generation=integration.cache_generation + 1,
-        e164="+31209999999", number_as_written="x", record_id="ghost", record_type="contact",
+        tenant=tenant,
+        integration=integration,
+        generation=integration.cache_generation + 1,
+        e164="+31209999999",
+        number_as_written="x",
+        record_id="ghost",
+        record_type="contact",
     )
     assert _match(tenant, "+31209999999") == []
 
@@ -198,7 +218,11 @@ def test_the_dispatcher_queues_due_integrations_only(tenant, monkeypatch):
     double = CardDavDouble(_cards(1))
     due = _integration(tenant, double)
     later = integration_create(
-        tenant=tenant, preset_slug="carddav", name="Later", settings_values=double.settings(), start_sync=False
+        tenant=tenant,
+        preset_slug="carddav",
+        name="Later",
+        settings_values=double.settings(),
+        start_sync=False,
     )
     disabled = integration_create(
         tenant=tenant, preset_slug="carddav", name="Off", settings_values=double.settings(), start_sync=False
@@ -206,7 +230,9 @@ def test_the_dispatcher_queues_due_integrations_only(tenant, monkeypatch):
     now = timezone.now()
     Integration.objects.filter(pk=due.pk).update(next_sync_at=now - dt.timedelta(minutes=1))
     Integration.objects.filter(pk=later.pk).update(next_sync_at=now + dt.timedelta(hours=3))
-    Integration.objects.filter(pk=disabled.pk).update(next_sync_at=now - dt.timedelta(minutes=1), enabled=False)
+    Integration.objects.filter(pk=disabled.pk).update(
+        next_sync_at=now - dt.timedelta(minutes=1), enabled=False
+    )
     integration_create(tenant=tenant, preset_slug="web_search", name="Search", settings_values={})
     queued: list[int] = []
     monkeypatch.setattr("integrations.tasks.sync_integration.delay", queued.append)
@@ -219,9 +245,13 @@ def test_the_dispatcher_queues_due_integrations_only(tenant, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_sync_now_on_creation_runs_the_first_sync_through_celery(tenant, django_capture_on_commit_callbacks, monkeypatch):
+def test_sync_now_on_creation_runs_the_first_sync_through_celery(
+    tenant, django_capture_on_commit_callbacks, monkeypatch
+):
     double = CardDavDouble(_cards(1))
-    monkeypatch.setattr("integrations.sync.connector_client", lambda: httpx.Client(transport=double.transport()))
+    monkeypatch.setattr(
+        "integrations.sync.connector_client", lambda: httpx.Client(transport=double.transport())
+    )
     monkeypatch.setattr(
         "integrations.tasks.phone_cache_sync",
         lambda integration_id: phone_cache_sync(

@@ -35,7 +35,10 @@ def carddav(tenant: Tenant, name: str = "Address book", **settings: str) -> Inte
 
 def web_search(tenant: Tenant, name: str = "Web search") -> Integration:
     return integration_create(
-        tenant=tenant, preset_slug="web_search", name=name, settings_values={"search_url": "https://www.google.nl?q="}
+        tenant=tenant,
+        preset_slug="web_search",
+        name=name,
+        settings_values={"search_url": "https://www.google.nl?q="},
     )
 
 
@@ -54,7 +57,9 @@ def test_anonymous_visitors_are_sent_to_sign_in(client: Client, url: str) -> Non
 
 
 @pytest.mark.django_db
-def test_an_anonymous_htmx_poll_is_told_to_redirect_instead_of_swapping_the_sign_in_page(client: Client) -> None:
+def test_an_anonymous_htmx_poll_is_told_to_redirect_instead_of_swapping_the_sign_in_page(
+    client: Client,
+) -> None:
     response = client.get("/integrations/1/status/", headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert response["HX-Redirect"].startswith(reverse("login"))
@@ -129,7 +134,9 @@ def test_an_admin_sees_their_name_organization_and_integrations_in_the_sidebar(
     user.first_name, user.last_name = "Ada", "Admin"
     user.save()
     book = carddav(tenant)
-    Integration.objects.filter(pk=book.pk).update(cached_numbers=42, last_error="The CardDAV server is unreachable")
+    Integration.objects.filter(pk=book.pk).update(
+        cached_numbers=42, last_error="The CardDAV server is unreachable"
+    )
     search = web_search(tenant)
     disabled = web_search(tenant, name="Disabled search")
     Integration.objects.filter(pk=disabled.pk).update(enabled=False)
@@ -153,7 +160,9 @@ def test_an_admin_sees_their_name_organization_and_integrations_in_the_sidebar(
 def test_the_main_screen_lists_the_tenant_wide_scripts_but_not_the_other_tenants(
     tenant: Tenant, other_tenant: Tenant, admin_client: Client
 ) -> None:
-    script_create(tenant=tenant, integration=None, name="Google it", template="https://www.google.nl?q=#(Caller number)")
+    script_create(
+        tenant=tenant, integration=None, name="Google it", template="https://www.google.nl?q=#(Caller number)"
+    )
     script_create(tenant=other_tenant, integration=None, name="Globex search", template="https://example.com")
     web_search(other_tenant, name="Globex web search")
 
@@ -177,7 +186,9 @@ def test_the_preset_list_shows_every_preset_with_what_it_can_do(admin_client: Cl
     assert 'id="preset-search"' in response.text
 
 
-def test_the_preset_search_filters_on_the_server_by_name_description_and_keywords(admin_client: Client) -> None:
+def test_the_preset_search_filters_on_the_server_by_name_description_and_keywords(
+    admin_client: Client,
+) -> None:
     by_keyword = admin_client.get(reverse("integration-presets"), {"q": "nextcloud"})
     assert reverse("integration-add", args=["carddav"]) in by_keyword.text
     assert reverse("integration-add", args=["web_search"]) not in by_keyword.text
@@ -208,7 +219,9 @@ def test_the_add_form_is_built_from_the_presets_settings(admin_client: Client) -
     assert 'value="create"' in response.text
 
 
-def test_the_add_form_of_a_pop_only_preset_has_choices_and_no_notification_fields(admin_client: Client) -> None:
+def test_the_add_form_of_a_pop_only_preset_has_choices_and_no_notification_fields(
+    admin_client: Client,
+) -> None:
     response = admin_client.get(reverse("integration-add", args=["web_search"]))
     assert '<select name="settings-search_url"' in response.text
     assert "notification_fields" not in response.text
@@ -242,7 +255,9 @@ def test_the_default_name_avoids_one_the_tenant_already_uses(tenant: Tenant, adm
     assert 'value="Web search 2"' in response.text
 
 
-def test_a_duplicate_integration_name_is_shown_on_the_name_field(tenant: Tenant, admin_client: Client) -> None:
+def test_a_duplicate_integration_name_is_shown_on_the_name_field(
+    tenant: Tenant, admin_client: Client
+) -> None:
     web_search(tenant, name="Google")
     response = admin_client.post(
         reverse("integration-add", args=["web_search"]),
@@ -326,7 +341,9 @@ def test_the_overview_shows_settings_but_never_a_secret(tenant: Tenant, admin_cl
     assert "Sync now" in response.text
 
 
-def test_the_overview_shows_the_sync_status_in_the_tenants_time_zone(tenant: Tenant, admin_client: Client) -> None:
+def test_the_overview_shows_the_sync_status_in_the_tenants_time_zone(
+    tenant: Tenant, admin_client: Client
+) -> None:
     integration = carddav(tenant)
     last_sync = dt.datetime(2026, 1, 15, 1, 30, tzinfo=dt.UTC)
     Integration.objects.filter(pk=integration.pk).update(
@@ -345,7 +362,9 @@ def test_the_overview_shows_the_sync_status_in_the_tenants_time_zone(tenant: Ten
     assert "Skipped records" in response.text
 
 
-def test_the_status_block_polls_every_two_seconds_only_while_a_sync_runs(tenant: Tenant, admin_client: Client) -> None:
+def test_the_status_block_polls_every_two_seconds_only_while_a_sync_runs(
+    tenant: Tenant, admin_client: Client
+) -> None:
     integration = carddav(tenant)
     status_url = reverse("integration-status", args=[integration.pk])
 
@@ -378,7 +397,9 @@ def test_sync_now_queues_a_sync_once(tenant: Tenant, admin_client: Client) -> No
     assert "already queued or running" in second.text
 
 
-def test_sync_now_is_not_offered_for_a_preset_without_phone_data(tenant: Tenant, admin_client: Client) -> None:
+def test_sync_now_is_not_offered_for_a_preset_without_phone_data(
+    tenant: Tenant, admin_client: Client
+) -> None:
     integration = web_search(tenant)
     response = admin_client.post(reverse("integration-sync", args=[integration.pk]), follow=True)
     assert "no phone data to sync" in response.text
@@ -401,13 +422,16 @@ def test_disable_and_enable_toggle_the_integration(tenant: Tenant, admin_client:
     assert reverse("integration-disable", args=[integration.pk]) in response.text
 
 
-def test_deleting_asks_for_the_name_and_says_it_cannot_be_undone(tenant: Tenant, admin_client: Client) -> None:
+def test_deleting_asks_for_the_name_and_says_it_cannot_be_undone(
+    tenant: Tenant, admin_client: Client
+) -> None:
     integration = web_search(tenant, name="Google")
     url = reverse("integration-delete", args=[integration.pk])
 
     page = admin_client.get(url)
     assert "cannot be undone" in page.text
-    assert "settings" in page.text and "cached phone numbers" in page.text
+    assert "settings" in page.text
+    assert "cached phone numbers" in page.text
 
     wrong = admin_client.post(url, {"confirm_name": "google"})
     assert wrong.status_code == 200
@@ -420,8 +444,14 @@ def test_deleting_with_the_typed_name_removes_the_integration_its_scripts_and_ca
 ) -> None:
     integration = carddav(tenant, name="Contacts")
     PhoneCacheEntry.objects.create(
-        tenant=tenant, integration=integration, generation=0, e164="+31201234567", number_as_written="020 1234567",
-        record_id="1", record_type="contact", display_name="Jan Jansen",
+        tenant=tenant,
+        integration=integration,
+        generation=0,
+        e164="+31201234567",
+        number_as_written="020 1234567",
+        record_id="1",
+        record_type="contact",
+        display_name="Jan Jansen",
     )
 
     response = admin_client.post(
@@ -435,9 +465,7 @@ def test_deleting_with_the_typed_name_removes_the_integration_its_scripts_and_ca
     assert not PhoneCacheEntry.objects.filter(tenant=tenant).exists()
 
 
-@pytest.mark.parametrize(
-    "name", ["integration-sync", "integration-enable", "integration-disable"]
-)
+@pytest.mark.parametrize("name", ["integration-sync", "integration-enable", "integration-disable"])
 def test_state_changes_refuse_a_get(tenant: Tenant, admin_client: Client, name: str) -> None:
     integration = web_search(tenant)
     assert admin_client.get(reverse(name, args=[integration.pk])).status_code == 405
@@ -466,7 +494,11 @@ def test_posts_without_a_csrf_token_are_refused(tenant: Tenant) -> None:
         ("get", "integration-delete", {}),
         ("post", "integration-delete", {"confirm_name": "Globex book"}),
         ("get", "integration-script-add", {}),
-        ("post", "integration-script-add", {"name": "x", "template": "https://example.com", "applies": "always"}),
+        (
+            "post",
+            "integration-script-add",
+            {"name": "x", "template": "https://example.com", "applies": "always"},
+        ),
         ("post", "integration-script-preview", {"template": "$(PopUpUri)", "applies": "on_match"}),
     ],
 )
@@ -490,7 +522,11 @@ def test_another_tenants_integration_is_not_found_and_not_changed(
     ("method", "name", "data"),
     [
         ("get", "script-edit", {}),
-        ("post", "script-edit", {"name": "Hijacked", "template": "https://evil.example", "applies": "always"}),
+        (
+            "post",
+            "script-edit",
+            {"name": "Hijacked", "template": "https://evil.example", "applies": "always"},
+        ),
         ("post", "script-delete", {}),
     ],
 )
@@ -498,7 +534,10 @@ def test_another_tenants_script_is_not_found_and_not_changed(
     other_tenant: Tenant, admin_client: Client, method: str, name: str, data: dict[str, str]
 ) -> None:
     theirs = script_create(
-        tenant=other_tenant, integration=None, name="Globex search", template="https://www.google.be?q=#(Caller number)"
+        tenant=other_tenant,
+        integration=None,
+        name="Globex search",
+        template="https://www.google.be?q=#(Caller number)",
     )
 
     response = getattr(admin_client, method)(reverse(name, args=[theirs.pk]), data)
@@ -536,8 +575,7 @@ def test_creating_an_api_key_shows_it_once_with_a_curl_example(tenant: Tenant, a
     assert TenantAPIKey.objects.get_from_key(key) == api_key
     assert key in response.text
     assert (
-        f'curl -H "Authorization: Api-Key {key}" '
-        f'"http://testserver/api/v1/match?caller_number=0201234567"'
+        f'curl -H "Authorization: Api-Key {key}" "http://testserver/api/v1/match?caller_number=0201234567"'
     ) in response.content.decode().replace("&quot;", '"')
 
     listing = admin_client.get(reverse("api-keys"))

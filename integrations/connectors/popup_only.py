@@ -19,7 +19,7 @@ _NUMBER_FORMATS = (
 EFECTE_ESM = Preset(
     slug="efecte_esm",
     name="Efecte ESM",
-    description="Efecte Service Management: opens ESM's CTI actions page for the caller; ESM finds the person.",
+    description="Efecte Service Management: opens ESM's CTI actions page; ESM finds the person.",
     settings=(
         SettingField("base_url", "ESM address", SettingKind.URL, placeholder="https://efecte.mycompany.com"),
         SettingField(

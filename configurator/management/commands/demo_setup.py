@@ -28,7 +28,9 @@ class Command(BaseCommand):
     help = "Create or refresh the demo tenant, its CardDAV integration and phone cache; print an API key."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--carddav-url", required=True, help="address book URL on the demo CardDAV server")
+        parser.add_argument(
+            "--carddav-url", required=True, help="address book URL on the demo CardDAV server"
+        )
         parser.add_argument("--carddav-username", default="demo")
         parser.add_argument("--carddav-password", default="demo-carddav")
         parser.add_argument("--admin-username", default="admin")
@@ -38,7 +40,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         auth = (options["carddav_username"], options["carddav_password"])
         with httpx.Client(timeout=30) as client:
-            uploaded = upload_address_book(client, url=options["carddav_url"], contacts=demo_vcards(), auth=auth)
+            uploaded = upload_address_book(
+                client, url=options["carddav_url"], contacts=demo_vcards(), auth=auth
+            )
         self.stdout.write(f"Uploaded {uploaded} demo contacts to {options['carddav_url']}")
 
         with transaction.atomic():
@@ -81,7 +85,8 @@ class Command(BaseCommand):
         if result.status != "ok":
             raise CommandError(f"Demo sync failed: {result.error or result.status}")
         self.stdout.write(
-            f"Synced {result.numbers} phone numbers from {result.records} contacts ({result.skipped} skipped)."
+            f"Synced {result.numbers} phone numbers from {result.records} contacts "
+            f"({result.skipped} skipped)."
         )
         if options["key_file"]:
             with open(options["key_file"], "w", encoding="utf-8") as f:

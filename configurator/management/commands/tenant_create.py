@@ -13,7 +13,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", required=True)
-        parser.add_argument("--country", default="NL", help="ISO 3166 country for numbers without country code")
+        parser.add_argument(
+            "--country", default="NL", help="ISO 3166 country for numbers without country code"
+        )
         parser.add_argument("--time-zone", default="Europe/Amsterdam")
         parser.add_argument("--admin-username", required=True)
         parser.add_argument("--admin-password", required=True)
