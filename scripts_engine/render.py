@@ -18,6 +18,10 @@ from scripts_engine.schemes import DEFAULT_ALLOWED_SCHEMES, allowed_schemes, sch
 # cannot hide a scheme behind whitespace that browsers would strip.
 _URL_SAFE = ";/?:@&=+$,-_.!~*'()#[]%"
 
+# Dial links need the "+" of a global number as it is: RFC 3966 `global-number-digits` is a
+# literal "+", and `tel:%2B31…` is not a valid tel URI. Only phone-number values keep it.
+_DIAL_SCHEMES = frozenset({"tel", "callto", "sip", "sips"})
+
 
 @dataclass(frozen=True)
 class CallProperties:
@@ -70,12 +74,17 @@ def render(
     parts: list[str] = []
     fields: dict[str, str] | None = None
     first = True
+    leading = template.tokens[0] if template.tokens else None
+    dial = isinstance(leading, Literal) and scheme_of(leading.text) in _DIAL_SCHEMES
     for token in template.tokens:
         if isinstance(token, Literal):
             parts.append(token.text)
         else:
+            safe = ""
             if token.kind == "call":
                 value = _call_value(token, call, country)
+                if dial and CALL_PROPERTIES_BY_KEY[token.key].kind == "phone":
+                    safe = "+"
             else:
                 if fields is None:
                     fields = _normalize_record(record)
@@ -83,7 +92,7 @@ def render(
             if first:
                 parts.append(quote(value, safe=_URL_SAFE, errors="replace"))
             else:
-                parts.append(quote(value, safe="", errors="replace"))
+                parts.append(quote(value, safe=safe, errors="replace"))
         first = False
     link = "".join(parts)
     scheme = scheme_of(link)

@@ -244,7 +244,7 @@ def test_it_uses_the_tenants_country_for_the_default_phone_format():
 def test_a_template_with_a_literal_start_renders_its_scheme_unchanged():
     link = render_source("tel:#(Caller number:e164)")
 
-    assert link == "tel:%2B31201234567"
+    assert link == "tel:+31201234567"
 
 
 def test_a_lone_surrogate_from_json_renders_as_a_replacement_question_mark_instead_of_raising():
@@ -253,4 +253,20 @@ def test_a_lone_surrogate_from_json_renders_as_a_replacement_question_mark_inste
     assert render_source("https://x.example/?v=#(Caller name)", call=call) == "https://x.example/?v=a%3Fb"
     assert (
         render_source("$(PopUpUri)", record={"PopUpUri": "https://x.example/\udfff"}) == "https://x.example/?"
+    )
+
+
+def test_dial_links_keep_the_plus_of_a_global_number():
+    call = CallProperties(caller_number="020 123 4567", caller_name="A+B")
+
+    assert render(parse("tel:#(Caller number:e164)"), call=call, country="NL") == "tel:+31201234567"
+    assert render(parse("sip:#(Caller number:e164)@pbx.example"), call=call, country="NL") == (
+        "sip:+31201234567@pbx.example"
+    )
+    # Only phone numbers keep it, and only in dial links: in a query "+" would read as a space.
+    assert render(parse("tel:#(Caller number:e164);x=#(Caller name)"), call=call, country="NL") == (
+        "tel:+31201234567;x=A%2BB"
+    )
+    assert render(parse("https://x.example/?q=#(Caller number:e164)"), call=call, country="NL") == (
+        "https://x.example/?q=%2B31201234567"
     )
