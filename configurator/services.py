@@ -63,9 +63,12 @@ def api_key_create(*, tenant: Tenant, name: str) -> tuple[TenantAPIKey, str]:
     return api_key, key
 
 
-def api_key_revoke(*, tenant: Tenant, key_id: str) -> TenantAPIKey:
-    """Revoke one of the tenant's keys (cannot be undone); raises DoesNotExist for another tenant's."""
-    api_key: TenantAPIKey = TenantAPIKey.objects.get(tenant=tenant, pk=key_id)
+def api_key_revoke(*, tenant: Tenant, prefix: str) -> TenantAPIKey:
+    """Revoke the tenant's key with this prefix (cannot be undone).
+
+    Raises `TenantAPIKey.DoesNotExist` for an unknown prefix or another tenant's key.
+    """
+    api_key: TenantAPIKey = TenantAPIKey.objects.get(tenant=tenant, prefix=prefix)
     api_key.revoked = True
     api_key.save(update_fields=["revoked"])
     return api_key

@@ -107,7 +107,7 @@ STATICFILES_DIRS = [
     ("vendor/htmx", NODE_MODULES_DIR / "htmx.org" / "dist"),
 ]
 STATICFILES_DIRS = [(prefix, path) for prefix, path in STATICFILES_DIRS if path.is_dir()]
-STATICFILES_DIRS.append(("app", BASE_DIR / "static"))
+STATICFILES_DIRS.append(("app", BASE_DIR / "static" / "app"))
 WHITENOISE_USE_FINDERS = True
 
 # Secrets of integrations (API keys, passwords) are encrypted with keys derived from SECRET_KEY

@@ -10,5 +10,5 @@ urlpatterns: list[URLPattern] = [
     path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api-keys/", views.api_keys, name="api-keys"),
-    path("api-keys/<str:key_id>/revoke/", views.api_key_revoke_view, name="api-key-revoke"),
+    path("api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api-key-revoke"),
 ]

@@ -156,10 +156,10 @@ def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 
 @tenant_admin_required
 @require_POST
-def api_key_revoke_view(request: HttpRequest, tenant: Tenant, key_id: str) -> HttpResponse:
+def api_key_revoke_view(request: HttpRequest, tenant: Tenant, prefix: str) -> HttpResponse:
     """Revoke one of the tenant's keys (404 for another tenant's)."""
     try:
-        api_key = api_key_revoke(tenant=tenant, key_id=key_id)
+        api_key = api_key_revoke(tenant=tenant, prefix=prefix)
     except TenantAPIKey.DoesNotExist:
         raise Http404("No such API key.") from None
     messages.success(

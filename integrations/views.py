@@ -491,7 +491,7 @@ def _preview(request: HttpRequest, tenant: Tenant, *, integration: Integration |
     if applies not in {a.value for a in ScriptApplies}:
         applies = ScriptApplies.ON_MATCH.value
     preset = _preset_of(integration) if integration is not None else None
-    context: dict[str, Any] = {"source": source}
+    context: dict[str, Any] = {"source": source, "tenant": tenant}
     if not source.strip():
         context["empty"] = True
         return TemplateResponse(request, "integrations/_script_preview.html", context)

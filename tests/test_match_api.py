@@ -244,7 +244,7 @@ def test_a_wrong_key_is_a_401(tenant, header):
 
 
 def test_a_revoked_key_is_a_401(tenant, api_key, address_book):
-    api_key_revoke(tenant=tenant, key_id=api_key[0].pk)
+    api_key_revoke(tenant=tenant, prefix=api_key[0].prefix)
 
     assert get(api_key[1], caller_number="0201234567").status_code == 401
 

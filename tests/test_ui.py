@@ -549,7 +549,7 @@ def test_another_tenants_script_is_not_found_and_not_changed(
 
 def test_another_tenants_api_key_cannot_be_revoked(other_tenant: Tenant, admin_client: Client) -> None:
     theirs, _ = api_key_create(tenant=other_tenant, name="Globex PBX")
-    response = admin_client.post(reverse("api-key-revoke", args=[theirs.pk]))
+    response = admin_client.post(reverse("api-key-revoke", args=[theirs.prefix]))
     assert response.status_code == 404
     theirs.refresh_from_db()
     assert not theirs.revoked
@@ -596,18 +596,18 @@ def test_revoking_an_api_key_marks_it_revoked(tenant: Tenant, admin_client: Clie
     page = admin_client.get(reverse("api-keys"))
     assert "data-confirm=" in page.text
 
-    response = admin_client.post(reverse("api-key-revoke", args=[api_key.pk]), follow=True)
+    response = admin_client.post(reverse("api-key-revoke", args=[api_key.prefix]), follow=True)
 
     api_key.refresh_from_db()
     assert api_key.revoked
     assert "is revoked" in response.text
     assert ">revoked</span>" in response.text
-    assert reverse("api-key-revoke", args=[api_key.pk]) not in response.text
+    assert reverse("api-key-revoke", args=[api_key.prefix]) not in response.text
 
 
 def test_revoking_refuses_a_get(tenant: Tenant, admin_client: Client) -> None:
     api_key, _ = api_key_create(tenant=tenant, name="PBX")
-    assert admin_client.get(reverse("api-key-revoke", args=[api_key.pk])).status_code == 405
+    assert admin_client.get(reverse("api-key-revoke", args=[api_key.prefix])).status_code == 405
 
 
 # Assets -------------------------------------------------------------------------------------
@@ -619,9 +619,10 @@ def test_every_page_asset_is_served_locally(admin_client: Client) -> None:
         "vendor/bootstrap/css/bootstrap.min.css",
         "vendor/bootstrap/js/bootstrap.bundle.min.js",
         "vendor/htmx/htmx.min.js",
-        "app/app/ui.js",
-        "app/app/app.css",
+        "app/ui.js",
+        "app/app.css",
     ):
         assert f"/static/{asset}" in response.text
         assert finders.find(asset), asset
+        assert admin_client.get(f"/static/{asset}").status_code == 200
     assert "cdn" not in response.text.lower()

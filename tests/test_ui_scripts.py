@@ -298,3 +298,11 @@ def test_the_preview_needs_a_tenant_admin(tenant: Tenant, client: Client) -> Non
 
 def test_the_preview_refuses_a_get(admin_client: Client) -> None:
     assert admin_client.get(reverse("script-preview")).status_code == 405
+
+
+def test_the_preview_shows_the_sample_calls_start_time_in_the_tenants_time_zone(
+    tenant: Tenant, admin_client: Client
+) -> None:
+    text = preview(admin_client, "https://x.example/?t=#(Start time)")
+    assert "%2B01%3A00" in text or "%2B02%3A00" in text  # Europe/Amsterdam offset in the link
+    assert " CET<" in text or " CEST<" in text
