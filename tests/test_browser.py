@@ -1,0 +1,96 @@
+"""The pages in a real headless Chromium (Debian's, driven by Playwright): what needs JavaScript.
+
+`make test` installs Debian's chromium when it is missing; CHROMIUM_PATH overrides where it is.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from configurator.services import tenant_create
+from integrations.services import integration_create
+from tests.conftest import PASSWORD
+
+# Playwright's sync API runs an event loop in this thread; the ORM refuses that unless told.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server, transactional_db) -> Iterator[Page]:
+    tenant, _ = tenant_create(name="Acme", admin_username="admin", admin_password=PASSWORD)
+    integration_create(tenant=tenant, preset_slug="web_search", name="Search", settings_values={})
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    page.goto("/login/")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.get_by_text("Add New Integration").first).to_be_visible()
+    yield page
+    context.close()
+
+
+def test_the_preset_search_filters_tiles_as_you_type(page: Page):
+    page.get_by_text("Add New Integration").first.click()
+    tiles = page.locator("[data-filter-item]")
+    expect(tiles.first).to_be_visible()
+    total = tiles.count()
+    assert total >= 4
+
+    page.fill("#preset-search", "nextcloud")
+
+    visible = page.locator("[data-filter-item]:not(.d-none)")
+    expect(visible).to_have_count(1)
+    expect(visible.first).to_contain_text("CardDAV")
+    page.fill("#preset-search", "no such crm at all")
+    expect(page.locator("[data-filter-item]:not(.d-none)")).to_have_count(0)
+    expect(page.locator("[data-filter-empty]")).to_be_visible()
+    page.fill("#preset-search", "")
+    expect(page.locator("[data-filter-item]:not(.d-none)")).to_have_count(total)
+
+
+def test_the_script_dialog_previews_and_validates_as_you_type(page: Page):
+    page.get_by_text("Add New Script").first.click()
+    template = page.locator("textarea[name=template], input[name=template]").first
+
+    template.fill("https://www.google.nl?q=")
+    page.get_by_role("button", name="#(Caller number)").click()
+
+    preview = page.locator("#script-preview")
+    expect(preview).to_contain_text("https://www.google.nl?q=0201234567")
+    assert template.input_value() == "https://www.google.nl?q=#(Caller number)"
+
+    template.fill("https://www.google.nl?q=#(Caler number)")
+    expect(preview).to_contain_text("Unknown call property")
+    expect(preview).to_contain_text("character 25")
+
+
+def test_the_overview_offers_disable_and_asks_before_deleting(page: Page):
+    page.get_by_role("link", name="Search").first.click()
+    page.get_by_role("button", name="Disable").click()
+    expect(page.get_by_role("button", name="Enable")).to_be_visible()
+    page.screenshot(path=os.environ.get("SCREENSHOT_DIR", "/tmp") + "/overview.png", full_page=True)
