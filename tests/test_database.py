@@ -1,0 +1,15 @@
+"""`make test` runs the suite twice; this checks the second run really is on PostgreSQL."""
+
+import os
+
+import pytest
+from django.db import connection
+
+
+@pytest.mark.django_db
+def test_the_tests_run_on_the_database_in_database_url():
+    expected = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+
+    assert connection.vendor == expected
+    if expected == "postgresql":
+        assert connection.settings_dict["CONN_MAX_AGE"] == 600  # persistent connections are on
