@@ -108,14 +108,15 @@ def _entries(
 def phone_cache_sync(
     *,
     integration_id: int,
-    client_factory: Callable[[], httpx.Client] = connector_client,
+    client_factory: Callable[[], httpx.Client] | None = None,
 ) -> SyncResult:
     """Sync one integration's phone cache from its CRM.
 
     Returns a `SyncResult`; never raises for CRM trouble (it is recorded on the integration as
     `last_error` and retried after `SYNC_RETRY_MINUTES`, or the next night for permanent errors
     such as bad credentials). Returns status "busy" without doing anything when another sync of
-    the same integration is running.
+    the same integration is running. `client_factory` makes the HTTP client (default
+    `integrations.http.connector_client`).
     """
     if not _acquire_lock(integration_id):
         return SyncResult(status="busy")
@@ -130,7 +131,7 @@ def phone_cache_sync(
         PhoneCacheEntry.objects.filter(integration_id=integration.pk).exclude(
             generation=integration.cache_generation
         ).delete()
-        with client_factory() as client:
+        with (client_factory or connector_client)() as client:
             connector: Connector = preset.connector_class(
                 settings=connector_settings(integration), client=client
             )

@@ -252,12 +252,6 @@ def test_sync_now_on_creation_runs_the_first_sync_through_celery(
     monkeypatch.setattr(
         "integrations.sync.connector_client", lambda: httpx.Client(transport=double.transport())
     )
-    monkeypatch.setattr(
-        "integrations.tasks.phone_cache_sync",
-        lambda integration_id: phone_cache_sync(
-            integration_id=integration_id, client_factory=lambda: httpx.Client(transport=double.transport())
-        ),
-    )
     with django_capture_on_commit_callbacks(execute=True):
         integration = integration_create(
             tenant=tenant, preset_slug="carddav", name="Address book", settings_values=double.settings()
