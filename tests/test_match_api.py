@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from django.test import Client
@@ -278,4 +280,6 @@ def test_the_openapi_schema_and_docs_are_served(db):
     docs = Client().get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
-    assert b"cdn.jsdelivr" not in docs.content
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', docs.content.decode())
+    assert assets
+    assert all(asset.startswith("/static/") for asset in assets), assets  # served here, not from a CDN
