@@ -27,7 +27,7 @@ from configurator.forms import ApiKeyCreateForm, SignInForm
 from configurator.models import Tenant, TenantAPIKey
 from configurator.selectors import api_key_list, tenant_admin_tenant
 from configurator.services import api_key_create, api_key_revoke
-from integrations.registry import UnknownPresetError, get_preset
+from integrations.registry import find_preset
 from integrations.selectors import integration_list, script_list
 
 P = ParamSpec("P")
@@ -69,10 +69,8 @@ def sidebar_integrations(*, tenant: Tenant) -> list[dict[str, Any]]:
     """The tenant's integrations as the sidebar shows them: the row, and whether it has phone data."""
     rows = []
     for integration in integration_list(tenant=tenant):
-        try:
-            has_phone_data = get_preset(integration.preset).has_phone_data
-        except UnknownPresetError:
-            has_phone_data = False
+        preset = find_preset(integration.preset)
+        has_phone_data = preset is not None and preset.has_phone_data
         rows.append({"integration": integration, "has_phone_data": has_phone_data})
     return rows
 

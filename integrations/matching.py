@@ -21,7 +21,7 @@ from configurator.models import Tenant
 from integrations.models import Integration, PhoneCacheEntry, Script
 from integrations.phones import ANONYMOUS_CALLER_NUMBERS, PhoneNumberError, normalize_phone
 from integrations.presets import ScriptApplies
-from integrations.registry import UnknownPresetError, get_preset
+from integrations.registry import find_preset
 
 CALL_PARAMETERS = (
     "caller_number",
@@ -245,10 +245,8 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
     renderer = _Renderer(call=call, country=tenant.country, extra_schemes=tenant.extra_schemes)
 
     def sort_key(entry: PhoneCacheEntry) -> tuple[int, int, int, str]:
-        try:
-            types = get_preset(entry.integration.preset).record_types
-        except UnknownPresetError:
-            types = ()
+        preset = find_preset(entry.integration.preset)
+        types = preset.record_types if preset else ()
         type_rank = types.index(entry.record_type) if entry.record_type in types else len(types)
         return (entry.integration.position, entry.integration_id, type_rank, entry.display_name.lower())
 
@@ -277,21 +275,14 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
 
 def _has_phone_data(script: Script) -> bool:
     integration: Integration | None = script.integration
-    if integration is None:
-        return False
-    try:
-        return get_preset(integration.preset).has_phone_data
-    except UnknownPresetError:
-        return False
+    preset = find_preset(integration.preset) if integration is not None else None
+    return preset is not None and preset.has_phone_data
 
 
 def _match_json(entry: PhoneCacheEntry, *, scripts: list[Script], renderer: _Renderer) -> dict[str, Any]:
     integration = entry.integration
-    try:
-        preset = get_preset(integration.preset)
-        labels = {f.name: f.label for f in preset.all_fields}
-    except UnknownPresetError:
-        labels = {}
+    preset = find_preset(integration.preset)
+    labels = {f.name: f.label for f in preset.all_fields} if preset else {}
     record = {
         **entry.fields,
         "DisplayName": entry.display_name,

@@ -29,3 +29,8 @@ def get_preset(slug: str) -> Preset:
         return _BY_SLUG[slug]
     except KeyError:
         raise UnknownPresetError(f'Unknown preset "{slug}"; known: {", ".join(_BY_SLUG)}.') from None
+
+
+def find_preset(slug: str) -> Preset | None:
+    """The preset with `slug`, or None: for stored integrations whose preset left the catalog."""
+    return _BY_SLUG.get(slug)

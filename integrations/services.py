@@ -62,6 +62,8 @@ def integration_settings_clean(
             except ValidationError:
                 errors[field.name] = f"{field.label}: enter a full http:// or https:// address."
                 continue
+            # A bare origin ("https://host/") loses its slash so that default scripts written as
+            # "{base_url}/path" do not get "//"; a URL with a path (a CardDAV collection) keeps it.
             value = value.rstrip("/") if value.count("/") <= 3 else value
         if field.kind == SettingKind.CHOICE and value not in {c for c, _ in field.choices}:
             labels = ", ".join(label for _, label in field.choices)

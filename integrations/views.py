@@ -31,7 +31,7 @@ from integrations.forms import (
 from integrations.matching import Call, CallInputError, call_from_params
 from integrations.models import Integration, Script, SyncState
 from integrations.presets import Preset, ScriptApplies, SettingKind
-from integrations.registry import PRESETS, UnknownPresetError, get_preset
+from integrations.registry import PRESETS, UnknownPresetError, find_preset, get_preset
 from integrations.selectors import integration_get, integration_list, script_get, script_list
 from integrations.services import (
     integration_create,
@@ -74,10 +74,7 @@ def _script_or_404(*, tenant: Tenant, script_id: int) -> Script:
 
 def _preset_of(integration: Integration) -> Preset | None:
     """The integration's preset, or None if the catalog no longer has it."""
-    try:
-        return get_preset(integration.preset)
-    except UnknownPresetError:
-        return None
+    return find_preset(integration.preset)
 
 
 def _search_text(preset: Preset) -> str:

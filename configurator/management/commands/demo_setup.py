@@ -17,7 +17,8 @@ from configurator.models import Tenant, TenantAPIKey
 from configurator.services import api_key_create, tenant_create
 from integrations.models import Integration, Script
 from integrations.presets import ScriptApplies
-from integrations.services import integration_create, script_create
+from integrations.registry import get_preset
+from integrations.services import integration_create, integration_settings_clean, script_create
 from integrations.sync import phone_cache_sync
 
 DEMO_TENANT = "Demo BV"
@@ -67,9 +68,8 @@ class Command(BaseCommand):
                     start_sync=False,
                 )
             else:  # the demo server may listen on another port than last time
-                integration.settings = {"url": settings["url"], "username": settings["username"]}
-                integration.secrets = {"password": settings["password"]}
-                integration.save(update_fields=["settings", "secrets"])
+                plain, secrets = integration_settings_clean(preset=get_preset("carddav"), values=settings)
+                Integration.objects.filter(pk=integration.pk).update(settings=plain, secrets=secrets)
             if not Script.objects.filter(tenant=tenant, integration=None).exists():
                 script_create(
                     tenant=tenant,
