@@ -1,11 +1,17 @@
 # The two commands a newcomer needs; both set everything up on a fresh machine.
-.PHONY: run test bench clean
+.PHONY: run test lint unit bench clean
 
 run:  ## set up, seed the demo tenant and start web + worker + beat
 	bin/run
 
 test:  ## set up, then ruff, mypy and every test on SQLite and on PostgreSQL
 	bin/test
+
+lint:  ## fast loop: ruff, mypy, migrations check
+	bin/lint
+
+unit:  ## fast loop: every test but the browser ones, on SQLite (pass more with ARGS="-k sync")
+	bin/setup && .venv/bin/pytest -n 2 -q -m "not browser" $(ARGS)
 
 bench:  ## measure phone-cache sync and match throughput (prints figures)
 	bin/setup && .venv/bin/python bench/match_bench.py

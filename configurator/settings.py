@@ -5,6 +5,7 @@ nothing installed: a SQLite file under `var/` and a file-system Celery broker. S
 `DATABASE_URL=postgres://...` and `CELERY_BROKER_URL=redis://...` switches to the production parts.
 """
 
+import os
 from pathlib import Path
 
 import django_stubs_ext
@@ -16,7 +17,11 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# `.env` fills in what the real environment does not set. The test settings
+# (configurator/settings_test.py) replace `Env.ENVIRON` by a fixed mapping first; then neither
+# `.env` nor the caller's environment is read.
+if environ.Env.ENVIRON is os.environ:
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)

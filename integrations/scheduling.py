@@ -8,16 +8,21 @@ tenants and integrations do not all start at once.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import zoneinfo
 
 from django.conf import settings
 
 
 def nightly_offset_minutes(*, integration_id: int) -> int:
-    """Minutes after the start of the night window at which this integration syncs."""
+    """Minutes after the start of the night window at which this integration syncs.
+
+    A stable hash of the id (BLAKE2b), so consecutive ids land at unrelated minutes of the
+    window and the same integration keeps its minute every night.
+    """
     window = max(1, settings.SYNC_NIGHT_WINDOW_HOURS) * 60
-    # A multiplicative hash spreads consecutive ids across the window.
-    return int((integration_id * 2654435761) % window)
+    digest = hashlib.blake2b(str(integration_id).encode(), digest_size=8).digest()
+    return int(int.from_bytes(digest, "big") % window)
 
 
 def next_nightly_sync(*, integration_id: int, time_zone: str, after: dt.datetime) -> dt.datetime:

@@ -6,10 +6,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from configurator.models import Tenant, TenantAPIKey
 from configurator.services import api_key_create, tenant_create, user_create_for_tenant
@@ -17,6 +21,54 @@ from configurator.services import api_key_create, tenant_create, user_create_for
 pytest_plugins = ["tests.radicale_server"]
 
 PASSWORD = "correct-horse-battery-staple"
+
+# One Hypothesis profile for every property test: derandomized (a failure is the code's, and
+# repeats), no example database written into the work tree, no deadline (2 shared cores).
+hypothesis_settings.register_profile(
+    "cti",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.load_profile("cti")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock",
+        default="",
+        help="Run the whole suite as if the wall clock started at this ISO 8601 moment, e.g. "
+        "2026-11-22T23:30:00+00:00 (time-machine; the clock keeps ticking). Shows that no test "
+        "depends on the hour or a daylight-saving change.",
+    )
+
+
+_clock_traveller: Any = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _clock_traveller
+    value = config.getoption("--clock")
+    if value:
+        moment = dt.datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise pytest.UsageError("--clock needs a UTC offset, e.g. 2026-11-22T23:30:00+00:00")
+        _clock_traveller = time_machine.travel(moment, tick=True)
+        _clock_traveller.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _clock_traveller
+    if _clock_traveller is not None:
+        _clock_traveller.stop()
+        _clock_traveller = None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    value = config.getoption("--clock")
+    return f"wall clock moved to {value} (--clock)" if value else None
 
 
 @pytest.fixture(autouse=True)

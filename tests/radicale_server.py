@@ -1,4 +1,4 @@
-"""A real Radicale CardDAV server for tests, started as a subprocess on a free local port.
+"""A real Radicale CardDAV server for tests, started as a subprocess on a port it binds itself.
 
 `RadicaleServer` writes an htpasswd file (plain passwords) with two users, `alice:alice-secret`
 and `bob:bob-secret`, runs `python -m radicale` with `owner_only` rights (each user may only read
@@ -13,9 +13,8 @@ tests of bad credentials stay fast.
 
 from __future__ import annotations
 
-import os
+import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,18 +30,16 @@ USERS: dict[str, str] = {"alice": "alice-secret", "bob": "bob-secret"}
 START_TIMEOUT = 10.0
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+# tests/radicale_launcher.py prints the port it bound: "PORT 41234".
+_LISTENING = re.compile(r"^PORT (\d+)$", re.MULTILINE)
 
 
 class RadicaleServer:
     """A Radicale process on 127.0.0.1 with htpasswd users alice and bob (see `USERS`)."""
 
-    def __init__(self, *, auth_delay: float = 0.0) -> None:
+    def __init__(self, *, folder: Path | None = None, auth_delay: float = 0.0) -> None:
         self.auth_delay = auth_delay
+        self.folder = folder
         self.port = 0
         self.url = ""
         self._dir: Path | None = None
@@ -69,32 +66,27 @@ class RadicaleServer:
         return f"{self.url}/{user}/{name}/"
 
     def start(self) -> None:
-        """Start Radicale and wait (up to `START_TIMEOUT` s) until it answers HTTP."""
+        """Start Radicale on 127.0.0.1 port 0 and wait (up to `START_TIMEOUT` s) until it answers.
+
+        Radicale binds port 0 itself (no free-port guess that another process could take first)
+        and the port it got is read from its log. Its files go under `folder` (pytest's tmp).
+        """
         if self._process is not None:
             return
-        # Radicale fsyncs and re-reads the collection on every PUT; a RAM disk halves upload time.
-        ram_disk = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        self._dir = Path(tempfile.mkdtemp(prefix="radicale-test-", dir=ram_disk))
+        self._dir = Path(tempfile.mkdtemp(prefix="radicale-", dir=self.folder))
         htpasswd = self._dir / "htpasswd"
         htpasswd.write_text("".join(f"{user}:{password}\n" for user, password in USERS.items()))
         storage = self._dir / "collections"
         storage.mkdir()
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         command = [
-            sys.executable, "-m", "radicale",
-            "--config", "",
-            "--server-hosts", f"127.0.0.1:{self.port}",
-            "--auth-type", "htpasswd",
-            "--auth-htpasswd-filename", str(htpasswd),
-            "--auth-htpasswd-encryption", "plain",
-            "--auth-delay", str(self.auth_delay),
-            "--rights-type", "owner_only",
-            "--storage-filesystem-folder", str(storage),
+            sys.executable, "-m", "tests.radicale_launcher",
+            str(htpasswd), str(storage), str(self.auth_delay),
         ]  # fmt: skip
         log = (self._dir / "radicale.log").open("wb")
         try:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent
+            )
         finally:
             log.close()
         deadline = time.monotonic() + START_TIMEOUT
@@ -103,6 +95,13 @@ class RadicaleServer:
                 output = self.log_text()
                 self.stop()
                 raise RuntimeError(f"Radicale exited at start-up:\n{output}")
+            if not self.port:
+                found = _LISTENING.search(self.log_text())
+                if found is None:
+                    time.sleep(0.05)
+                    continue
+                self.port = int(found.group(1))
+                self.url = f"http://127.0.0.1:{self.port}"
             try:
                 httpx.get(f"{self.url}/.web/", timeout=0.5)
             except httpx.TransportError:
@@ -132,10 +131,11 @@ class RadicaleServer:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+        self.port, self.url = 0, ""
 
 
 @pytest.fixture(scope="session")
-def radicale_server() -> Iterator[RadicaleServer]:
-    """A started Radicale server shared by the test session."""
-    with RadicaleServer() as server:
+def radicale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServer]:
+    """A started Radicale server shared by the test session (files under pytest's tmp)."""
+    with RadicaleServer(folder=tmp_path_factory.mktemp("radicale")) as server:
         yield server

@@ -19,6 +19,8 @@ from tests.conftest import PASSWORD
 # Playwright's sync API runs an event loop in this thread; the ORM refuses that unless told.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -89,8 +91,10 @@ def test_the_script_dialog_previews_and_validates_as_you_type(page: Page):
     expect(preview).to_contain_text("character 25")
 
 
-def test_the_overview_offers_disable_and_asks_before_deleting(page: Page):
+def test_the_overview_offers_disable_and_asks_before_deleting(page: Page, tmp_path):
     page.get_by_role("link", name="Search").first.click()
     page.get_by_role("button", name="Disable").click()
     expect(page.get_by_role("button", name="Enable")).to_be_visible()
-    page.screenshot(path=os.environ.get("SCREENSHOT_DIR", "/tmp") + "/overview.png", full_page=True)
+    shot = tmp_path / "overview.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes().startswith(b"\x89PNG")

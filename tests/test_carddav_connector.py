@@ -218,12 +218,14 @@ def test_connection_reports_a_missing_address_book_as_not_found(radicale_server,
 
 
 def test_connection_reports_a_closed_port_as_temporary(client):
+    # A socket bound but not listening holds the port, so nothing else can take it meanwhile and
+    # a connection to it is refused (ECONNREFUSED) for certain.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
 
-    with pytest.raises(ConnectorError, match="unreachable") as caught:
-        alice(f"http://127.0.0.1:{port}/alice/contacts/", client).test_connection()
+        with pytest.raises(ConnectorError, match="unreachable") as caught:
+            alice(f"http://127.0.0.1:{port}/alice/contacts/", client).test_connection()
 
     assert not caught.value.permanent
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.db import transaction
+from kombu import pools as kombu_pools
 
 from configurator.celery import app
 from integrations.models import Integration, SyncState
@@ -26,6 +27,9 @@ def _drop_broker_connections() -> None:
     app.__dict__["_pool"] = None
     if "amqp" in app.__dict__:
         app.amqp.__dict__["_producer_pool"] = None
+    # kombu keeps its own registry of producer/connection pools per broker URL; a closed pool
+    # left there would be handed out again for the same URL.
+    kombu_pools.reset()
 
 
 @pytest.fixture

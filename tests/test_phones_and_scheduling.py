@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import zoneinfo
 
 import pytest
@@ -93,8 +94,17 @@ def test_the_nightly_sync_follows_the_tenants_clock_across_daylight_saving():
     assert (after - before) == dt.timedelta(days=1, hours=1)
 
 
-def test_integrations_are_spread_over_the_night_window(settings):
-    offsets = {nightly_offset_minutes(integration_id=i) for i in range(1, 101)}
+@pytest.mark.parametrize("window_hours", [1, 4, 6])
+def test_integrations_are_spread_over_the_whole_night_window(settings, window_hours):
+    settings.SYNC_NIGHT_WINDOW_HOURS = window_hours
+    window = window_hours * 60
 
-    assert len(offsets) > 60
-    assert max(offsets) < settings.SYNC_NIGHT_WINDOW_HOURS * 60
+    offsets = [nightly_offset_minutes(integration_id=i) for i in range(1, 201)]
+
+    assert all(0 <= offset < window for offset in offsets)
+    # Consecutive ids (a batch of integrations created together) do not queue up minute by
+    # minute at the start of the window: every quarter of the window gets a fair share.
+    quarters = [sum(1 for o in offsets if q * window / 4 <= o < (q + 1) * window / 4) for q in range(4)]
+    assert min(quarters) >= 30, quarters
+    assert sum(1 for a, b in itertools.pairwise(offsets) if b == a + 1) < 20
+

@@ -6,11 +6,13 @@ import datetime as dt
 
 import httpx
 import pytest
+import time_machine
 from django.utils import timezone
 
 from configurator.models import Tenant
 from integrations.matching import call_from_params, match_call
 from integrations.models import Integration, PhoneCacheEntry, SyncState
+from integrations.scheduling import next_nightly_sync
 from integrations.services import integration_create, integrations_dispatch_due_syncs
 from integrations.sync import phone_cache_sync
 from tests.carddav_double import CardDavDouble, vcard
@@ -126,18 +128,33 @@ def test_a_crm_answering_garbage_fails_the_sync_and_keeps_the_old_cache(tenant):
 
 
 @pytest.mark.django_db
-def test_bad_credentials_are_recorded_and_retried_the_next_night_not_in_minutes(tenant):
+@pytest.mark.parametrize(
+    "now",
+    [
+        dt.datetime(2026, 11, 22, 14, 0, tzinfo=dt.UTC),
+        # 00:30 in Amsterdam: the night window (01:00 local) is less than an hour away.
+        dt.datetime(2026, 11, 22, 23, 30, tzinfo=dt.UTC),
+        # The night the clocks go forward in Amsterdam (02:00 CET -> 03:00 CEST).
+        dt.datetime(2027, 3, 28, 0, 59, tzinfo=dt.UTC),
+    ],
+)
+def test_bad_credentials_are_recorded_and_retried_the_next_night_not_in_minutes(tenant, settings, now):
     double = CardDavDouble(_cards(1))
     integration = _integration(tenant, double)
     double.password = "changed-on-the-server"
 
-    result = _sync(integration, double)
+    with time_machine.travel(now, tick=False):
+        result = _sync(integration, double)
 
     assert result.status == "failed"
     assert "credentials" in result.error
     integration.refresh_from_db()
-    assert integration.next_sync_at is not None
-    assert integration.next_sync_at - timezone.now() > dt.timedelta(hours=1)
+    tonight = next_nightly_sync(integration_id=integration.pk, time_zone=tenant.time_zone, after=now)
+    assert integration.next_sync_at == tonight != now + dt.timedelta(minutes=settings.SYNC_RETRY_MINUTES)
+    local = tonight.astimezone(tenant.zone)
+    start = settings.SYNC_NIGHT_START_HOUR
+    assert start <= local.hour < start + settings.SYNC_NIGHT_WINDOW_HOURS
+    assert now < tonight <= now + dt.timedelta(days=1)
 
 
 @pytest.mark.django_db
