@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,6 +23,12 @@ from configurator.models import Tenant
 from integrations.connectors.base import ConnectorError
 from integrations.http import connector_client
 from integrations.models import Integration, PhoneCacheEntry, Script, SyncState
+from integrations.outbound import (
+    PRIVATE_ADDRESS_MESSAGE,
+    OutboundAddressRefused,
+    OutboundNameNotResolved,
+    resolve_checked,
+)
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, get_preset
 
@@ -62,6 +69,9 @@ def integration_settings_clean(
             except ValidationError:
                 errors[field.name] = f"{field.label}: enter a full http:// or https:// address."
                 continue
+            if preset.connector_class is not None and _url_host_refused(value):
+                errors[field.name] = PRIVATE_ADDRESS_MESSAGE
+                continue
             # A bare origin ("https://host/") loses its slash so that default scripts written as
             # "{base_url}/path" do not get "//"; a URL with a path (a CardDAV collection) keeps it.
             value = value.rstrip("/") if value.count("/") <= 3 else value
@@ -75,11 +85,35 @@ def integration_settings_clean(
     return plain, secrets
 
 
+def _url_host_refused(url: str) -> bool:
+    """Whether our server must not call this URL's host (see `integrations.outbound`).
+
+    Resolves the host now. A name that does not resolve (offline, a typo, DNS not set up yet) is
+    accepted here: saving does not wait on DNS, and the connection test and the sync then say
+    "its host name could not be resolved"; the connection itself is checked again every time.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False  # no valid port: the connection test reports it
+    try:
+        resolve_checked(host, port)
+    except OutboundAddressRefused:
+        return True
+    except OutboundNameNotResolved:
+        return False
+    return False
+
+
 def integration_test_connection(*, preset: Preset, settings_values: Mapping[str, str]) -> None:
     """Reach the CRM with these settings (plain and secret together).
 
     Raises `ConnectorError` with a message for the admin (bad credentials, unreachable host, no
-    permission…). Presets without phone data have nothing to test and always pass.
+    permission…); an address inside a private network gives exactly `PRIVATE_ADDRESS_MESSAGE`
+    whatever the address, port or reason, and nothing is connected to. Presets without phone
+    data have nothing to test and always pass.
     """
     if preset.connector_class is None:
         return
