@@ -213,6 +213,15 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def numeric_resolver(host: str, port: int) -> list[str]:
+    """Like `system_resolver` for IP address text only ("127.0.0.1", "0x7f.1", "2130706433", "::1").
+
+    Never asks DNS (`AI_NUMERICHOST`); raises `socket.gaierror` for a host name.
+    """
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
 def resolve_checked(host: str, port: int, *, resolver: Resolver | None = None) -> list[str]:
     """Resolve `host` once and return its addresses, all of them allowed, in resolver order.
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -27,6 +28,8 @@ from integrations.outbound import (
     PRIVATE_ADDRESS_MESSAGE,
     OutboundAddressRefused,
     OutboundNameNotResolved,
+    Resolver,
+    numeric_resolver,
     resolve_checked,
 )
 from integrations.presets import Preset, ScriptApplies, SettingKind
@@ -67,7 +70,14 @@ def integration_settings_clean(
             try:
                 _url_validator(value)
             except ValidationError:
-                errors[field.name] = f"{field.label}: enter a full http:// or https:// address."
+                # "http://2130706433/" and "http://0x7f.1/" are 127.0.0.1 to the C library.
+                guarded = preset.connector_class is not None
+                refused = guarded and _url_host_refused(value, resolver=numeric_resolver)
+                errors[field.name] = (
+                    PRIVATE_ADDRESS_MESSAGE
+                    if refused
+                    else f"{field.label}: enter a full http:// or https:// address."
+                )
                 continue
             if preset.connector_class is not None and _url_host_refused(value):
                 errors[field.name] = PRIVATE_ADDRESS_MESSAGE
@@ -85,21 +95,23 @@ def integration_settings_clean(
     return plain, secrets
 
 
-def _url_host_refused(url: str) -> bool:
+def _url_host_refused(url: str, *, resolver: Resolver | None = None) -> bool:
     """Whether our server must not call this URL's host (see `integrations.outbound`).
 
     Resolves the host now. A name that does not resolve (offline, a typo, DNS not set up yet) is
     accepted here: saving does not wait on DNS, and the connection test and the sync then say
     "its host name could not be resolved"; the connection itself is checked again every time.
     """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
     try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        return False  # no valid port: the connection test reports it
+        return False  # not a URL we can read: the URL check reports it
+    if not host:
+        return False
     try:
-        resolve_checked(host, port)
+        resolve_checked(host, port, resolver=resolver)
     except OutboundAddressRefused:
         return True
     except OutboundNameNotResolved:
@@ -118,7 +130,10 @@ def integration_test_connection(*, preset: Preset, settings_values: Mapping[str,
     if preset.connector_class is None:
         return
     with connector_client() as client:
-        preset.connector_class(settings=settings_values, client=client).test_connection()
+        try:
+            preset.connector_class(settings=settings_values, client=client).test_connection()
+        except httpx.InvalidURL as exc:  # not an httpx.HTTPError, so connectors let it through
+            raise ConnectorError(f"The address is not a URL we can call: {exc}.", permanent=True) from exc
 
 
 @dataclass(frozen=True)

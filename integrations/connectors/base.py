@@ -120,7 +120,7 @@ def transport_error(exc: httpx.HTTPError, *, what: str = "The CRM") -> Connector
     for every address, port and reason, and is permanent. Other failures are temporary and say
     only which kind they are ("is unreachable", "did not answer in time", its TLS certificate,
     a size or time cap), never the operating system's error text, so that "Test connection"
-    does not tell a closed port from a reset one.
+    does not tell a closed port from one that resets or hangs up.
     """
     if isinstance(exc, OutboundAddressRefused):
         return ConnectorError(exc.message, permanent=True)
@@ -128,15 +128,14 @@ def transport_error(exc: httpx.HTTPError, *, what: str = "The CRM") -> Connector
         return ConnectorError(f"{what} {exc.message}")
     if isinstance(exc, httpx.TimeoutException):
         return ConnectorError(f"{what} did not answer in time.")
-    if isinstance(exc, httpx.ConnectError):
-        if _caused_by(exc, ssl.SSLCertVerificationError):
-            return ConnectorError(f"{what} is unreachable: its TLS certificate could not be verified.")
-        if _caused_by(exc, ssl.SSLError):
-            return ConnectorError(f"{what} is unreachable: the secure (TLS) connection failed.")
-        return ConnectorError(
-            f"{what} is unreachable: check the address, and that the server accepts connections."
-        )
-    return ConnectorError(f"{what} could not be reached: the connection failed.")
+    if _caused_by(exc, ssl.SSLCertVerificationError):
+        return ConnectorError(f"{what} is unreachable: its TLS certificate could not be verified.")
+    if _caused_by(exc, ssl.SSLError):
+        return ConnectorError(f"{what} is unreachable: the secure (TLS) connection failed.")
+    # Refused, reset, closed without an answer, no route: one message (no port scanning by text).
+    return ConnectorError(
+        f"{what} is unreachable: check the address, and that the server accepts connections."
+    )
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
