@@ -129,6 +129,11 @@ def integration_test_connection(*, preset: Preset, settings_values: Mapping[str,
     """
     if preset.connector_class is None:
         return
+    for field in preset.settings:
+        value = (settings_values.get(field.name) or "").strip()
+        # "http://0177.0.0.1/" is 127.0.0.1 to the C library but not a URL httpx will call.
+        if field.kind == SettingKind.URL and _url_host_refused(value, resolver=numeric_resolver):
+            raise ConnectorError(PRIVATE_ADDRESS_MESSAGE, permanent=True)
     with connector_client() as client:
         try:
             preset.connector_class(settings=settings_values, client=client).test_connection()

@@ -368,6 +368,7 @@ def test_a_name_that_does_not_resolve_says_so(dns: FakeDns, network: RecordingBa
 # --- What the tenant admin sees ---------------------------------------------------------------
 
 SAME_MESSAGE_URLS = [
+    "http://0177.0.0.1:8080/",  # octal: httpx does not take it as a URL, the C library does
     "http://127.0.0.1:22/",
     "https://10.0.0.1:443/dav/",
     "http://169.254.169.254:80/latest/",
@@ -684,3 +685,12 @@ def test_guarded_transport_takes_its_caps_as_arguments(crm_names: FakeDns) -> No
     with httpx.Client(transport=transport) as client, pytest.raises(OutboundResponseTooLarge):
         client.get("http://crm.example/")
     assert backend.connections == [(PUBLIC_V4, 80)]
+
+
+def test_a_url_httpx_cannot_call_gives_a_message_not_a_crash(crm_names: FakeDns) -> None:
+    with pytest.raises(ConnectorError) as caught:
+        integration_test_connection(
+            preset=get_preset("carddav"), settings_values={"url": "http://0999.1.2.3/"}
+        )
+    assert caught.value.message.startswith("The address is not a URL we can call")
+    assert caught.value.permanent
