@@ -45,7 +45,11 @@ def integration_settings_clean(
 
     Returns (plain settings, secrets). A secret left empty keeps its value from `keep_secrets`.
     Raises `ValidationError` with a message per setting name ("This field is required.", "Enter a
-    valid URL…", "Choose one of …"); unknown names are rejected too.
+    valid URL…", "Choose one of …"); unknown names are rejected too. A URL our server calls (a
+    preset with a connector) whose host is or resolves to an address inside a private network
+    gets exactly `PRIVATE_ADDRESS_MESSAGE`; a host that does not resolve is accepted (the
+    connection test and the sync report it). Screen-pop-only URLs are opened by the agent's
+    browser, not by us, and may point anywhere.
     """
     errors: dict[str, str] = {}
     plain: dict[str, str] = {}
