@@ -175,6 +175,15 @@ SYNC_RETRY_MINUTES = env.int("SYNC_RETRY_MINUTES", default=30)  # after a failed
 SYNC_LOCK_TIMEOUT_MINUTES = env.int("SYNC_LOCK_TIMEOUT_MINUTES", default=120)  # a crashed sync frees its lock
 CONNECTOR_HTTP_TIMEOUT = env.float("CONNECTOR_HTTP_TIMEOUT", default=30.0)  # seconds
 
+# Outbound HTTP guard (issue 5, SSRF): integrations/outbound.py
+# Allow connections to loopback, RFC 1918, CGNAT and IPv6 unique-local addresses (an on-premises
+# CRM; `make run`'s demo CardDAV server on 127.0.0.1). Link-local/metadata stays refused.
+OUTBOUND_ALLOW_PRIVATE_ADDRESSES = env.bool("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", default=False)
+# Largest response body read from a CRM, as received and after gzip/deflate decoding (bytes).
+OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=50 * 1024 * 1024)
+# Longest one request may take in total: connect, TLS, send, headers and body (seconds).
+OUTBOUND_REQUEST_TOTAL_TIMEOUT = env.float("OUTBOUND_REQUEST_TOTAL_TIMEOUT", default=120.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

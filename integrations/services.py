@@ -9,7 +9,9 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -22,6 +24,14 @@ from configurator.models import Tenant
 from integrations.connectors.base import ConnectorError
 from integrations.http import connector_client
 from integrations.models import Integration, PhoneCacheEntry, Script, SyncState
+from integrations.outbound import (
+    PRIVATE_ADDRESS_MESSAGE,
+    OutboundAddressRefused,
+    OutboundNameNotResolved,
+    Resolver,
+    numeric_resolver,
+    resolve_checked,
+)
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, get_preset
 
@@ -35,7 +45,11 @@ def integration_settings_clean(
 
     Returns (plain settings, secrets). A secret left empty keeps its value from `keep_secrets`.
     Raises `ValidationError` with a message per setting name ("This field is required.", "Enter a
-    valid URL…", "Choose one of …"); unknown names are rejected too.
+    valid URL…", "Choose one of …"); unknown names are rejected too. A URL our server calls (a
+    preset with a connector) whose host is or resolves to an address inside a private network
+    gets exactly `PRIVATE_ADDRESS_MESSAGE`; a host that does not resolve is accepted (the
+    connection test and the sync report it). Screen-pop-only URLs are opened by the agent's
+    browser, not by us, and may point anywhere.
     """
     errors: dict[str, str] = {}
     plain: dict[str, str] = {}
@@ -60,7 +74,17 @@ def integration_settings_clean(
             try:
                 _url_validator(value)
             except ValidationError:
-                errors[field.name] = f"{field.label}: enter a full http:// or https:// address."
+                # "http://2130706433/" and "http://0x7f.1/" are 127.0.0.1 to the C library.
+                guarded = preset.connector_class is not None
+                refused = guarded and _url_host_refused(value, resolver=numeric_resolver)
+                errors[field.name] = (
+                    PRIVATE_ADDRESS_MESSAGE
+                    if refused
+                    else f"{field.label}: enter a full http:// or https:// address."
+                )
+                continue
+            if preset.connector_class is not None and _url_host_refused(value):
+                errors[field.name] = PRIVATE_ADDRESS_MESSAGE
                 continue
             # A bare origin ("https://host/") loses its slash so that default scripts written as
             # "{base_url}/path" do not get "//"; a URL with a path (a CardDAV collection) keeps it.
@@ -75,16 +99,50 @@ def integration_settings_clean(
     return plain, secrets
 
 
+def _url_host_refused(url: str, *, resolver: Resolver | None = None) -> bool:
+    """Whether our server must not call this URL's host (see `integrations.outbound`).
+
+    Resolves the host now. A name that does not resolve (offline, a typo, DNS not set up yet) is
+    accepted here: saving does not wait on DNS, and the connection test and the sync then say
+    "its host name could not be resolved"; the connection itself is checked again every time.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False  # not a URL we can read: the URL check reports it
+    if not host:
+        return False
+    try:
+        resolve_checked(host, port, resolver=resolver)
+    except OutboundAddressRefused:
+        return True
+    except OutboundNameNotResolved:
+        return False
+    return False
+
+
 def integration_test_connection(*, preset: Preset, settings_values: Mapping[str, str]) -> None:
     """Reach the CRM with these settings (plain and secret together).
 
     Raises `ConnectorError` with a message for the admin (bad credentials, unreachable host, no
-    permission…). Presets without phone data have nothing to test and always pass.
+    permission…); an address inside a private network gives exactly `PRIVATE_ADDRESS_MESSAGE`
+    whatever the address, port or reason, and nothing is connected to. Presets without phone
+    data have nothing to test and always pass.
     """
     if preset.connector_class is None:
         return
+    for field in preset.settings:
+        value = (settings_values.get(field.name) or "").strip()
+        # "http://0177.0.0.1/" is 127.0.0.1 to the C library but not a URL httpx will call.
+        if field.kind == SettingKind.URL and _url_host_refused(value, resolver=numeric_resolver):
+            raise ConnectorError(PRIVATE_ADDRESS_MESSAGE, permanent=True)
     with connector_client() as client:
-        preset.connector_class(settings=settings_values, client=client).test_connection()
+        try:
+            preset.connector_class(settings=settings_values, client=client).test_connection()
+        except httpx.InvalidURL as exc:  # not an httpx.HTTPError, so connectors let it through
+            raise ConnectorError(f"The address is not a URL we can call: {exc}.", permanent=True) from exc
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,22 @@ def _eager_celery(settings: Any) -> None:
 
 
 @pytest.fixture
+def allow_private_addresses(settings: Any) -> None:
+    """Let outbound HTTP reach local test servers (Radicale, closed ports) on 127.0.0.1.
+
+    Tests run with the private-address guard on (`OUTBOUND_ALLOW_PRIVATE_ADDRESSES` False);
+    use this in tests whose CRM is a local server.
+    """
+    settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
+
+
+@pytest.fixture(autouse=True)
+def _outbound_guard_on(settings: Any) -> None:
+    # Whatever .env says, tests exercise the guard unless they ask for `allow_private_addresses`.
+    settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = False
+
+
+@pytest.fixture
 def tenant(db: None) -> Tenant:
     tenant, _ = tenant_create(
         name="Acme",

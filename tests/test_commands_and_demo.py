@@ -99,6 +99,7 @@ def test_integration_add_explains_bad_settings(tenant):
     assert not Integration.objects.exists()
 
 
+@pytest.mark.usefixtures("allow_private_addresses")  # its CRM is on 127.0.0.1
 def test_integration_add_refuses_a_crm_that_fails_the_connection_test(tenant):
     with pytest.raises(CommandError, match="Connection test failed: The CardDAV server"):
         run(
@@ -136,6 +137,7 @@ def test_the_match_command_rejects_a_malformed_number(tenant):
         run("match", "--tenant", "Acme", "not a number")
 
 
+@pytest.mark.usefixtures("allow_private_addresses")  # its CRM is on 127.0.0.1
 @pytest.mark.django_db(transaction=True)
 def test_the_demo_matches_its_caller_across_notations_against_a_real_carddav_server(radicale_server):
     url = radicale_server.address_book_url("alice", "demo")

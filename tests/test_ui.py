@@ -290,6 +290,7 @@ def test_a_url_that_is_not_http_is_shown_on_its_field(admin_client: Client) -> N
     assert "Address book URL: enter a full http:// or https:// address." in response.text
 
 
+@pytest.mark.usefixtures("allow_private_addresses")  # its CRM is on 127.0.0.1
 def test_test_connection_shows_why_an_unreachable_carddav_server_failed_and_keeps_the_values_but_not_secrets(
     tenant: Tenant, admin_client: Client
 ) -> None:
@@ -313,6 +314,7 @@ def test_test_connection_shows_why_an_unreachable_carddav_server_failed_and_keep
     assert not Integration.objects.filter(tenant=tenant).exists()
 
 
+@pytest.mark.usefixtures("allow_private_addresses")  # its CRM is on 127.0.0.1
 def test_creating_a_carddav_integration_is_refused_when_the_connection_test_fails(
     tenant: Tenant, admin_client: Client
 ) -> None:

@@ -8,11 +8,14 @@ sync counts it and goes on. Failures that end a sync raise `ConnectorError`.
 
 from __future__ import annotations
 
+import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import httpx
+
+from integrations.outbound import OutboundAddressRefused, OutboundError
 
 
 class ConnectorError(Exception):
@@ -111,9 +114,36 @@ def http_error(response: httpx.Response, *, what: str = "The CRM") -> ConnectorE
 
 
 def transport_error(exc: httpx.HTTPError, *, what: str = "The CRM") -> ConnectorError:
-    """Translate a network-level failure (DNS, refused, timeout, TLS) into a temporary error."""
+    """Translate a network-level failure (DNS, refused, timeout, TLS, caps) into a `ConnectorError`.
+
+    A refused address (`OutboundAddressRefused`) gives `PRIVATE_ADDRESS_MESSAGE`, the same text
+    for every address, port and reason, and is permanent. Other failures are temporary and say
+    only which kind they are ("is unreachable", "did not answer in time", its TLS certificate,
+    a size or time cap), never the operating system's error text, so that "Test connection"
+    does not tell a closed port from one that resets or hangs up.
+    """
+    if isinstance(exc, OutboundAddressRefused):
+        return ConnectorError(exc.message, permanent=True)
+    if isinstance(exc, OutboundError):
+        return ConnectorError(f"{what} {exc.message}")
     if isinstance(exc, httpx.TimeoutException):
-        return ConnectorError(f"{what} did not answer in time ({type(exc).__name__}).")
-    if isinstance(exc, httpx.ConnectError):
-        return ConnectorError(f"{what} is unreachable: {exc}.")
-    return ConnectorError(f"{what} could not be reached: {exc}.")
+        return ConnectorError(f"{what} did not answer in time.")
+    if _caused_by(exc, ssl.SSLCertVerificationError):
+        return ConnectorError(f"{what} is unreachable: its TLS certificate could not be verified.")
+    if _caused_by(exc, ssl.SSLError):
+        return ConnectorError(f"{what} is unreachable: the secure (TLS) connection failed.")
+    # Refused, reset, closed without an answer, no route: one message (no port scanning by text).
+    return ConnectorError(
+        f"{what} is unreachable: check the address, and that the server accepts connections."
+    )
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):  # the chain httpx -> httpcore -> ssl is three long
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
