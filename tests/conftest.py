@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.http import HttpRequest
 from django.test import Client
 
 from configurator.models import Tenant, TenantAPIKey
@@ -62,14 +63,14 @@ def other_tenant(db: None) -> Tenant:
 @pytest.fixture
 def admin_client(tenant: Tenant) -> Client:
     client = Client()
-    assert client.login(username="admin", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="admin", password=PASSWORD)
     return client
 
 
 @pytest.fixture
 def other_admin_client(other_tenant: Tenant) -> Client:
     client = Client()
-    assert client.login(username="other_admin", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="other_admin", password=PASSWORD)
     return client
 
 
