@@ -129,9 +129,10 @@ def sign_in_locked_out(
         if isinstance(form, Form):
             form.errors.pop(NON_FIELD_ERRORS, None)
             form.add_error(None, message)
-            return TemplateResponse(
+            response = TemplateResponse(
                 request, original_response.template_name, original_response.context_data, status=429
             )
+            return response.render()  # middleware runs after Django renders template responses
     return HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
 
 
