@@ -34,7 +34,8 @@ def stored_secrets(pk: int) -> dict[str, str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT secrets FROM integrations_integration WHERE id = %s", [pk])
         raw = cursor.fetchone()[0]
-    return json.loads(raw) if isinstance(raw, str) else raw
+    document: dict[str, str] = json.loads(raw) if isinstance(raw, str) else raw
+    return document
 
 
 def write_stored_secrets(pk: int, document: str) -> None:
