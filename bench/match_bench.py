@@ -11,8 +11,10 @@ the work: parsing vCards, normalizing to E.164 and writing the cache.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import random
+import secrets
 import statistics
 import sys
 import tempfile
@@ -23,6 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "configurator.settings")
 _tmp = tempfile.mkdtemp(prefix="cti-bench-")
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{_tmp}/bench.sqlite3")
+# Throw-away keys for the throw-away database (settings refuse to start without keys).
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # the test client speaks plain http
 
 import django  # noqa: E402
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -22,7 +23,8 @@ def tenant_create(
 ) -> tuple[Tenant, AbstractUser]:
     """Create a tenant with its first tenant admin (what a provider does).
 
-    Raises `ValidationError` for a taken tenant name or user name, an unknown country or time zone.
+    Raises `ValidationError` for a taken tenant name or user name, an unknown country or time zone,
+    or a password that fails `AUTH_PASSWORD_VALIDATORS` (the validators' messages, under "password").
     """
     tenant = Tenant(name=name.strip(), country=country.upper(), time_zone=time_zone)
     tenant.full_clean()
@@ -40,10 +42,19 @@ def tenant_create(
 def user_create_for_tenant(
     *, tenant: Tenant, username: str, password: str, email: str = "", is_tenant_admin: bool = False
 ) -> AbstractUser:
-    """Create a user belonging to `tenant`, a tenant admin or not."""
+    """Create a user belonging to `tenant`, a tenant admin or not.
+
+    Raises `ValidationError` for a taken user name or a password that fails Django's
+    `AUTH_PASSWORD_VALIDATORS` (too short, too common, all digits, too like the user name/email).
+    """
     user_model = get_user_model()
     if user_model.objects.filter(username=username).exists():
         raise ValidationError({"username": f'The user name "{username}" is taken.'})
+    user = user_model(username=username, email=email)
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
     user = user_model.objects.create_user(username=username, email=email, password=password)
     TenantMembership.objects.create(user=user, tenant=tenant, is_tenant_admin=is_tenant_admin)
     assert isinstance(user, AbstractUser)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 
 # Lets admin/queryset classes be subscripted at run time, as django-stubs types them.
 django_stubs_ext.monkeypatch()
@@ -25,10 +27,91 @@ if environ.Env.ENVIRON is os.environ:
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-change-me-in-production-0123456789")
+# No default outside DEBUG: a published default key lets anyone forge sessions and (formerly)
+# decrypt integration secrets from a database dump. `make run` generates both keys in var/secrets.env.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it in the environment (or .env) to a long random value, made "
+            "with: python -c \"import secrets; print(secrets.token_urlsafe(50))\" "
+            "(`make run` writes one to var/secrets.env). Only DEBUG=true runs with a development default."
+        )
+    SECRET_KEY = "insecure-dev-key-only-for-debug-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Security: secrets, sign-in limits, CSP, HTTPS, Django admin (issue 5, security part) ---
+# Integration secrets (CRM passwords, API keys) are encrypted with their own Fernet keys, newest
+# first; older keys only decrypt (rotation: prepend a new key, run `manage.py secrets_reencrypt`,
+# then drop the old one). Not derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS is not set. Set it to one or more comma-separated Fernet keys "
+            "(newest first), made with: python -c \"from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())\" (`make run` writes one to var/secrets.env). "
+            "Only DEBUG=true runs with a development default."
+        )
+    FIELD_ENCRYPTION_KEYS = ["ZGV2LW9ubHktZmllbGQta2V5LWZvci1kZWJ1Zy0wMDA="]  # DEBUG only, published
+for _key in FIELD_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe base64-encoded "
+            "bytes); make one with: python -c \"from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())\""
+        ) from exc
+
+# Brute-force limits on sign-in (django-axes): the UI sign-in and the Django admin sign-in.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)  # failures before the lockout
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = AXES_COOLOFF_MINUTES / 60  # hours, as django-axes reads a number
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # per account and address
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "configurator.views.sign_in_locked_out"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lockout ends when the message says
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False
+# The address is REMOTE_ADDR (axes' default); behind a proxy, see django-axes' AXES_IPWARE_* settings.
+
+# Content Security Policy (django-csp 4): no inline script or style anywhere, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# HTTPS and cookies. Outside DEBUG the app expects HTTPS; `make run` (plain http on 127.0.0.1)
+# turns the redirect and secure cookies off explicitly in bin/run.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    # Only behind a TLS-terminating proxy that sets (and strips from clients) X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+
+# The Django admin's path (providers' staff only); not the well-known /admin/.
+ADMIN_URL_PATH = env.str("ADMIN_URL_PATH", default="django-admin/").strip("/") + "/"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -42,6 +125,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
+    "csp",
     "configurator",
     "integrations",
 ]
@@ -55,7 +140,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the sign-in page's message
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "configurator.urls"
@@ -90,8 +182,10 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -115,8 +209,8 @@ STATICFILES_DIRS = [(prefix, path) for prefix, path in STATICFILES_DIRS if path.
 STATICFILES_DIRS.append(("app", BASE_DIR / "static" / "app"))
 WHITENOISE_USE_FINDERS = True
 
-# Secrets of integrations (API keys, passwords) are encrypted with keys derived from SECRET_KEY
-# (+ SECRET_KEY_FALLBACKS for rotation) and these salts (django-fernet-encrypted-fields).
+# Before FIELD_ENCRYPTION_KEYS, integration secrets were encrypted with keys derived from
+# SECRET_KEY (+ SECRET_KEY_FALLBACKS) and these salts; only `secrets_reencrypt --legacy` uses them.
 SALT_KEY = env.list("ENCRYPTION_SALT_KEYS", default=["cti-configurator-integration-secrets"])
 
 REST_FRAMEWORK = {

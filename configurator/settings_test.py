@@ -19,7 +19,11 @@ TEST_ENVIRONMENT: dict[str, str] = {
     "DEBUG": "false",
     # Test-only keys: never used outside the test suite.
     "SECRET_KEY": "test-secret-key-for-the-test-suite-only-not-a-real-secret-0123456789",
-    "FIELD_ENCRYPTION_KEYS": "Ti9RjxgASTmaZBdePKTzY1GyhKNmOHE-8i2DeCVpnXw=",
+    # Fernet.generate_key() once; test-only.
+    "FIELD_ENCRYPTION_KEYS": "6fEWhnBpIYtYuE3uE5wqQwGy3F_cvxT2eSjUBmj7Rsg=",
+    # The test client and the browser tests' live server speak plain http; everything else stays
+    # as in production (secure cookies, HSTS, CSP).
+    "SECURE_SSL_REDIRECT": "false",
     "CELERY_BROKER_URL": "memory://",
     "LOG_LEVEL": "WARNING",
 }

@@ -12,10 +12,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, Concatenate, ParamSpec
 
 import phonenumbers
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -93,11 +95,45 @@ def render_page(
 
 
 class SignInView(auth_views.LoginView):
-    """Sign in with local credentials (a pluggable auth backend may accept the PBX's)."""
+    """Sign in with local credentials (a pluggable auth backend may accept the PBX's).
+
+    Repeated failures lock the account out from that address (django-axes, see
+    `sign_in_locked_out`).
+    """
 
     template_name = "registration/login.html"
     authentication_form = SignInForm
     redirect_authenticated_user = True
+
+
+def locked_out_message() -> str:
+    """The sign-in page's lockout message, naming the cool-off from `settings.AXES_COOLOFF_MINUTES`."""
+    return (
+        "Too many failed sign-ins for this account from your address; "
+        f"try again in {settings.AXES_COOLOFF_MINUTES} minutes."
+    )
+
+
+def sign_in_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """django-axes' lockout response (AXES_LOCKOUT_CALLABLE): the sign-in page again, HTTP 429.
+
+    The UI's and the Django admin's sign-in pages are re-rendered with the lockout message as the
+    form's only error (not "wrong password": a locked-out account is refused even with the right
+    one). Any other response becomes a plain-text 429 with the same message.
+    """
+    message = locked_out_message()
+    if isinstance(original_response, TemplateResponse) and isinstance(original_response.context_data, dict):
+        form = original_response.context_data.get("form")
+        if isinstance(form, Form):
+            form.errors.pop(NON_FIELD_ERRORS, None)
+            form.add_error(None, message)
+            response = TemplateResponse(
+                request, original_response.template_name, original_response.context_data, status=429
+            )
+            return response.render()  # middleware runs after Django renders template responses
+    return HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
 
 
 @tenant_admin_required

@@ -1,20 +1,64 @@
-"""Read-mostly admin views of integrations for providers' support staff."""
+"""Read-mostly admin views of integrations for providers' support staff.
+
+Support may rename, enable/disable, reorder and adjust an integration's plain settings and a
+script's text; the tenant, the preset and all sync bookkeeping (cache generation, sync state,
+errors, and any bookkeeping column added later) are read-only, and a save writes only the fields
+it changed (see `configurator.admin.EditableFieldsAdmin`). Integrations and scripts are created in
+the admin UI or with `manage.py integration_add`, where presets validate them.
+"""
+
+from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
+from configurator.admin import ConstraintCheckingForm, EditableFieldsAdmin
 from integrations.models import Integration, Script
+from integrations.registry import find_preset
+from integrations.services import script_validate
+
+
+class ScriptAdminForm(ConstraintCheckingForm[Script]):
+    """Validates the template like the admin UI does (scripts_engine, the tenant's URL schemes)."""
+
+    class Meta:
+        model = Script
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        template = cleaned.get("template")
+        applies = cleaned.get("applies") or self.instance.applies
+        script = self.instance
+        if template is not None and script.tenant_id is not None:
+            preset = find_preset(script.integration.preset) if script.integration is not None else None
+            try:
+                script_validate(tenant=script.tenant, preset=preset, template=template, applies=applies)
+            except ValidationError as exc:
+                self.add_error("template", exc)
+        return cleaned
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin[Integration]):
+class IntegrationAdmin(EditableFieldsAdmin[Integration]):
     list_display = ("name", "tenant", "preset", "enabled", "cached_numbers", "last_sync_at", "last_error")
     list_filter = ("preset", "enabled")
     search_fields = ("name", "tenant__name")
     exclude = ("secrets",)
-    readonly_fields = ("cache_generation", "cached_numbers", "sync_state", "last_sync_at", "last_error")
+    form = ConstraintCheckingForm[Integration]
+    editable_fields = ("name", "enabled", "position", "notification_fields", "settings")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(Script)
-class ScriptAdmin(admin.ModelAdmin[Script]):
+class ScriptAdmin(EditableFieldsAdmin[Script]):
     list_display = ("name", "tenant", "integration", "applies", "auto_open")
     search_fields = ("name", "tenant__name")
+    form = ScriptAdminForm
+    editable_fields = ("name", "template", "applies", "auto_open", "position")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

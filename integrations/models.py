@@ -8,9 +8,9 @@ and drops the old rows in one transaction, so nobody ever sees a half-written ca
 from __future__ import annotations
 
 from django.db import models
-from encrypted_fields.fields import EncryptedJSONField
 
 from configurator.models import Tenant
+from integrations.fields import EncryptedJSONField
 from integrations.presets import ScriptApplies
 
 

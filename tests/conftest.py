@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.http import HttpRequest
 from django.test import Client
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -130,14 +131,14 @@ def other_tenant(db: None) -> Tenant:
 @pytest.fixture
 def admin_client(tenant: Tenant) -> Client:
     client = Client()
-    assert client.login(username="admin", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="admin", password=PASSWORD)
     return client
 
 
 @pytest.fixture
 def other_admin_client(other_tenant: Tenant) -> Client:
     client = Client()
-    assert client.login(username="other_admin", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="other_admin", password=PASSWORD)
     return client
 
 

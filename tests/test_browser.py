@@ -10,7 +10,9 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from configurator.services import tenant_create
 from integrations.services import integration_create
@@ -41,12 +43,25 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+def watch_csp_violations(page: Page) -> list[str]:
+    """Collect the console messages Chromium logs when the Content-Security-Policy blocks something."""
+    violations: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    page.on("console", on_console)
+    return violations
+
+
 @pytest.fixture
 def page(browser: Browser, live_server, transactional_db) -> Iterator[Page]:
     tenant, _ = tenant_create(name="Acme", admin_username="admin", admin_password=PASSWORD)
     integration_create(tenant=tenant, preset_slug="web_search", name="Search", settings_values={})
     context = browser.new_context(base_url=live_server.url)
     page = context.new_page()
+    violations = watch_csp_violations(page)
     page.goto("/login/")
     page.fill("input[name=username]", "admin")
     page.fill("input[name=password]", PASSWORD)
@@ -54,6 +69,7 @@ def page(browser: Browser, live_server, transactional_db) -> Iterator[Page]:
     expect(page.get_by_text("Add New Integration").first).to_be_visible()
     yield page
     context.close()
+    assert violations == [], "the pages broke the Content-Security-Policy"
 
 
 def test_the_preset_search_filters_tiles_as_you_type(page: Page):
@@ -98,3 +114,58 @@ def test_the_overview_offers_disable_and_asks_before_deleting(page: Page, tmp_pa
     shot = tmp_path / "overview.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_swagger_ui_shows_the_operations_under_the_content_security_policy(
+    browser: Browser, live_server, transactional_db
+):
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    violations = watch_csp_violations(page)
+
+    response = page.goto("/api/docs/")
+
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    expect(page.locator(".opblock-summary-path").first).to_contain_text("/api/v1/match")
+    context.close()
+    assert violations == []
+
+
+def test_an_inline_script_is_blocked_and_the_watch_sees_it(browser: Browser, live_server, transactional_db):
+    # The sign-in page with an inline script added: Chromium must refuse it and log the violation.
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    violations = watch_csp_violations(page)
+    page.goto("/login/")
+
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
+        " document.body.appendChild(s); }"
+    )
+
+    expect(page.locator("input[name=username]")).to_be_visible()
+    assert page.evaluate("() => window.ran === undefined")
+    context.close()
+    assert violations
+    assert "script-src" in violations[0]
+
+
+def test_the_django_admin_runs_under_the_content_security_policy(
+    browser: Browser, live_server, transactional_db
+):
+    get_user_model().objects.create_superuser("root", "", "s3cure-root-pass-2026")
+    tenant, _ = tenant_create(name="Acme", admin_username="admin", admin_password=PASSWORD)
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    violations = watch_csp_violations(page)
+    page.goto(reverse("admin:login"))
+    page.fill("input[name=username]", "root")
+    page.fill("input[name=password]", "s3cure-root-pass-2026")
+    page.click("input[type=submit]")
+    expect(page.get_by_role("link", name="Tenants")).to_be_visible()
+
+    page.goto(reverse("admin:configurator_tenant_change", args=[tenant.pk]))
+    expect(page.locator("input[name=name]")).to_have_value("Acme")
+    context.close()
+    assert violations == []

@@ -12,6 +12,7 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.staticfiles import finders
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
@@ -99,7 +100,7 @@ def test_a_member_without_the_privilege_signs_in_and_is_refused_with_the_manuals
 
 def test_a_member_is_refused_on_every_screen_and_changes_nothing(tenant: Tenant, client: Client) -> None:
     integration = web_search(tenant)
-    client.login(username="member", password=PASSWORD)
+    client.login(request=HttpRequest(), username="member", password=PASSWORD)
     assert client.get(reverse("integration-overview", args=[integration.pk])).status_code == 403
     assert client.post(reverse("integration-disable", args=[integration.pk])).status_code == 403
     assert client.post(reverse("api-keys"), {"name": "Sneaky"}).status_code == 403
@@ -111,7 +112,7 @@ def test_a_member_is_refused_on_every_screen_and_changes_nothing(tenant: Tenant,
 @pytest.mark.django_db
 def test_a_user_without_any_tenant_is_refused(client: Client) -> None:
     get_user_model().objects.create_user(username="loner", password=PASSWORD)
-    client.login(username="loner", password=PASSWORD)
+    client.login(request=HttpRequest(), username="loner", password=PASSWORD)
     response = client.get(reverse("home"))
     assert response.status_code == 403
     assert NO_PRIVILEGE_MESSAGE in response.text
@@ -476,7 +477,7 @@ def test_state_changes_refuse_a_get(tenant: Tenant, admin_client: Client, name: 
 def test_posts_without_a_csrf_token_are_refused(tenant: Tenant) -> None:
     integration = web_search(tenant)
     client = Client(enforce_csrf_checks=True)
-    client.login(username="admin", password=PASSWORD)
+    client.login(request=HttpRequest(), username="admin", password=PASSWORD)
     assert client.post(reverse("integration-disable", args=[integration.pk])).status_code == 403
     integration.refresh_from_db()
     assert integration.enabled
