@@ -267,7 +267,7 @@ def _with_heartbeat(
         yield item
 
 
-def hold_reason(*, previous: int, new: int) -> bool:
+def should_hold(*, previous: int, new: int) -> bool:
     """Whether a sync going from `previous` to `new` cached numbers must be held for the admin.
 
     Held when it drops to zero from anything, or drops by more than `SYNC_HOLD_MAX_DROP_RATIO`
@@ -279,7 +279,9 @@ def hold_reason(*, previous: int, new: int) -> bool:
     if new == 0:
         return True
     drop = previous - new
-    return drop > previous * settings.SYNC_HOLD_MAX_DROP_RATIO and drop > settings.SYNC_HOLD_MIN_DROP
+    ratio: float = settings.SYNC_HOLD_MAX_DROP_RATIO
+    minimum: int = settings.SYNC_HOLD_MIN_DROP
+    return drop > previous * ratio and drop > minimum
 
 
 def _held_message(*, records: int, numbers: int, skipped: int, previous: int) -> str:
@@ -324,9 +326,10 @@ def phone_cache_sync(
         if preset.connector_class is None:
             raise ConnectorError(f"{preset.name} has no phone data to sync.", permanent=True)
         # Rows no live run writes: an earlier run that died, a generation that was dropped.
-        PhoneCacheEntry.objects.filter(integration_id=integration.pk).exclude(
-            generation=integration.cache_generation
-        ).exclude(generation=integration.held_generation).delete()
+        kept = [integration.cache_generation]
+        if integration.held_generation is not None:
+            kept.append(integration.held_generation)
+        PhoneCacheEntry.objects.filter(integration_id=integration.pk).exclude(generation__in=kept).delete()
         policy = RetryPolicy(
             retries=settings.SYNC_HTTP_RETRIES,
             backoff=settings.SYNC_HTTP_BACKOFF_SECONDS,
@@ -387,7 +390,7 @@ def _finish(run: _Run, *, integration: Integration, counters: dict[str, int]) ->
             raise _LostLock()
         previous, old_held = current
         mine = Integration.objects.filter(pk=run.integration_id, sync_run_token=run.token)
-        if hold_reason(previous=previous, new=numbers):
+        if should_hold(previous=previous, new=numbers):
             message = _held_message(records=records, numbers=numbers, skipped=skipped, previous=previous)
             mine.update(
                 **released,

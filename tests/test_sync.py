@@ -509,7 +509,7 @@ def test_the_sync_command_on_an_emptied_address_book_is_held_and_exits_non_zero(
         call_command("integration_sync", str(integration.pk), stdout=io.StringIO())
 
     _cache_is_intact(tenant, integration)
-    assert SyncRun.objects.filter(integration=integration).first().trigger == SyncTrigger.CLI
+    assert SyncRun.objects.filter(integration=integration)[0].trigger == SyncTrigger.CLI
 
 
 @pytest.mark.django_db
@@ -624,7 +624,9 @@ def test_the_dispatcher_leaves_a_sync_with_a_fresh_heartbeat_alone(tenant, setti
 
 
 @pytest.mark.django_db
-def test_sync_now_restarts_a_sync_whose_worker_died(tenant, settings, admin_client, monkeypatch):
+def test_sync_now_restarts_a_sync_whose_worker_died(
+    tenant, settings, admin_client, monkeypatch, django_capture_on_commit_callbacks
+):
     integration, double = _synced_book(tenant)
     _stall(integration, minutes_ago=settings.SYNC_HEARTBEAT_STALE_MINUTES + 1)
     monkeypatch.setattr(
@@ -633,14 +635,15 @@ def test_sync_now_restarts_a_sync_whose_worker_died(tenant, settings, admin_clie
     page = admin_client.get(reverse("integration-overview", args=[integration.pk])).text
     assert "stopped without finishing" in page
 
-    response = admin_client.post(reverse("integration-sync", args=[integration.pk]), follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("integration-sync", args=[integration.pk]), follow=True)
 
     assert "Sync started" in response.text
     integration.refresh_from_db()
     assert integration.sync_state == SyncState.IDLE
     assert integration.last_error == ""
     assert SyncRun.objects.get(run_token="dead-run").status == SyncRunStatus.FAILED
-    newest = SyncRun.objects.filter(integration=integration).first()
+    newest = SyncRun.objects.filter(integration=integration)[0]
     assert (newest.status, newest.trigger) == (SyncRunStatus.OK, SyncTrigger.MANUAL)
 
 
@@ -806,6 +809,7 @@ def test_network_faults_are_retried_with_exponential_backoff_before_the_sync_fai
     assert result.status == "failed"
     assert waits == [1.0, 2.0, 4.0]
     integration.refresh_from_db()
+    assert integration.next_sync_at is not None
     assert integration.next_sync_at - timezone.now() > dt.timedelta(minutes=25)
     _cache_is_intact(tenant, integration, numbers=3)
 

@@ -85,7 +85,8 @@ def retry_after_seconds(response: httpx.Response, *, now: dt.datetime | None = N
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     now = now or dt.datetime.now(dt.UTC)
-    return max(0.0, (when - now).total_seconds())
+    seconds: float = (when - now).total_seconds()
+    return max(0.0, seconds)
 
 
 @dataclass(frozen=True)
