@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 
@@ -923,3 +924,26 @@ def test_the_status_block_shows_the_heartbeat_of_a_running_sync(tenant, admin_cl
     assert "last sign of life" in block
     assert "stopped without finishing" not in block
     assert 'hx-trigger="every 2s"' in block
+
+
+@pytest.mark.django_db
+def test_the_end_of_a_run_that_lost_its_lock_is_refused_whether_it_succeeds_or_fails(tenant):
+    from integrations import sync
+
+    integration, _ = _synced_book(tenant, count=1)
+    counters = {"records": 9, "skipped": 0, "numbers": 9}
+    for finish in (
+        lambda run: sync._finish(run, integration=integration, counters=counters),
+        lambda run: sync._fail(run, integration=integration, counters=counters, exc=RuntimeError("late")),
+    ):
+        run = sync._acquire_lock(integration.pk, trigger=None)
+        assert run is not None
+        Integration.objects.filter(pk=integration.pk).update(sync_run_token="the-run-that-took-over")
+        before = Integration.objects.values().get(pk=integration.pk)
+
+        with contextlib.suppress(sync._LostLock):
+            finish(run)
+
+        assert Integration.objects.values().get(pk=integration.pk) == before
+        _cache_is_intact(tenant, integration, numbers=3)
+        Integration.objects.filter(pk=integration.pk).update(sync_state=SyncState.IDLE, sync_run_token="")
