@@ -314,7 +314,6 @@ def phone_cache_sync(
     if run is None:
         return SyncResult(status="busy")
     integration = Integration.objects.select_related("tenant").get(pk=integration_id)
-    preset = get_preset(integration.preset)
     counters = {"records": 0, "skipped": 0, "numbers": 0}
     real_sleep = sleep or time.sleep
 
@@ -323,6 +322,7 @@ def phone_cache_sync(
         real_sleep(seconds)
 
     try:
+        preset = get_preset(integration.preset)
         if preset.connector_class is None:
             raise ConnectorError(f"{preset.name} has no phone data to sync.", permanent=True)
         # Rows no live run writes: an earlier run that died, a generation that was dropped.
