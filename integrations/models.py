@@ -2,7 +2,9 @@
 
 The phone cache is versioned per integration: a sync writes a new `generation` of rows while
 lookups keep reading the integration's `cache_generation`; a successful sync switches the pointer
-and drops the old rows in one transaction, so nobody ever sees a half-written cache.
+and drops the old rows in one transaction, so nobody ever sees a half-written cache. A sync that
+would shrink the cache too far is held instead (`held_generation`) until the admin decides.
+Each run is recorded as a `SyncRun` (the overview's sync history).
 """
 
 from __future__ import annotations
