@@ -267,6 +267,24 @@ SYNC_NIGHT_START_HOUR = env.int("SYNC_NIGHT_START_HOUR", default=1)  # local tim
 SYNC_NIGHT_WINDOW_HOURS = env.int("SYNC_NIGHT_WINDOW_HOURS", default=4)  # spread tenants over this window
 SYNC_RETRY_MINUTES = env.int("SYNC_RETRY_MINUTES", default=30)  # after a failed sync
 SYNC_LOCK_TIMEOUT_MINUTES = env.int("SYNC_LOCK_TIMEOUT_MINUTES", default=120)  # a crashed sync frees its lock
+
+# Issue 5, sync hardening: shrink guard, heartbeat, retries, time limits, history.
+# A sync whose cache drops by more than this share of the previous one AND by more than
+# SYNC_HOLD_MIN_DROP numbers (or to zero from anything) is held for the admin to accept.
+SYNC_HOLD_MAX_DROP_RATIO = env.float("SYNC_HOLD_MAX_DROP_RATIO", default=0.5)
+SYNC_HOLD_MIN_DROP = env.int("SYNC_HOLD_MIN_DROP", default=50)
+# A running sync without a heartbeat for this long is failed and retried.
+SYNC_HEARTBEAT_STALE_MINUTES = env.int("SYNC_HEARTBEAT_STALE_MINUTES", default=10)
+# Celery limits of one sync task (seconds): soft ends the sync as failed, hard kills the worker.
+SYNC_SOFT_TIME_LIMIT_SECONDS = env.int("SYNC_SOFT_TIME_LIMIT_SECONDS", default=3600)
+SYNC_TIME_LIMIT_SECONDS = env.int("SYNC_TIME_LIMIT_SECONDS", default=3900)
+# Retries of 5xx, timeouts and connection resets inside a sync: count and first back-off (doubling).
+SYNC_HTTP_RETRIES = env.int("SYNC_HTTP_RETRIES", default=3)
+SYNC_HTTP_BACKOFF_SECONDS = env.float("SYNC_HTTP_BACKOFF_SECONDS", default=1.0)
+# A 429/503 Retry-After up to this long is waited out in the sync; longer ends it until then.
+SYNC_RETRY_AFTER_MAX_WAIT_SECONDS = env.int("SYNC_RETRY_AFTER_MAX_WAIT_SECONDS", default=60)
+# Sync history rows older than this are deleted by the dispatcher.
+SYNC_HISTORY_DAYS = env.int("SYNC_HISTORY_DAYS", default=90)
 CONNECTOR_HTTP_TIMEOUT = env.float("CONNECTOR_HTTP_TIMEOUT", default=30.0)  # seconds
 
 # Outbound HTTP guard (issue 5, SSRF): integrations/outbound.py

@@ -2,7 +2,9 @@
 
 The phone cache is versioned per integration: a sync writes a new `generation` of rows while
 lookups keep reading the integration's `cache_generation`; a successful sync switches the pointer
-and drops the old rows in one transaction, so nobody ever sees a half-written cache.
+and drops the old rows in one transaction, so nobody ever sees a half-written cache. A sync that
+would shrink the cache too far is held instead (`held_generation`) until the admin decides.
+Each run is recorded as a `SyncRun` (the overview's sync history).
 """
 
 from __future__ import annotations
@@ -58,6 +60,25 @@ class Integration(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
+    # The running sync's ownership of the lock: its random run token and its last sign of life.
+    # Every write a sync makes when it ends is conditional on still holding the token.
+    sync_run_token = models.CharField(max_length=64, blank=True)
+    sync_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    sync_trigger = models.CharField(
+        max_length=16, blank=True, help_text="Why the queued or running sync was started."
+    )
+    generation_counter = models.PositiveIntegerField(
+        default=0, help_text="Highest cache generation ever given to a sync run of this integration."
+    )
+
+    # A held sync: its rows (generation `held_generation`) wait for the admin to accept them.
+    held_generation = models.PositiveIntegerField(null=True, blank=True)
+    held_numbers = models.PositiveIntegerField(default=0)
+    held_records = models.PositiveIntegerField(default=0)
+    held_skipped = models.PositiveIntegerField(default=0)
+    held_at = models.DateTimeField(null=True, blank=True)
+    held_message = models.TextField(blank=True)
+
     class Meta:
         ordering = ("position", "id")
         constraints = [
@@ -66,6 +87,57 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.preset})"
+
+
+class SyncRunStatus(models.TextChoices):
+    """How one sync run ended (or that it still runs)."""
+
+    RUNNING = "running", "Running"
+    OK = "ok", "OK"
+    FAILED = "failed", "Failed"
+    HELD = "held", "Held"
+    ACCEPTED = "accepted", "Held, accepted"
+    REJECTED = "rejected", "Held, old cache kept"
+
+
+class SyncTrigger(models.TextChoices):
+    """What started a sync run."""
+
+    NIGHTLY = "nightly", "Nightly"
+    RETRY = "retry", "Retry"
+    MANUAL = "manual", "Sync now"
+    CLI = "cli", "Command line"
+
+
+class SyncRun(models.Model):
+    """One sync of one integration, kept `SYNC_HISTORY_DAYS` for the overview's history table.
+
+    `records` read, `numbers` cached (or held), `skipped` bad records plus unreadable numbers;
+    `generation` the cache generation the run wrote; `run_token` its lock token.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="sync_runs")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=SyncRunStatus.choices, default=SyncRunStatus.RUNNING)
+    trigger = models.CharField(max_length=16, choices=SyncTrigger.choices, default=SyncTrigger.MANUAL)
+    records = models.PositiveIntegerField(default=0)
+    numbers = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    run_token = models.CharField(max_length=64)
+    generation = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ("-started_at", "-id")
+        indexes = [
+            models.Index(fields=("integration", "-started_at"), name="sync_run_history"),
+            models.Index(fields=("started_at",), name="sync_run_prune"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
 
 
 class Script(models.Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from configurator.models import Tenant
-from integrations.models import Integration, Script
+from integrations.models import Integration, Script, SyncRun
 
 
 def integration_list(*, tenant: Tenant) -> QuerySet[Integration]:
@@ -26,3 +26,10 @@ def script_list(*, tenant: Tenant, integration: Integration | None = None) -> Qu
 def script_get(*, tenant: Tenant, script_id: int) -> Script:
     """One of the tenant's scripts; raises `Script.DoesNotExist` for another tenant's id."""
     return Script.objects.select_related("integration").get(tenant=tenant, pk=script_id)
+
+
+def sync_run_list(*, tenant: Tenant, integration: Integration, limit: int = 20) -> QuerySet[SyncRun]:
+    """The integration's last `limit` sync runs, newest first."""
+    return SyncRun.objects.filter(tenant=tenant, integration=integration).order_by("-started_at", "-id")[
+        :limit
+    ]

@@ -23,7 +23,15 @@ import scripts_engine
 from configurator.models import Tenant
 from integrations.connectors.base import ConnectorError
 from integrations.http import connector_client
-from integrations.models import Integration, PhoneCacheEntry, Script, SyncState
+from integrations.models import (
+    Integration,
+    PhoneCacheEntry,
+    Script,
+    SyncRun,
+    SyncRunStatus,
+    SyncState,
+    SyncTrigger,
+)
 from integrations.outbound import (
     PRIVATE_ADDRESS_MESSAGE,
     OutboundAddressRefused,
@@ -34,6 +42,7 @@ from integrations.outbound import (
 )
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, get_preset
+from integrations.sync import fail_stale_sync, stale_sync_q, sync_history_prune
 
 _url_validator = URLValidator(schemes=["http", "https"])
 
@@ -249,17 +258,22 @@ def integration_create(
 
 
 def integration_sync_request(*, tenant: Tenant, integration: Integration) -> bool:
-    """Queue a sync ("Sync now", creation). Returns False when a sync is already queued or running."""
+    """Queue a sync ("Sync now", creation). Returns False when a sync is already queued or running.
+
+    A running sync whose heartbeat is stale (`SYNC_HEARTBEAT_STALE_MINUTES`) is declared dead
+    first, so "Sync now" restarts a sync whose worker died.
+    """
     from integrations.tasks import sync_integration
 
     if integration.tenant_id != tenant.pk:
         raise Integration.DoesNotExist("Integration not found for this tenant.")
     if not get_preset(integration.preset).has_phone_data:
         return False
+    fail_stale_sync(integration_id=integration.pk)
     updated = (
         Integration.objects.filter(pk=integration.pk, tenant=tenant)
         .exclude(sync_state__in=[SyncState.RUNNING, SyncState.QUEUED])
-        .update(sync_state=SyncState.QUEUED)
+        .update(sync_state=SyncState.QUEUED, sync_trigger=SyncTrigger.MANUAL)
     )
     if not updated:
         return False
@@ -271,26 +285,110 @@ def integrations_dispatch_due_syncs(*, now: dt.datetime | None = None) -> int:
     """Queue the syncs that are due (nightly or retry), across all tenants; returns how many.
 
     An integration that is queued but whose message was lost is queued again after
-    `SYNC_LOCK_TIMEOUT_MINUTES`.
+    `SYNC_LOCK_TIMEOUT_MINUTES`; one whose running sync has a stale heartbeat
+    (`SYNC_HEARTBEAT_STALE_MINUTES`) is declared dead and queued again at once. Also deletes
+    sync history older than `SYNC_HISTORY_DAYS`.
     """
     from integrations.tasks import sync_integration
 
     now = now or timezone.now()
+    sync_history_prune(now=now)
     phone_presets = [preset.slug for preset in PRESETS if preset.has_phone_data]
+    enabled = Integration.objects.filter(enabled=True, preset__in=phone_presets)
+    for integration_id in enabled.filter(stale_sync_q(now=now)).values_list("pk", flat=True):
+        if fail_stale_sync(integration_id=integration_id, now=now):
+            Integration.objects.filter(pk=integration_id).update(next_sync_at=now)
     due = (
-        Integration.objects.filter(enabled=True, preset__in=phone_presets)
-        .filter(Q(next_sync_at__lte=now) | Q(next_sync_at__isnull=True))
+        enabled.filter(Q(next_sync_at__lte=now) | Q(next_sync_at__isnull=True))
         .exclude(sync_state=SyncState.RUNNING)
+        .values_list("pk", "last_error")
     )
     count = 0
-    for integration_id in due.values_list("pk", flat=True):
+    for integration_id, last_error in due:
         retry_at = now + dt.timedelta(minutes=settings.SYNC_LOCK_TIMEOUT_MINUTES)
-        if Integration.objects.filter(pk=integration_id).update(
-            sync_state=SyncState.QUEUED, next_sync_at=retry_at
+        trigger = SyncTrigger.RETRY if last_error else SyncTrigger.NIGHTLY
+        if (
+            Integration.objects.filter(pk=integration_id)
+            .exclude(sync_state=SyncState.RUNNING)
+            .update(sync_state=SyncState.QUEUED, next_sync_at=retry_at, sync_trigger=trigger)
         ):
             sync_integration.delay(integration_id)
             count += 1
     return count
+
+
+def _held_integration(*, tenant: Tenant, integration: Integration) -> Integration | None:
+    """The tenant's integration locked for update if it has a held sync, else None."""
+    if integration.tenant_id != tenant.pk:
+        raise Integration.DoesNotExist("Integration not found for this tenant.")
+    return (
+        Integration.objects.select_for_update()
+        .filter(pk=integration.pk, tenant=tenant, held_generation__isnull=False)
+        .first()
+    )
+
+
+_HOLD_CLEARED: dict[str, Any] = {
+    "held_generation": None,
+    "held_numbers": 0,
+    "held_records": 0,
+    "held_skipped": 0,
+    "held_at": None,
+    "held_message": "",
+}
+
+
+@transaction.atomic
+def integration_hold_accept(*, tenant: Tenant, integration: Integration) -> bool:
+    """Accept a held sync: its numbers become the live phone cache and the old rows are dropped.
+
+    Returns False when there is nothing held (any more). Raises `Integration.DoesNotExist` for
+    another tenant's integration.
+    """
+    held = _held_integration(tenant=tenant, integration=integration)
+    if held is None or held.held_generation is None:
+        return False
+    generation = held.held_generation
+    Integration.objects.filter(pk=held.pk, tenant=tenant, held_generation=generation).update(
+        cache_generation=generation,
+        cached_numbers=held.held_numbers,
+        last_sync_at=held.held_at,
+        last_sync_skipped=held.held_skipped,
+        last_error="",
+        last_error_at=None,
+        **_HOLD_CLEARED,
+    )
+    # Older generations only: a sync running now writes a newer one.
+    PhoneCacheEntry.objects.filter(tenant=tenant, integration_id=held.pk, generation__lt=generation).delete()
+    SyncRun.objects.filter(
+        tenant=tenant, integration_id=held.pk, generation=generation, status=SyncRunStatus.HELD
+    ).update(status=SyncRunStatus.ACCEPTED)
+    integration.refresh_from_db()
+    return True
+
+
+@transaction.atomic
+def integration_hold_reject(*, tenant: Tenant, integration: Integration) -> bool:
+    """Keep the old phone cache: the held sync's rows are dropped. The next sync asks again if it
+    still finds fewer numbers.
+
+    Returns False when there is nothing held (any more). Raises `Integration.DoesNotExist` for
+    another tenant's integration.
+    """
+    held = _held_integration(tenant=tenant, integration=integration)
+    if held is None or held.held_generation is None:
+        return False
+    generation = held.held_generation
+    Integration.objects.filter(pk=held.pk, tenant=tenant, held_generation=generation).update(**_HOLD_CLEARED)
+    Integration.objects.filter(pk=held.pk, tenant=tenant, last_error=held.held_message).update(
+        last_error="", last_error_at=None
+    )
+    PhoneCacheEntry.objects.filter(tenant=tenant, integration_id=held.pk, generation=generation).delete()
+    SyncRun.objects.filter(
+        tenant=tenant, integration_id=held.pk, generation=generation, status=SyncRunStatus.HELD
+    ).update(status=SyncRunStatus.REJECTED)
+    integration.refresh_from_db()
+    return True
 
 
 def integration_set_enabled(*, tenant: Tenant, integration: Integration, enabled: bool) -> Integration:
@@ -373,6 +471,8 @@ __all__ = [
     "ScriptSpec",
     "integration_create",
     "integration_delete",
+    "integration_hold_accept",
+    "integration_hold_reject",
     "integration_set_enabled",
     "integration_settings_clean",
     "integration_sync_request",

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from integrations.services import integrations_dispatch_due_syncs
 from integrations.sync import phone_cache_sync
 
 
-@shared_task(name="integrations.sync_integration", ignore_result=True)
+# The soft limit raises SoftTimeLimitExceeded inside the sync, which ends it as failed with the
+# old cache kept; the hard limit kills a worker stuck beyond that, and the heartbeat check then
+# declares the sync dead and retries it.
+@shared_task(
+    name="integrations.sync_integration",
+    ignore_result=True,
+    soft_time_limit=settings.SYNC_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=settings.SYNC_TIME_LIMIT_SECONDS,
+)
 def sync_integration(integration_id: int) -> str:
-    """Sync one integration's phone cache; returns the result status ("ok", "failed", "busy")."""
+    """Sync one integration's phone cache; returns the result status ("ok", "failed", "held", "busy")."""
     return phone_cache_sync(integration_id=integration_id).status
 
 
 @shared_task(name="integrations.dispatch_due_syncs", ignore_result=True)
 def dispatch_due_syncs() -> int:
-    """Queue every enabled integration whose nightly (or retry) sync is due; returns how many."""
+    """Queue every enabled integration whose nightly (or retry) sync is due, declare dead syncs
+    with a stale heartbeat failed and queue them again, prune old sync history; returns how many
+    were queued."""
     return integrations_dispatch_due_syncs()

@@ -10,6 +10,16 @@ urlpatterns: list[URLPattern] = [
     path("integrations/<int:integration_id>/", views.integration_overview, name="integration-overview"),
     path("integrations/<int:integration_id>/status/", views.integration_status, name="integration-status"),
     path("integrations/<int:integration_id>/sync/", views.integration_sync, name="integration-sync"),
+    path(
+        "integrations/<int:integration_id>/hold/accept/",
+        views.integration_hold_accept_view,
+        name="integration-hold-accept",
+    ),
+    path(
+        "integrations/<int:integration_id>/hold/reject/",
+        views.integration_hold_reject_view,
+        name="integration-hold-reject",
+    ),
     path("integrations/<int:integration_id>/enable/", views.integration_enable, name="integration-enable"),
     path("integrations/<int:integration_id>/disable/", views.integration_disable, name="integration-disable"),
     path(

@@ -32,10 +32,18 @@ from integrations.matching import Call, CallInputError, call_from_params
 from integrations.models import Integration, Script, SyncState
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, UnknownPresetError, find_preset, get_preset
-from integrations.selectors import integration_get, integration_list, script_get, script_list
+from integrations.selectors import (
+    integration_get,
+    integration_list,
+    script_get,
+    script_list,
+    sync_run_list,
+)
 from integrations.services import (
     integration_create,
     integration_delete,
+    integration_hold_accept,
+    integration_hold_reject,
     integration_set_enabled,
     integration_settings_clean,
     integration_sync_request,
@@ -45,6 +53,7 @@ from integrations.services import (
     script_update,
     script_validate,
 )
+from integrations.sync import STALE_MESSAGE, sync_is_stale
 
 SECRET_MASK = "••••••"  # noqa: S105 - what the overview shows instead of a secret
 
@@ -232,11 +241,16 @@ def _settings_rows(integration: Integration, preset: Preset | None) -> list[dict
 
 def _status_context(*, tenant: Tenant, integration: Integration) -> dict[str, Any]:
     preset = _preset_of(integration)
+    stale = sync_is_stale(integration)
     return {
         "tenant": tenant,
         "integration": integration,
         "has_phone_data": bool(preset and preset.has_phone_data),
-        "syncing": integration.sync_state in (SyncState.QUEUED, SyncState.RUNNING),
+        # A sync whose worker died is not "under way": the page says so and offers Sync now.
+        "syncing": integration.sync_state in (SyncState.QUEUED, SyncState.RUNNING) and not stale,
+        "sync_stale": stale,
+        "stale_message": STALE_MESSAGE,
+        "held": integration.held_generation is not None,
     }
 
 
@@ -257,6 +271,7 @@ def integration_overview(request: HttpRequest, tenant: Tenant, integration_id: i
             "settings_rows": _settings_rows(integration, preset),
             "notification_fields": [labels.get(name, name) for name in integration.notification_fields],
             "scripts": script_list(tenant=tenant, integration=integration),
+            "sync_runs": sync_run_list(tenant=tenant, integration=integration),
             "applies_labels": APPLIES_LABELS,
             "active_integration_id": integration.pk,
         },
@@ -285,6 +300,37 @@ def integration_sync(request: HttpRequest, tenant: Tenant, integration_id: int) 
         messages.success(request, "Sync started; the status below follows its progress.")
     else:
         messages.warning(request, "A sync is already queued or running; it was not started twice.")
+    return redirect("integration-overview", integration_id=integration.pk)
+
+
+@tenant_admin_required
+@require_POST
+def integration_hold_accept_view(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """ "Accept the new result": the held sync's numbers become the live phone cache."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    if integration_hold_accept(tenant=tenant, integration=integration):
+        messages.success(
+            request,
+            f"The new result was accepted: {integration.cached_numbers} phone numbers are cached now.",
+        )
+    else:
+        messages.info(request, "There is no held sync result to accept (any more).")
+    return redirect("integration-overview", integration_id=integration.pk)
+
+
+@tenant_admin_required
+@require_POST
+def integration_hold_reject_view(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """ "Keep the old one": the held sync's result is dropped, the old phone cache stays."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    if integration_hold_reject(tenant=tenant, integration=integration):
+        messages.success(
+            request,
+            f"The old phone cache is kept ({integration.cached_numbers} phone numbers); "
+            "the next sync checks the CRM again.",
+        )
+    else:
+        messages.info(request, "There is no held sync result to reject (any more).")
     return redirect("integration-overview", integration_id=integration.pk)
 
 

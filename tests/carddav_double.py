@@ -2,8 +2,11 @@
 
 It serves one address book at `URL`: `PROPFIND` Depth 0 (resourcetype) and Depth 1 (members with
 getetag), `REPORT addressbook-multiget` (the requested hrefs with address-data), HTTP Basic
-(401 on wrong credentials). Tests inject faults: a 5xx on the n-th REPORT, a garbage body, or a
-callback run before a REPORT is answered (to look at the database mid-sync).
+(401 on wrong credentials). Tests inject faults: a 5xx on the n-th REPORT (or on every REPORT
+from the n-th), a garbage body, an empty 207, per-card statuses inside a multiget (`card_status`),
+cards the multiget leaves out (`omit_cards`), scripted answers or exceptions per request
+(`script`: 429 with Retry-After, 503 once then OK, a dropped connection), or a callback run
+before a REPORT is answered (to look at the database mid-sync). `requests` logs every request.
 """
 
 from __future__ import annotations
@@ -43,9 +46,17 @@ class CardDavDouble:
     password: str = "secret"
     fail_on_report: int | None = None  # 1-based REPORT number that answers 500
     fail_status: int = 500
+    fail_from_report: int | None = None  # every REPORT from this one on answers `fail_status`
     garbage_on_report: int | None = None
+    empty_on_report: int | None = None  # this REPORT answers an empty 207 multistatus
+    card_status: dict[str, int] = field(default_factory=dict)  # card name -> status in the multiget
+    omit_cards: set[str] = field(default_factory=set)  # cards the multiget leaves out
+    # Scripted answers, consumed in order per kind of request: an httpx.Response or an exception
+    # to raise (httpx.ReadTimeout, httpx.RemoteProtocolError...). Empty list: answer normally.
+    script: dict[str, list[httpx.Response | Exception]] = field(default_factory=dict)  # by method
     before_report: Callable[[int], None] | None = None
     reports: int = field(default=0, init=False)
+    requests: list[httpx.Request] = field(default_factory=list, init=False)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -54,6 +65,12 @@ class CardDavDouble:
         return {"url": URL, "username": self.username, "password": self.password}
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.script.get(request.method):
+            scripted = self.script[request.method].pop(0)
+            if isinstance(scripted, Exception):
+                raise scripted
+            return scripted
         expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="dav"'})
@@ -76,17 +93,28 @@ class CardDavDouble:
             self.reports += 1
             if self.before_report is not None:
                 self.before_report(self.reports)
-            if self.reports == self.fail_on_report:
+            if self.reports == self.fail_on_report or (
+                self.fail_from_report is not None and self.reports >= self.fail_from_report
+            ):
                 return httpx.Response(self.fail_status, text="Internal Server Error")
             if self.reports == self.garbage_on_report:
                 return httpx.Response(
                     207, text="<html>this is not WebDAV", headers={"Content-Type": "text/html"}
                 )
+            if self.reports == self.empty_on_report:
+                return self._multistatus([])
             hrefs = re.findall(r"<d:href>([^<]+)</d:href>", request.content.decode())
             entries = []
             for href in hrefs:
                 name = href.rsplit("/", 1)[-1]
-                if name in self.cards:
+                if name in self.omit_cards:
+                    continue
+                if name in self.card_status:
+                    entries.append(
+                        f"<d:response><d:href>{href}</d:href>"
+                        f"<d:status>HTTP/1.1 {self.card_status[name]} Card Error</d:status></d:response>"
+                    )
+                elif name in self.cards:
                     entries.append(
                         f"<d:response><d:href>{href}</d:href><d:propstat><d:prop>"
                         f'<d:getetag>"{abs(hash(self.cards[name]))}"</d:getetag>'

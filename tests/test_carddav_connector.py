@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import socket
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +19,14 @@ import vobject
 
 from configurator.demo_contacts import DemoContact, demo_vcards, upload_address_book
 from integrations.connectors import carddav
-from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
+from integrations.connectors.base import (
+    ConnectorError,
+    CrmRecord,
+    RecordPhone,
+    RetryPolicy,
+    SkippedRecord,
+    retry_after_seconds,
+)
 from integrations.connectors.carddav import CARDDAV, CardDavConnector
 from integrations.phones import PhoneNumberError, normalize_phone
 from tests.radicale_server import RadicaleServer
@@ -345,11 +354,20 @@ def test_connection_accepts_a_nextcloud_address_book():
     assert b"<d:resourcetype/>" in server.requests[0].content
 
 
-def nextcloud_listing() -> httpx.MockTransport:
+DELETED_CARD_ENTRY = re.compile(r"<d:response>\s*<d:href>[^<]*/old\.vcf</d:href>.*?</d:response>", re.S)
+
+
+def nextcloud_listing(*, deleted_card: bool = False) -> httpx.MockTransport:
+    """Nextcloud's answers; without `deleted_card`, old.vcf comes back as a card without TEL
+    instead of the recorded 404 (a card deleted between the PROPFIND and the multiget)."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "PROPFIND":
             return httpx.Response(207, text=fixture_text("propfind_depth1_nextcloud_members.xml"))
         body = fixture_text("multiget_nextcloud_with_unparseable_and_deleted_card.xml")
+        if not deleted_card:
+            href = httpx.URL(NEXTCLOUD_BOOK).path + "old.vcf"
+            body = DELETED_CARD_ENTRY.sub(card(href, VCARD_WITHOUT_TEL), body)
         return httpx.Response(207, text=body, headers={"Content-Type": "application/xml; charset=utf-8"})
 
     return httpx.MockTransport(handler)
@@ -377,13 +395,47 @@ def test_a_card_vobject_cannot_parse_is_skipped_and_the_sync_goes_on():
     items = list(connector_for(httpx.Client(transport=nextcloud_listing())).iter_records())
 
     skipped = [item for item in items if isinstance(item, SkippedRecord)]
-    assert [item.id.rsplit("/", 1)[1] for item in skipped] == ["broken.vcf", "old.vcf"]
+    assert [item.id.rsplit("/", 1)[1] for item in skipped] == ["broken.vcf"]
     assert "cannot be parsed" in skipped[0].reason
-    assert "404" in skipped[1].reason
     assert [item.id for item in items if isinstance(item, CrmRecord)] == [
         "jane-1",
         "urn:uuid:4fbe8971-0bc3-424c-9c26-36c3e1eff6b1",
     ]
+
+
+def test_a_card_answering_404_inside_the_multiget_fails_the_sync_instead_of_shrinking_it():
+    connector = connector_for(httpx.Client(transport=nextcloud_listing(deleted_card=True)))
+
+    with pytest.raises(
+        ConnectorError, match=r"did not deliver 1 of 4 cards.*old\.vcf \(HTTP 404\)"
+    ) as caught:
+        list(connector.iter_records())
+
+    assert not caught.value.permanent
+
+
+def test_a_card_returned_without_address_data_fails_the_sync():
+    server = FakeCardDavServer(nextcloud_cards(2))
+    first, second = server.cards
+    without_data = (
+        f'<d:response><d:href>{second}</d:href><d:propstat><d:prop><d:getetag>"1"</d:getetag></d:prop>'
+        "<d:status>HTTP/1.1 200 OK</d:status></d:propstat><d:propstat><d:prop><card:address-data/>"
+        "</d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat></d:response>"
+    )
+    server.fail_report = lambda number: httpx.Response(
+        207, text=multistatus(card(first, server.cards[first]), without_data)
+    )
+
+    with pytest.raises(ConnectorError, match=r"card-1\.vcf \(no address-data\)"):
+        list(connector_for(server.client()).iter_records())
+
+
+def test_an_empty_multistatus_answer_to_a_multiget_fails_the_sync():
+    server = FakeCardDavServer(nextcloud_cards(3))
+    server.fail_report = lambda number: httpx.Response(207, text=multistatus())
+
+    with pytest.raises(ConnectorError, match="of 3 cards with an empty multistatus"):
+        list(connector_for(server.client()).iter_records())
 
 
 def test_it_reads_nextcloud_cards_with_escaped_org_and_vcard4_tel_uris():
@@ -424,18 +476,15 @@ def test_the_display_name_falls_back_to_the_structured_name_then_the_company():
     assert by_id[f"{path}no-uid.vcf"].phones == (RecordPhone("020 1111111", ""),)
 
 
-def test_a_card_the_multiget_does_not_return_is_skipped():
+def test_a_card_the_multiget_does_not_return_fails_the_sync():
     server = FakeCardDavServer(nextcloud_cards(2))
     first = next(iter(server.cards))
     server.fail_report = lambda number: httpx.Response(
         207, text=multistatus(card(first, server.cards[first]))
     )
 
-    items = list(connector_for(server.client()).iter_records())
-
-    assert [type(item).__name__ for item in items] == ["CrmRecord", "SkippedRecord"]
-    assert isinstance(items[1], SkippedRecord)
-    assert items[1].id.endswith("card-1.vcf")
+    with pytest.raises(ConnectorError, match=r"did not deliver 1 of 2 cards.*card-1\.vcf \(not returned\)"):
+        list(connector_for(server.client()).iter_records())
 
 
 def test_a_server_error_on_the_second_multiget_batch_fails_the_sync_as_temporary(monkeypatch):
@@ -593,3 +642,97 @@ def test_every_demo_vcard_parses_with_folded_crlf_lines(demo_contacts):
         assert max(len(line.encode()) for line in lines) <= 75
 
     assert len(uids) == len(demo_contacts)
+
+
+# --- Retries in Connector.send (issue 5, finding 7) ---------------------------------------------
+
+
+def retrying_connector(handler, *, policy: RetryPolicy, waits: list[float]) -> CardDavConnector:
+    settings = {"url": NEXTCLOUD_BOOK, "username": "alice", "password": "app-password"}
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    return CardDavConnector(settings=settings, client=client, sleep=waits.append, retry=policy)
+
+
+def test_a_connection_test_neither_retries_nor_waits_by_default():
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(503, headers={"Retry-After": "5"})
+
+    waits: list[float] = []
+    connector = CardDavConnector(
+        settings={"url": NEXTCLOUD_BOOK},
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+        sleep=waits.append,
+    )
+
+    with pytest.raises(ConnectorError, match=r"server error \(HTTP 503; it asks to retry after 5 s\)"):
+        connector.test_connection()
+
+    assert (len(calls), waits) == (1, [])
+
+
+def test_server_errors_are_retried_with_a_doubling_backoff_then_reported():
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(502)
+
+    waits: list[float] = []
+    connector = retrying_connector(handler, policy=RetryPolicy(retries=3, backoff=1.0), waits=waits)
+
+    with pytest.raises(ConnectorError, match=r"HTTP 502") as caught:
+        connector.test_connection()
+
+    assert len(calls) == 4
+    assert waits == [1.0, 2.0, 4.0]
+    assert not caught.value.permanent
+
+
+def test_client_errors_are_not_retried():
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(401)
+
+    waits: list[float] = []
+    connector = retrying_connector(handler, policy=RetryPolicy(retries=3), waits=waits)
+
+    with pytest.raises(ConnectorError, match="refused the credentials"):
+        connector.test_connection()
+
+    assert (len(calls), waits) == (1, [])
+
+
+def test_a_retry_after_past_the_sync_deadline_is_not_waited():
+    waits: list[float] = []
+    handler = lambda request: httpx.Response(429, headers={"Retry-After": "30"})  # noqa: E731
+    policy = RetryPolicy(retries=3, max_retry_after=60, deadline=time.monotonic() + 10)
+
+    with pytest.raises(ConnectorError, match="rate limiting") as caught:
+        retrying_connector(handler, policy=policy, waits=waits).test_connection()
+
+    assert waits == []
+    assert caught.value.retry_after == 30
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("120", 120.0),
+        ("0", 0.0),
+        ("Sun, 01 Mar 2026 12:05:00 GMT", 300.0),
+        ("Sun, 01 Mar 2026 11:00:00 GMT", 0.0),  # in the past
+        ("-5", None),
+        ("soon", None),
+        ("", None),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_an_http_date(header, seconds):
+    response = httpx.Response(429, headers={"Retry-After": header} if header else {})
+    now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+    assert retry_after_seconds(response, now=now) == seconds

@@ -8,14 +8,21 @@ sync counts it and goes on. Failures that end a sync raise `ConnectorError`.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+import logging
 import ssl
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 from integrations.outbound import OutboundAddressRefused, OutboundError
+
+logger = logging.getLogger(__name__)
 
 
 class ConnectorError(Exception):
@@ -25,12 +32,64 @@ class ConnectorError(Exception):
     says what is wrong in their words: "The CRM refused the credentials (HTTP 401)".
     `permanent` is True when retrying will not help until the admin changes something (bad
     credentials, no permission, address book not found); False for network trouble, 5xx, 429.
+    `retry_after` (seconds) is set when the CRM said when to come back (HTTP Retry-After): the
+    sync then schedules its retry for that moment instead of `SYNC_RETRY_MINUTES`.
     """
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How `Connector.send` retries inside one sync.
+
+    `retries`: how many times a request that met a 5xx, a 429, a timeout or a dropped connection
+    is sent again; `backoff` (seconds) the first wait, doubled each time (1, 2, 4 s...).
+    A Retry-After of at most `max_retry_after` seconds is waited out instead of the back-off, if
+    it ends before `deadline` (a `time.monotonic()` value: the end of the sync's time budget,
+    None for no limit); a longer one ends the request with a `ConnectorError` carrying
+    `retry_after`. `RetryPolicy()` (the default of a connector) never retries or waits, which is
+    what an admin's interactive connection test wants.
+    """
+
+    retries: int = 0
+    backoff: float = 1.0
+    max_retry_after: float = 0.0
+    deadline: float | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds left before `deadline`, None without one."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+
+# Status codes worth another try: the server is overloaded or briefly down (RFC 9110 §15.6).
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def retry_after_seconds(response: httpx.Response, *, now: dt.datetime | None = None) -> float | None:
+    """The wait a 429/503 asks for in its Retry-After header (RFC 9110 §10.2.3), in seconds.
+
+    Accepts delay-seconds ("120") and an HTTP-date ("Wed, 21 Oct 2026 07:28:00 GMT"; a date in
+    the past gives 0). None when there is no header or it is neither form.
+    """
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
+    seconds: float = (when - now).total_seconds()
+    return max(0.0, seconds)
 
 
 @dataclass(frozen=True)
@@ -72,11 +131,66 @@ class Connector(ABC):
     `settings` holds the integration's settings and decrypted secrets together, keyed by the
     preset's `SettingField.name`. Subclasses must not keep state between calls other than what
     the constructor sets up; one instance serves one sync or one connection test.
+    All HTTP goes through `send`, which retries per the `RetryPolicy`.
+
+    `sleep` (seconds -> None, default `time.sleep`) is how the connector waits between retries,
+    so tests can fake it; `retry` is the `RetryPolicy` (default: no retries, no waiting).
+    `what` names the CRM in error messages ("The CardDAV server").
     """
 
-    def __init__(self, *, settings: Mapping[str, str], client: httpx.Client) -> None:
+    what = "The CRM"
+
+    def __init__(
+        self,
+        *,
+        settings: Mapping[str, str],
+        client: httpx.Client,
+        sleep: Callable[[float], None] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.settings = settings
         self.client = client
+        self.sleep = sleep or time.sleep
+        self.retry = retry or RetryPolicy()
+
+    def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send one request with `self.client.request(method, url, **kwargs)`, retrying per `self.retry`.
+
+        Timeouts, dropped or refused connections, 5xx and 429 answers are sent again after a
+        doubling back-off (or the Retry-After of a 429/503 when it is short enough, RFC 9110
+        §10.2.3). Returns the last response, which may still be a 5xx/429 once the retries are
+        used up: the caller turns it into an error (`http_error`). Raises `ConnectorError`
+        (temporary) when the network fails on the last try, or right away (with `retry_after`)
+        when the CRM asks for a wait longer than the policy allows.
+        """
+        policy = self.retry
+        attempt = 0
+        while True:
+            try:
+                response = self.client.request(method, url, **kwargs)
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                if attempt >= policy.retries:
+                    raise transport_error(exc, what=self.what) from exc
+                wait = policy.backoff * 2**attempt
+                logger.info("%s %s: %s; retry in %.0f s", method, url, type(exc).__name__, wait)
+            else:
+                if response.status_code not in RETRY_STATUSES:
+                    return response
+                asked = retry_after_seconds(response) if response.status_code in (429, 503) else None
+                if asked is not None and policy.retries and not self._can_wait(asked):
+                    raise http_error(response, what=self.what, retry_after=asked)
+                if attempt >= policy.retries:
+                    return response
+                wait = asked if asked is not None else policy.backoff * 2**attempt
+                logger.info("%s %s: HTTP %s; retry in %.0f s", method, url, response.status_code, wait)
+                response.close()
+            attempt += 1
+            self.sleep(wait)
+
+    def _can_wait(self, seconds: float) -> bool:
+        """Whether a Retry-After wait fits the policy and the sync's remaining time budget."""
+        remaining = self.retry.remaining()
+        return seconds <= self.retry.max_retry_after and (remaining is None or seconds < remaining)
 
     @abstractmethod
     def test_connection(self) -> None:
@@ -91,13 +205,18 @@ class Connector(ABC):
         """
 
 
-def http_error(response: httpx.Response, *, what: str = "The CRM") -> ConnectorError:
+def http_error(
+    response: httpx.Response, *, what: str = "The CRM", retry_after: float | None = None
+) -> ConnectorError:
     """Translate an unsuccessful HTTP response into a `ConnectorError` an admin understands.
 
     401 -> bad credentials, 403 -> no permission, 404 -> not found (all permanent);
-    429 and 5xx -> temporary. Other 4xx are permanent.
+    429 and 5xx -> temporary, with `retry_after` (seconds) from the Retry-After header of a
+    429/503 (RFC 9110 §10.2.3) unless given. Other 4xx are permanent.
     """
     status = response.status_code
+    if retry_after is None and status in (429, 503):
+        retry_after = retry_after_seconds(response)
     if status == 401:
         return ConnectorError(f"{what} refused the credentials (HTTP 401).", permanent=True)
     if status == 403:
@@ -105,11 +224,13 @@ def http_error(response: httpx.Response, *, what: str = "The CRM") -> ConnectorE
     if status == 404:
         return ConnectorError(f"{what} answered 'not found' (HTTP 404): check the URL.", permanent=True)
     if status == 429:
-        retry = response.headers.get("Retry-After")
-        suffix = f"; it asks to retry after {retry} s" if retry else ""
-        return ConnectorError(f"{what} is rate limiting requests (HTTP 429{suffix}).")
+        suffix = f"; it asks to retry after {retry_after:.0f} s" if retry_after is not None else ""
+        return ConnectorError(
+            f"{what} is rate limiting requests (HTTP 429{suffix}).", retry_after=retry_after
+        )
     if status >= 500:
-        return ConnectorError(f"{what} had a server error (HTTP {status}).")
+        suffix = f"; it asks to retry after {retry_after:.0f} s" if retry_after is not None else ""
+        return ConnectorError(f"{what} had a server error (HTTP {status}{suffix}).", retry_after=retry_after)
     return ConnectorError(f"{what} rejected the request (HTTP {status}).", permanent=True)
 
 

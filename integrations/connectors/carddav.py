@@ -254,6 +254,8 @@ class CardDavConnector(Connector):
     `password` (HTTP Basic; no authentication when `username` is empty).
     """
 
+    what = WHAT
+
     @property
     def collection_url(self) -> str:
         """The address-book URL of the settings, with the trailing slash collections have."""
@@ -266,11 +268,12 @@ class CardDavConnector(Connector):
         return url if url.endswith("/") else url + "/"
 
     def _request(self, method: str, url: str, *, depth: str, body: str) -> httpx.Response:
-        """Send one WebDAV request; raise `ConnectorError` unless the server answers 207."""
+        """Send one WebDAV request (`Connector.send`: retries per the policy); raise `ConnectorError`
+        unless the server answers 207."""
         username = self.settings.get("username", "")
         auth: dict[str, Any] = {"auth": (username, self.settings.get("password", ""))} if username else {}
         try:
-            response = self.client.request(
+            response = self.send(
                 method, url, content=body.encode(), headers={**_XML_HEADERS, "Depth": depth}, **auth
             )
         except httpx.HTTPError as exc:
@@ -343,10 +346,13 @@ class CardDavConnector(Connector):
         "" when absent.
 
         Lists the members with `PROPFIND` Depth 1 (RFC 4918 §9.1), then fetches them with
-        `addressbook-multiget` REPORTs (RFC 6352 §8.7) of `MULTIGET_BATCH_SIZE` hrefs. A multiget
-        entry with a non-200 status, without address-data, or whose vCard vobject cannot parse is
-        a `SkippedRecord` (id = href). Raises `ConnectorError` when any request fails (see
-        `test_connection`) or a multistatus body is not XML: the sync then keeps the old cache.
+        `addressbook-multiget` REPORTs (RFC 6352 §8.7) of `MULTIGET_BATCH_SIZE` hrefs. A vCard the
+        server returns but vobject cannot parse is a `SkippedRecord` (id = href). A card the
+        server does not deliver (its entry answers 404/503/..., it has no address-data, or the
+        multistatus leaves its href out, e.g. an empty 207) fails the whole sync: counting it as
+        gone would shrink the phone cache. Raises `ConnectorError` when any request fails (see
+        `test_connection`), a multistatus body is not XML, or a batch misses cards: the sync then
+        keeps the old cache.
         """
         url = self.collection_url
         hrefs = self._member_hrefs(url)
@@ -354,26 +360,60 @@ class CardDavConnector(Connector):
         for start in range(0, len(hrefs), batch_size):
             batch = hrefs[start : start + batch_size]
             response = self._request("REPORT", url, depth="1", body=_multiget_body(batch))
-            missing = {_resource_key(url, href): href for href in batch}
-            for entry in _parse_multistatus(response):
-                missing.pop(_resource_key(url, entry.href), None)
+            requested = {_resource_key(url, href): href for href in batch}
+            entries = [e for e in _parse_multistatus(response) if _resource_key(url, e.href) in requested]
+            _check_batch(entries, requested=requested, url=url)
+            for entry in entries:
                 yield from self._entry_records(entry, url=url)
-            for href in missing.values():
-                yield SkippedRecord(reason="the server did not return this card in the multiget", id=href)
 
     def _entry_records(self, entry: _DavResponse, *, url: str) -> Iterator[CrmRecord | SkippedRecord]:
-        """The record of one multiget response entry (nothing when the card has no TEL)."""
-        failure = entry.failure_status
-        if failure is not None:
-            yield SkippedRecord(reason=f"the server answered HTTP {failure} for this card", id=entry.href)
-            return
+        """The record of one delivered multiget entry (nothing when the card has no TEL)."""
         address_data = entry.props.get(f"{{{CARDDAV_NS}}}address-data")
-        if address_data is None or not (address_data.text or "").strip():
-            yield SkippedRecord(reason="the server sent no address-data for this card", id=entry.href)
-            return
-        record = _card_record(address_data.text or "", href=entry.href, card_url=urljoin(url, entry.href))
+        text = address_data.text if address_data is not None else ""
+        record = _card_record(text or "", href=entry.href, card_url=urljoin(url, entry.href))
         if record is not None:
             yield record
+
+
+def _check_batch(entries: list[_DavResponse], *, requested: Mapping[str, str], url: str) -> None:
+    """Raise `ConnectorError` (temporary) unless every requested card came back with address-data.
+
+    `requested` maps `_resource_key` -> href as asked. The message names how many cards failed
+    and the first few, with the status each answered.
+    """
+    problems: dict[str, str] = {}
+    delivered: set[str] = set()
+    for entry in entries:
+        key = _resource_key(url, entry.href)
+        failure = entry.failure_status
+        address_data = entry.props.get(f"{{{CARDDAV_NS}}}address-data")
+        if failure is not None:
+            problems[key] = f"HTTP {failure}"
+        elif address_data is None or not (address_data.text or "").strip():
+            problems[key] = "no address-data"
+        else:
+            delivered.add(key)
+            problems.pop(key, None)
+    for key in requested:
+        if key not in delivered and key not in problems:
+            problems[key] = "not returned"
+    if not problems:
+        return
+    if not entries:
+        raise ConnectorError(
+            f"{WHAT} answered an addressbook-multiget of {len(requested)} cards with an empty "
+            "multistatus: the cards could not be read, so the old phone cache is kept and the sync "
+            "is retried."
+        )
+    shown = ", ".join(
+        f"{requested[key].rsplit('/', 1)[-1] or requested[key]} ({why})"
+        for key, why in list(problems.items())[:5]
+    )
+    more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+    raise ConnectorError(
+        f"{WHAT} did not deliver {len(problems)} of {len(requested)} cards in an addressbook-multiget: "
+        f"{shown}{more}. The old phone cache is kept and the sync is retried."
+    )
 
 
 CARDDAV = Preset(
