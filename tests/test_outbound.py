@@ -470,12 +470,14 @@ def test_a_sync_records_the_one_message_as_last_error_when_the_name_now_points_i
         start_sync=False,
     )
 
-    result = phone_cache_sync(integration_id=integration.pk)
+    waits: list[float] = []
+    result = phone_cache_sync(integration_id=integration.pk, sleep=waits.append)
 
     integration.refresh_from_db()
     assert result.status == "failed"
     assert integration.last_error == PRIVATE_ADDRESS_MESSAGE
     assert network.connections == []
+    assert waits == []  # a refused address is not asked again
 
 
 # --- Against real local servers (127.0.0.1, port 0) ------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from integrations.outbound import OutboundAddressRefused, OutboundError
+from integrations.outbound import OutboundAddressRefused, OutboundError, OutboundResponseTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,10 @@ class Connector(ABC):
             try:
                 response = self.client.request(method, url, **kwargs)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                if attempt >= policy.retries:
+                # A refused address or an oversized answer stays so: asking again cannot help.
+                if attempt >= policy.retries or isinstance(
+                    exc, OutboundAddressRefused | OutboundResponseTooLarge
+                ):
                     raise transport_error(exc, what=self.what) from exc
                 wait = policy.backoff * 2**attempt
                 logger.info("%s %s: %s; retry in %.0f s", method, url, type(exc).__name__, wait)
