@@ -421,7 +421,7 @@ def test_the_page_is_paginated_fifty_a_page_newest_first(tenant: Tenant, admin_c
     assert "Page 1 of 2" in first.text
     assert 'href="?type=api-key&amp;page=2"' in first.text
 
-    second_rows = table_rows(admin_client.get(URL, {"type": "api-key", "page": 2}).text)
+    second_rows = table_rows(admin_client.get(URL, {"type": "api-key", "page": "2"}).text)
     assert len(second_rows) == 5
     assert "PBX 04" in second_rows[0]
     assert "PBX 00" in second_rows[-1]
