@@ -436,3 +436,13 @@ def test_the_actor_name_survives_the_users_deletion(tenant: Tenant, admin_client
 
     row = next(r for r in audit_rows(audit_entry_list(tenant=tenant)) if r.name == "PBX 1")
     assert row.who == "admin"
+
+
+def test_the_integration_overview_links_to_its_history(tenant: Tenant, admin_client: Client) -> None:
+    integration = carddav(tenant, name="CRM")
+    overview = admin_client.get(reverse("integration-overview", args=[integration.pk])).text
+    link = f"{URL}?integration={integration.pk}"
+    assert f'href="{link}">History of this integration</a>' in overview
+    history = admin_client.get(link)
+    assert "History of CRM" in history.text
+    assert any("Integration “CRM” created" in r for r in table_rows(history.text))
