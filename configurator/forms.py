@@ -56,7 +56,9 @@ class AuditLogFilterForm(BootstrapFormMixin, forms.Form):
     """The audit page's filter (GET): one kind of object, or one integration's history."""
 
     type = forms.ChoiceField(required=False, label="Object type")
-    integration = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    integration = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args: Any, kinds: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

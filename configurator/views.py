@@ -196,5 +196,7 @@ def audit_log(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             f"integration {integration_id}"
         )
     rows = audit_rows(page.object_list)
-    context.update({"rows": rows, "page": page, "history_of": history_of, "integration_id": integration_id})
+    context.update(
+        {"rows": rows, "page": page, "history_of": history_of, "filtered": bool(kind or integration_id)}
+    )
     return render_page(request, "configurator/audit_log.html", tenant=tenant, context=context)

@@ -391,7 +391,14 @@ def test_the_page_filters_by_object_type_and_by_integration(tenant: Tenant, admi
 
 
 @pytest.mark.parametrize(
-    "params", [{"type": "passwords"}, {"integration": "abc"}, {"integration": "-1"}, {"type": ["x", "y"]}]
+    "params",
+    [
+        {"type": "passwords"},
+        {"integration": "abc"},
+        {"integration": "-1"},
+        {"integration": "9" * 30},
+        {"type": ["x", "y"]},
+    ],
 )
 def test_a_bad_filter_gets_a_clear_message_not_a_500(admin_client: Client, params: dict[str, Any]) -> None:
     response = admin_client.get(URL, params)
