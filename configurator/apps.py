@@ -6,3 +6,8 @@ class ConfiguratorConfig(AppConfig):
 
     name = "configurator"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from configurator import audit
+
+        audit.register_models()

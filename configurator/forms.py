@@ -50,3 +50,18 @@ class ApiKeyCreateForm(BootstrapFormMixin, forms.Form):
         help_text="Name it after the PBX or system that will use it, e.g. “Main office PBX”.",
         widget=forms.TextInput(attrs={"placeholder": "Main office PBX"}),
     )
+
+
+class AuditLogFilterForm(BootstrapFormMixin, forms.Form):
+    """The audit page's filter (GET): one kind of object, or one integration's history."""
+
+    type = forms.ChoiceField(required=False, label="Object type")
+    integration = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args: Any, kinds: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        type_field = self.fields["type"]
+        assert isinstance(type_field, forms.ChoiceField)
+        type_field.choices = [("", "All objects"), *kinds]

@@ -71,6 +71,10 @@ class Tenant(models.Model):
         """The tenant's extra allowed URL schemes, lower-case."""
         return frozenset(s.strip().lower() for s in self.extra_url_schemes.split(",") if s.strip())
 
+    def get_additional_data(self) -> dict[str, int | str | None]:
+        """The audit log's context of an entry about this tenant (configurator/audit.py)."""
+        return {"tenant_id": self.pk, "name": self.name}
+
 
 class TenantMembership(models.Model):
     """Links a user to their tenant; only tenant admins may use the configurator."""
@@ -83,6 +87,14 @@ class TenantMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant}"
+
+    def get_additional_data(self) -> dict[str, int | str | None]:
+        """The audit log's context of an entry about this membership (configurator/audit.py)."""
+        try:
+            name = self.user.get_username()
+        except models.ObjectDoesNotExist:
+            name = ""
+        return {"tenant_id": self.tenant_id, "name": name}
 
 
 class TenantAPIKeyManager(BaseAPIKeyManager):
@@ -102,3 +114,7 @@ class TenantAPIKey(AbstractAPIKey):
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "tenant API key"
         verbose_name_plural = "tenant API keys"
+
+    def get_additional_data(self) -> dict[str, int | str | None]:
+        """The audit log's context of an entry about this key (configurator/audit.py); never the key."""
+        return {"tenant_id": self.tenant_id, "name": self.name}

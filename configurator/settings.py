@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "csp",
+    "auditlog",
     "configurator",
     "integrations",
 ]
@@ -138,6 +139,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -167,6 +169,16 @@ TEMPLATES = [
         },
     },
 ]
+
+# Audit log (django-auditlog): who created, changed, disabled, enabled, deleted or revoked an
+# integration, a script, an API key or a tenant's settings. Changes are stored as JSON values and
+# foreign keys by name, so entries stay readable after the related row is deleted. Secrets are
+# never stored (configurator/audit.py masks them).
+AUDITLOG_STORE_JSON_CHANGES = True
+AUDITLOG_USE_FK_STRING_REPRESENTATION = True
+AUDITLOG_DISABLE_ON_RAW_SAVE = True
+# The middleware would take the address from any client's X-Forwarded-For header; not recorded.
+AUDITLOG_DISABLE_REMOTE_ADDR = True
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

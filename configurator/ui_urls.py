@@ -1,4 +1,4 @@
-"""Routes of the admin UI's frame: sign-in and sign-out, the main screen, API keys."""
+"""Routes of the admin UI's frame: sign-in and sign-out, the main screen, API keys, the audit log."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
@@ -11,4 +11,5 @@ urlpatterns: list[URLPattern] = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api-keys/", views.api_keys, name="api-keys"),
     path("api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api-key-revoke"),
+    path("audit-log/", views.audit_log, name="audit-log"),
 ]

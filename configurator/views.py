@@ -17,15 +17,17 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 import scripts_engine
-from configurator.forms import ApiKeyCreateForm, SignInForm
+from configurator.audit import audit_entry_list, audit_integration_name, audit_kinds, audit_rows
+from configurator.forms import ApiKeyCreateForm, AuditLogFilterForm, SignInForm
 from configurator.models import Tenant, TenantAPIKey
 from configurator.selectors import api_key_list, tenant_admin_tenant
 from configurator.services import api_key_create, api_key_revoke
@@ -200,3 +202,37 @@ def api_key_revoke_view(request: HttpRequest, tenant: Tenant, prefix: str) -> Ht
         request, f"The API key “{api_key.name}” is revoked; PBXs using it are refused from now on."
     )
     return redirect("api-keys")
+
+
+AUDIT_LOG_PAGE_SIZE = 50
+
+
+@tenant_admin_required
+@require_GET
+def audit_log(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """The tenant's audit log, newest first, 50 entries a page.
+
+    `?type=` narrows to one kind of object (integration, script, api-key, organization, admin),
+    `?integration=<id>` to one integration's history (its scripts included), `?page=` pages.
+    A bad filter value gets the page with the form's message and HTTP 400.
+    """
+    kinds = audit_kinds()
+    form = AuditLogFilterForm(request.GET or None, kinds=[(k.slug, k.label) for k in kinds])
+    context: dict[str, Any] = {"form": form, "active": "audit-log", "rows": [], "page": None}
+    if form.is_bound and not form.is_valid():
+        return render_page(request, "configurator/audit_log.html", tenant=tenant, context=context, status=400)
+    filters = form.cleaned_data if form.is_bound else {}
+    kind = filters.get("type") or None
+    integration_id = filters.get("integration")
+    entries = audit_entry_list(tenant=tenant, kind=kind, integration_id=integration_id)
+    page = Paginator(entries, AUDIT_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    history_of = None
+    if integration_id is not None:
+        history_of = audit_integration_name(tenant=tenant, integration_id=integration_id) or (
+            f"integration {integration_id}"
+        )
+    rows = audit_rows(page.object_list)
+    context.update(
+        {"rows": rows, "page": page, "history_of": history_of, "filtered": bool(kind or integration_id)}
+    )
+    return render_page(request, "configurator/audit_log.html", tenant=tenant, context=context)

@@ -88,6 +88,10 @@ class Integration(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.preset})"
 
+    def get_additional_data(self) -> dict[str, int | str | None]:
+        """The audit log's context of an entry about this integration (configurator/audit.py)."""
+        return {"tenant_id": self.tenant_id, "name": self.name}
+
 
 class SyncRunStatus(models.TextChoices):
     """How one sync run ended (or that it still runs)."""
@@ -169,6 +173,10 @@ class Script(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_additional_data(self) -> dict[str, int | str | None]:
+        """The audit log's context of an entry about this script (configurator/audit.py)."""
+        return {"tenant_id": self.tenant_id, "integration_id": self.integration_id, "name": self.name}
 
 
 class PhoneCacheEntry(models.Model):

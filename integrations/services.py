@@ -392,17 +392,32 @@ def integration_hold_reject(*, tenant: Tenant, integration: Integration) -> bool
 
 
 def integration_set_enabled(*, tenant: Tenant, integration: Integration, enabled: bool) -> Integration:
-    """Disable (matches suppressed, nothing removed) or re-enable an integration."""
-    Integration.objects.filter(pk=integration.pk, tenant=tenant).update(enabled=enabled)
+    """Disable (matches suppressed, nothing removed) or re-enable an integration.
+
+    Saves only `enabled` (a running sync's bookkeeping columns are left alone); the audit log
+    records "disabled"/"enabled" when the value changes. Another tenant's integration is left
+    unchanged.
+    """
+    row = Integration.objects.filter(pk=integration.pk, tenant=tenant).first()
+    if row is not None and row.enabled != enabled:
+        row.enabled = enabled
+        row.save(update_fields=["enabled"])
     integration.refresh_from_db()
     return integration
 
 
 @transaction.atomic
 def integration_delete(*, tenant: Tenant, integration: Integration) -> None:
-    """Erase an integration, its settings, scripts and cached numbers. Cannot be undone."""
-    PhoneCacheEntry.objects.filter(tenant=tenant, integration_id=integration.pk).delete()
-    Integration.objects.filter(pk=integration.pk, tenant=tenant).delete()
+    """Erase an integration, its settings, scripts and cached numbers. Cannot be undone.
+
+    The audit log records the integration and each of its scripts as deleted; the cached
+    numbers go in one bulk delete and are not logged. Another tenant's integration is left alone.
+    """
+    row = Integration.objects.filter(pk=integration.pk, tenant=tenant).first()
+    if row is None:
+        return
+    PhoneCacheEntry.objects.filter(tenant=tenant, integration_id=row.pk).delete()
+    row.delete()
 
 
 def script_create(
@@ -455,8 +470,10 @@ def script_update(
 
 
 def script_delete(*, tenant: Tenant, script: Script) -> None:
-    """Delete one of the tenant's scripts."""
-    Script.objects.filter(pk=script.pk, tenant=tenant).delete()
+    """Delete one of the tenant's scripts (the audit log records it); another tenant's is left alone."""
+    row = Script.objects.filter(pk=script.pk, tenant=tenant).first()
+    if row is not None:
+        row.delete()
 
 
 def _check_script_fields(*, name: str, applies: str) -> None:

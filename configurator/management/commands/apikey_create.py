@@ -3,13 +3,14 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from configurator.audit import AuditedCommand
 from configurator.models import Tenant
 from configurator.services import api_key_create
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Create an API key for the matching API. The key is printed once and stored hashed."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -3,12 +3,13 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from configurator.audit import AuditedCommand
 from configurator.services import tenant_create
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Create a tenant and its first tenant admin."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -3,15 +3,16 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from configurator.audit import AuditedCommand
 from configurator.management.commands.apikey_create import tenant_by_name_or_id
 from integrations.connectors.base import ConnectorError
 from integrations.registry import PRESETS, UnknownPresetError, get_preset
 from integrations.services import integration_create, integration_test_connection
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Add an integration of a preset to a tenant, e.g. --preset carddav --setting url=https://…"
 
     def add_arguments(self, parser: CommandParser) -> None:
