@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import connection
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
@@ -352,7 +353,7 @@ def test_only_tenant_admins_see_the_page(tenant: Tenant, client: Client) -> None
     anonymous = client.get(URL)
     assert anonymous.status_code == 302
     assert anonymous["Location"].startswith(reverse("login"))
-    assert client.login(username="member", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="member", password=PASSWORD)
     assert client.get(URL).status_code == 403
 
 
