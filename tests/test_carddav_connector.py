@@ -557,8 +557,12 @@ def test_a_web_page_instead_of_a_webdav_answer_is_a_permanent_error():
     assert caught.value.permanent
 
 
-def test_a_url_that_is_not_http_is_a_permanent_error():
-    connector = CardDavConnector(settings={"url": "cloud.example.com/dav"}, client=httpx.Client())
+@pytest.mark.parametrize(
+    "url", ["cloud.example.com/dav", "http://[::1", "http://host:99999/dav/", "http://exa mple.com/", "https://"]
+)
+def test_a_url_that_is_not_http_is_a_permanent_error(url):
+    # Such a URL can still reach a connector: settings edited in the Django admin, an old row.
+    connector = CardDavConnector(settings={"url": url}, client=httpx.Client())
 
     with pytest.raises(ConnectorError, match="not an http") as caught:
         connector.test_connection()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from io import StringIO
 
 import pytest
@@ -101,16 +102,27 @@ def test_integration_add_explains_bad_settings(tenant):
 
 @pytest.mark.usefixtures("allow_private_addresses")  # its CRM is on 127.0.0.1
 def test_integration_add_refuses_a_crm_that_fails_the_connection_test(tenant):
-    with pytest.raises(CommandError, match="Connection test failed: The CardDAV server"):
-        run(
-            "integration_add",
-            "--tenant",
-            "Acme",
-            "--preset",
-            "carddav",
-            "--setting",
-            "url=http://127.0.0.1:9/dav/",
-        )
+    # A bound socket that does not listen: connections to its port are refused, for certain.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        with pytest.raises(CommandError, match="Connection test failed: The CardDAV server"):
+            run(
+                "integration_add",
+                "--tenant",
+                "Acme",
+                "--preset",
+                "carddav",
+                "--setting",
+                f"url=http://127.0.0.1:{port}/dav/",
+            )
+    assert not Integration.objects.exists()
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://exa mple.com/dav/", "ftp://example.com/", "http://"])
+def test_integration_add_explains_a_malformed_url_before_any_connection_test(tenant, url):
+    with pytest.raises(CommandError, match="Address book URL: enter a full http"):
+        run("integration_add", "--tenant", "Acme", "--preset", "carddav", "--setting", f"url={url}")
     assert not Integration.objects.exists()
 
 

@@ -17,6 +17,8 @@ from xml.sax.saxutils import escape
 
 import httpx
 import vobject
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
@@ -42,6 +44,7 @@ from integrations.presets import (
 MULTIGET_BATCH_SIZE = 100
 
 WHAT = "The CardDAV server"
+_http_url_validator = URLValidator(schemes=["http", "https"])
 DAV_NS = "DAV:"
 CARDDAV_NS = "urn:ietf:params:xml:ns:carddav"
 
@@ -260,8 +263,15 @@ class CardDavConnector(Connector):
     def collection_url(self) -> str:
         """The address-book URL of the settings, with the trailing slash collections have."""
         url = self.settings.get("url", "").strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            # Django's URL check (as when the settings are saved) plus the port range, so a URL
+            # that reached us another way ("http://[::1", port 99999) is a clear, permanent error.
+            _http_url_validator(url)
+            _ = urlsplit(url).port  # ValueError when out of range
+            valid = True
+        except (ValueError, ValidationError):
+            valid = False
+        if not valid:
             raise ConnectorError(
                 f'The address book URL "{url}" is not an http:// or https:// URL.', permanent=True
             )

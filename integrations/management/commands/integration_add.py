@@ -9,7 +9,11 @@ from configurator.audit import AuditedCommand
 from configurator.management.commands.apikey_create import tenant_by_name_or_id
 from integrations.connectors.base import ConnectorError
 from integrations.registry import PRESETS, UnknownPresetError, get_preset
-from integrations.services import integration_create, integration_test_connection
+from integrations.services import (
+    integration_create,
+    integration_settings_clean,
+    integration_test_connection,
+)
 
 
 class Command(AuditedCommand):
@@ -21,7 +25,11 @@ class Command(AuditedCommand):
         parser.add_argument("--name", default="", help="integration name (default: the preset's name)")
         parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE")
         parser.add_argument("--no-test", action="store_true", help="skip the connection test")
-        parser.add_argument("--no-sync", action="store_true", help="do not queue the first sync")
+        parser.add_argument(
+            "--no-sync",
+            action="store_true",
+            help="do not queue the first sync now (the dispatcher still runs it at its next round)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = tenant_by_name_or_id(options["tenant"])
@@ -35,9 +43,15 @@ class Command(AuditedCommand):
             if not sep:
                 raise CommandError(f"--setting {item!r}: write NAME=VALUE.")
             values[name.strip()] = value
+        try:
+            # Checked before the connection test, so a malformed or refused URL is reported as
+            # such and never reaches the connector.
+            plain, secrets = integration_settings_clean(preset=preset, values=values)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
         if not options["no_test"]:
             try:
-                integration_test_connection(preset=preset, settings_values=values)
+                integration_test_connection(preset=preset, settings_values={**plain, **secrets})
             except ConnectorError as exc:
                 raise CommandError(f"Connection test failed: {exc.message}") from exc
         try:
