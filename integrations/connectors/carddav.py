@@ -17,10 +17,10 @@ from xml.sax.saxutils import escape
 
 import httpx
 import vobject
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
 from integrations.connectors.base import (
     Connector,
