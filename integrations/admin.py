@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from configurator.admin import ConstraintCheckingForm, EditableFieldsAdmin
-from integrations.models import Integration, Script
+from integrations.models import Integration, Script, SyncRun
 from integrations.registry import find_preset
 from integrations.services import script_validate
 
@@ -61,4 +61,24 @@ class ScriptAdmin(EditableFieldsAdmin[Script]):
     editable_fields = ("name", "template", "applies", "auto_open", "position")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin[SyncRun]):
+    """Sync history, for support: read-only (a row is the sync's own record of what it did)."""
+
+    list_display = (
+        "integration", "tenant", "started_at", "finished_at", "status", "trigger", "numbers", "error",
+    )  # fmt: skip
+    list_filter = ("status", "trigger")
+    search_fields = ("integration__name", "tenant__name")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SyncRun | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SyncRun | None = None) -> bool:
         return False

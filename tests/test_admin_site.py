@@ -16,11 +16,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import clear_url_caches, reverse
+from django.utils import timezone
 
 from configurator.models import Tenant, TenantAPIKey
 from configurator.services import api_key_create
 from integrations.admin import IntegrationAdmin
-from integrations.models import Integration, SyncState
+from integrations.models import Integration, SyncRun, SyncRunStatus, SyncState
 from integrations.services import integration_create, script_create
 from tests.conftest import PASSWORD
 
@@ -230,3 +231,29 @@ def test_the_admin_path_comes_from_the_setting(staff_client: Client, settings, r
     assert staff_client.get("/support-7f3a/").status_code == 200
     assert staff_client.get("/django-admin/").status_code == 404
     assert staff_client.get("/admin/").status_code == 404
+
+
+def test_sync_history_is_shown_read_only_in_the_django_admin(staff_client: Client, integration: Integration):
+    run = SyncRun.objects.create(
+        tenant=integration.tenant,
+        integration=integration,
+        started_at=timezone.now(),
+        status=SyncRunStatus.OK,
+        numbers=120,
+        run_token="t",
+        generation=3,
+    )
+
+    listing = staff_client.get(reverse("admin:integrations_syncrun_changelist"))
+    page = staff_client.get(change_url(run))
+    post = staff_client.post(change_url(run), {"status": SyncRunStatus.FAILED, "numbers": 0})
+    delete = staff_client.post(reverse("admin:integrations_syncrun_delete", args=[run.pk]), {"post": "yes"})
+
+    assert listing.status_code == 200
+    assert "Book" in listing.content.decode()
+    assert page.status_code == 200
+    assert 'name="numbers"' not in page.content.decode()
+    assert post.status_code == 403
+    assert delete.status_code == 403
+    run.refresh_from_db()
+    assert (run.status, run.numbers) == (SyncRunStatus.OK, 120)
