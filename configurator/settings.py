@@ -38,6 +38,16 @@ if not SECRET_KEY:
             "(`make run` writes one to var/secrets.env). Only DEBUG=true runs with a development default."
         )
     SECRET_KEY = "insecure-dev-key-only-for-debug-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
+# Keys that were ever published (README, .env.example) are refused like a missing one.
+_PUBLISHED_SECRET_KEYS = {
+    "insecure-dev-key-change-me-in-production-0123456789",
+    "insecure-dev-key-only-for-debug-0123456789-abcdefghijklmnopqrstuvwxyz",
+}
+if not DEBUG and SECRET_KEY in _PUBLISHED_SECRET_KEYS:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is a published development key. Set it to a long random value, made with: "
+        "python -c \"import secrets; print(secrets.token_urlsafe(50))\""
+    )
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -164,6 +164,19 @@ def test_start_up_fails_without_a_secret_key_when_debug_is_off(tmp_path):
     assert "secrets.token_urlsafe(50)" in result.stderr
 
 
+def test_start_up_refuses_the_secret_key_the_readme_once_published(tmp_path):
+    env = {
+        "SECRET_KEY": "insecure-dev-key-change-me-in-production-0123456789",
+        "FIELD_ENCRYPTION_KEYS": KEY_A,
+        "VAR_DIR": str(tmp_path),
+    }
+
+    result = import_settings(env, tmp_path)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is a published development key" in result.stderr
+
+
 def test_start_up_fails_without_field_encryption_keys_when_debug_is_off(tmp_path):
     result = import_settings({"SECRET_KEY": "x" * 50, "VAR_DIR": str(tmp_path)}, tmp_path)
 
