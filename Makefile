@@ -1,5 +1,5 @@
 # The two commands a newcomer needs; both set everything up on a fresh machine.
-.PHONY: run test bench clean
+.PHONY: run test bench faults clean
 
 run:  ## set up, seed the demo tenant and start web + worker + beat
 	bin/run
@@ -12,3 +12,6 @@ bench:  ## measure phone-cache sync and match throughput (prints figures)
 
 clean:  ## remove the virtual environment, node_modules and local data
 	rm -rf .venv node_modules var
+
+faults:  ## fault-injection suite over the phone-cache sync: 1,000+ faults, prints the counts
+	bin/setup && .venv/bin/python -m pytest -p tests.faults.plugin -p no:randomly -q tests/test_faults.py --faults=full
