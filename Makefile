@@ -14,4 +14,4 @@ clean:  ## remove the virtual environment, node_modules and local data
 	rm -rf .venv node_modules var
 
 faults:  ## fault-injection suite over the phone-cache sync: 1,000+ faults, prints the counts
-	bin/setup && .venv/bin/python -m pytest -p tests.faults.plugin -p no:randomly -q tests/test_faults.py --faults=full
+	bin/setup && .venv/bin/python -m pytest -p tests.faults.plugin -p no:randomly -n 2 -q tests/test_faults.py --faults=full

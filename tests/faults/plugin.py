@@ -6,10 +6,15 @@ bounded catalogue and prints its counts itself.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from _pytest.terminal import TerminalReporter
 
-SUMMARY_PROPERTY = "fault-injection-summary"
+from tests.faults.tally import Tally
+
+SUMMARY_PROPERTY = "fault-injection-tally"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,10 +28,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
-    """Print the fault counts recorded by tests/test_faults.py (also from xdist workers)."""
+    """Print the fault counts of tests/test_faults.py, its chunks added up (also from xdist workers)."""
+    parts: list[dict[str, Any]] = []
     for reports in terminalreporter.stats.values():
         for report in reports:
-            for name, value in getattr(report, "user_properties", ()):
-                if name == SUMMARY_PROPERTY and getattr(report, "when", "") == "call":
-                    terminalreporter.write_sep("=", "fault injection")
-                    terminalreporter.write_line(str(value))
+            if getattr(report, "when", "") != "call":
+                continue
+            parts += [json.loads(value) for name, value in report.user_properties if name == SUMMARY_PROPERTY]
+    if parts:
+        tally = Tally.merged(parts)
+        terminalreporter.write_sep("=", "fault injection")
+        terminalreporter.write_line(tally.summary(every_kind=tally.catalogue.startswith("full")))
