@@ -70,7 +70,7 @@ def test_no_injected_fault_loses_or_half_shows_a_cached_number(
     assert tally.half_visible == 0
     assert tally.not_allowed == 0
     assert tally.unclean == 0
-    assert tally.crashed == tally.busy == tally.runaway == tally.overlong_waits == 0
+    assert tally.crashed == tally.busy == tally.runaway == tally.overlong_waits == tally.lookup_disagrees == 0
     assert tally.ok + tally.failed_cleanly + tally.held == tally.scenarios
 
 

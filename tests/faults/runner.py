@@ -33,6 +33,7 @@ from django.utils import timezone
 import integrations.sync
 from configurator.models import Tenant
 from integrations.connectors import carddav
+from integrations.matching import call_from_params, match_call
 from integrations.models import Integration, PhoneCacheEntry, SyncState
 from integrations.services import integration_create
 from tests.faults import book as books
@@ -99,6 +100,7 @@ class _World:
 
     def __init__(self, *, tenant: Tenant, clock: time_machine.Traveller, sync: SyncFunction) -> None:
         self.clock = clock
+        self.tenant = tenant
         self.sync = sync
         self.passes_sleep = "sleep" in inspect.signature(sync).parameters
         self.integration = integration_create(
@@ -116,6 +118,8 @@ class _World:
         if self.old != books.expected_numbers(books.OLD_BOOK) or len(generations) != 1:
             raise AssertionError("the first sync cached other numbers than the book holds")
         self.old_generation = generations.pop()
+        new = books.expected_numbers(books.BOOK)
+        self.spot_numbers = sorted({min(self.old & new)[0], min(self.old - new)[0], min(new - self.old)[0]})
         self.rows = [
             {k: v for k, v in row.items() if k != "id"}
             for row in PhoneCacheEntry.objects.filter(integration_id=self.pk).values()
@@ -138,6 +142,19 @@ class _World:
             integration_id=self.pk, integration__enabled=True, generation=F("integration__cache_generation")
         ).values_list("e164", "record_id", "generation")
         return {(e164, record_id) for e164, record_id, _ in rows}, {generation for *_, generation in rows}
+
+    def lookups_agree(self, pairs: set[Pair], numbers: Sequence[str]) -> bool:
+        """Whether the match API (`match_call`) finds, for each number, the records `pairs` has."""
+        for number in numbers:
+            call = call_from_params(tenant=self.tenant, params={"caller_number": number})
+            found = {
+                m["record"]["id"]
+                for m in match_call(tenant=self.tenant, call=call)["matches"]
+                if m["integration"]["id"] == self.pk
+            }
+            if found != {record_id for e164, record_id in pairs if e164 == number}:
+                return False
+        return True
 
     def visible_rows(self) -> int:
         return PhoneCacheEntry.objects.filter(
@@ -223,6 +240,9 @@ class _World:
             tally.problem(
                 fault, f'after the "{status}" sync lookups see {len(stray)} numbers of no complete cache'
             )
+        if not self.lookups_agree(pairs, self.spot_numbers):
+            tally.lookup_disagrees += 1
+            tally.problem(fault, "the match API does not see what the phone-cache rows say lookups see")
         tally.lost += lost
         kind.lost += lost
         tally.half_visible += half_visible

@@ -50,6 +50,7 @@ class Tally:
     half_visible: int = 0
     overlong_waits: int = 0
     runaway: int = 0
+    lookup_disagrees: int = 0
     longest_wait_s: float = 0.0
     sleeps_passed: bool = False
     per_kind: dict[str, KindTally] = field(default_factory=dict)
@@ -100,7 +101,8 @@ class Tally:
             f"  cached numbers lost: {self.lost} (must be 0)",
             f"  half-visible observations: {self.half_visible} (must be 0)",
             f"  waits > {LONGEST_WAIT_S:.0f} s: {self.overlong_waits}; longest in-sync wait "
-            f"{self.longest_wait_s:.0f} s (fake clock); runaway retry loops: {self.runaway}"
+            f"{self.longest_wait_s:.0f} s (fake clock); runaway retry loops: {self.runaway}; "
+            f"match API disagreeing with the rows: {self.lookup_disagrees}"
             + ("" if self.sleeps_passed else "; the sync takes no `sleep` (waits not observable)"),
         ]
         kinds = [(k, t) for k, t in sorted(self.per_kind.items()) if every_kind or t.bad]
