@@ -1,5 +1,5 @@
 # The two commands a newcomer needs; both set everything up on a fresh machine.
-.PHONY: run test lint unit bench clean
+.PHONY: run test lint unit faults bench clean
 
 run:  ## set up, seed the demo tenant and start web + worker + beat
 	bin/run
@@ -18,3 +18,6 @@ bench:  ## measure phone-cache sync and match throughput (prints figures)
 
 clean:  ## remove the virtual environment, node_modules and local data
 	rm -rf .venv node_modules var
+
+faults:  ## fault-injection suite over the phone-cache sync: 1,000+ faults on a throw-away SQLite, prints the counts
+	bin/setup && .venv/bin/pytest -p no:randomly -n 2 -q tests/test_faults.py --faults=full
