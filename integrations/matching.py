@@ -1,7 +1,9 @@
 """Matching a call against the phone cache and rendering its notification and actions.
 
 One call = one query on the phone cache (tenant + E.164 caller number, only enabled integrations'
-current generation) plus one query for the tenant's scripts.
+current generation) plus one query for the tenant's scripts. Both queries check the tenant twice:
+on the row and on its integration, so an integration moved to another tenant (Django admin) stops
+matching for the old tenant at once, before its phone cache is synced again.
 """
 
 from __future__ import annotations
@@ -231,6 +233,7 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
         entries = list(
             PhoneCacheEntry.objects.filter(
                 tenant=tenant,
+                integration__tenant=tenant,
                 e164=call.caller_number_e164,
                 integration__enabled=True,
                 generation=F("integration__cache_generation"),
@@ -238,7 +241,7 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
         )
     scripts = list(
         Script.objects.filter(tenant=tenant)
-        .filter(Q(integration__isnull=True) | Q(integration__enabled=True))
+        .filter(Q(integration__isnull=True) | Q(integration__enabled=True, integration__tenant=tenant))
         .select_related("integration")
         .order_by("position", "id")
     )

@@ -283,3 +283,27 @@ def test_the_openapi_schema_and_docs_are_served(db):
     assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', docs.content.decode())
     assert assets
     assert all(asset.startswith("/static/") for asset in assets), assets  # served here, not from a CDN
+
+
+def test_an_integration_moved_to_another_tenant_no_longer_matches_for_the_old_one(
+    tenant, other_tenant, api_key, other_api_key, address_book
+):
+    # Issue 5, finding 4: moving an integration in the Django admin leaves its phone-cache rows
+    # (tenant = the old one) behind; the match must also check the integration's own tenant.
+    screen_pop = script_create(
+        tenant=tenant,
+        integration=address_book,
+        name="Search CRM",
+        template="https://crm.example.com/search?q=#(Caller number)",
+        applies=ScriptApplies.ALWAYS,
+    )
+    assert len(get(api_key[1], caller_number="0201234567").json()["matches"]) == 1
+
+    Integration.objects.filter(pk=address_book.pk).update(tenant=other_tenant)
+
+    mine = get(api_key[1], caller_number="0201234567").json()
+    assert mine["matches"] == []
+    assert screen_pop.pk not in [a["script_id"] for a in mine["actions"]]
+    theirs = get(other_api_key[1], caller_number="+31201234567").json()
+    assert theirs["matches"] == []
+    assert theirs["actions"] == []
