@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 from configurator.models import TenantAPIKey
 from integrations import api_key_failures
 from integrations.api_parsers import (
+    JSONOnlyNegotiation,
     LimitedFormParser,
     LimitedJSONParser,
     SafeJSONRenderer,
@@ -294,6 +295,7 @@ class MatchView(APIView):
     permission_classes = [HasTenantAPIKey]
     parser_classes = [LimitedJSONParser, LimitedFormParser]
     renderer_classes = [SafeJSONRenderer]
+    content_negotiation_class = JSONOnlyNegotiation
 
     def _answer(self, request: Request, params: dict[str, Any]) -> Response:
         assert isinstance(request.auth, TenantAPIKey)

@@ -14,14 +14,17 @@ import json
 import re
 from collections.abc import Mapping
 from typing import IO, Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.utils.datastructures import MultiValueDict
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.utils.mediatypes import media_type_matches
 
 _READ_CHUNK = 64 * 1024
 _STRUCTURAL = re.compile(r'[\[\]{}"\\]')
@@ -145,17 +148,37 @@ def parse_json_body(data: bytes) -> Any:
         raise ParseError(f"The body is not valid JSON: {str(exc)[:200]}.") from None
 
 
+def _shown(text: str) -> str:
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[:41])
+    return shown if len(shown) <= 40 else shown[:40] + "…"
+
+
+def _not_utf8(what: str, name: str, part: str) -> ParseError:
+    message = f"is not valid UTF-8 once percent-decoded (in the {part})"
+    return ParseError({"detail": f"Bad {what}: {name} {message}.", "errors": {name: message}})
+
+
 def parse_urlencoded(text: str, *, what: str) -> MultiValueDict[str, str]:
     """Parse `a=1&b=2` (form body or query string) with strict UTF-8 percent-decoding.
 
-    Raises `ParseError` (400) if a percent-escape decodes to bytes that are not UTF-8.
+    Like `urllib.parse.parse_qsl(keep_blank_values=True)` (WHATWG URL standard,
+    application/x-www-form-urlencoded), but a name or value whose percent-escapes decode to
+    bytes that are not UTF-8 raises `ParseError` (400) naming the parameter.
     """
-    try:
-        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"The {what} is not valid UTF-8 once percent-decoded (byte {exc.start}).") from None
     result: MultiValueDict[str, str] = MultiValueDict()
-    for name, value in pairs:
+    for part in text.split("&"):
+        if not part:
+            continue
+        raw_name, _, raw_value = part.partition("=")
+        name_bytes = unquote_to_bytes(raw_name.replace("+", " "))
+        try:
+            name = name_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _not_utf8(what, _shown(name_bytes.decode("utf-8", "backslashreplace")), "name") from None
+        try:
+            value = unquote_to_bytes(raw_value.replace("+", " ")).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _not_utf8(what, _shown(name), "value") from None
         result.appendlist(name, value)
     return result
 
@@ -223,3 +246,26 @@ class SafeJSONRenderer(JSONRenderer):
                 data, cls=self.encoder_class, ensure_ascii=True, allow_nan=False, separators=(",", ":")
             )
             return text.encode("ascii")
+
+
+class JSONOnlyNegotiation(BaseContentNegotiation):
+    """Always answer with the view's (single) renderer; pick the parser by Content-Type only.
+
+    DRF's default reads `?format=` through Django's `request.GET` (which refuses more than
+    `DATA_UPLOAD_MAX_NUMBER_FIELDS` names and decodes bad UTF-8 as U+FFFD) and answers 406 to an
+    unexpected Accept header; the matching API speaks JSON only, so neither applies.
+    """
+
+    def select_parser(self, request: Request, parsers: Any) -> Any:
+        """The parser for the request's Content-Type, or None (DRF answers 415)."""
+        for parser in parsers:
+            if media_type_matches(parser.media_type, request.content_type):
+                return parser
+        return None
+
+    def select_renderer(
+        self, request: Request, renderers: Any, format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        """The first renderer, with its own media type."""
+        renderer = renderers[0]
+        return renderer, renderer.media_type
