@@ -240,7 +240,8 @@ class SafeJSONRenderer(JSONRenderer):
     ) -> bytes:
         """The JSON bytes of `data`."""
         try:
-            return super().render(data, accepted_media_type, renderer_context)  # type: ignore[arg-type]
+            rendered: bytes = super().render(data, accepted_media_type, renderer_context)
+            return rendered
         except UnicodeEncodeError:
             text = json.dumps(
                 data, cls=self.encoder_class, ensure_ascii=True, allow_nan=False, separators=(",", ":")

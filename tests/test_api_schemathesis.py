@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -79,7 +80,7 @@ def test_no_generated_request_gets_a_500_or_an_undocumented_answer(wsgi_app, api
     matched = 0
     good_key = {"Authorization": f"Api-Key {api_key[1]}"}
 
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
     assert sorted(op.method.upper() for op in operations) == ["GET", "POST"]
     for operation in operations:
         known_caller: dict[str, Any] = (
@@ -96,11 +97,8 @@ def test_no_generated_request_gets_a_500_or_an_undocumented_answer(wsgi_app, api
             with_key = operation.as_strategy(mode, headers=good_key)
             known = operation.as_strategy(GenerationMode.POSITIVE, headers=good_key, **known_caller)
             without_key = operation.as_strategy(mode)
-            cases = st.integers(0, 9).flatmap(
-                lambda n, with_key=with_key, known=known, without_key=without_key: (
-                    without_key if n == 0 else known if n == 1 else with_key
-                )
-            )
+            choices: list[Any] = [without_key, known, *[with_key] * 8]
+            cases = st.integers(0, 9).flatmap(choices.__getitem__)
 
             @settings(
                 max_examples=EXAMPLES,

@@ -337,18 +337,18 @@ def test_an_integration_moved_to_another_tenant_no_longer_matches_for_the_old_on
 
 
 def post_raw(key: str | None, body: bytes | str, content_type: str = "application/json", **extra: Any):
-    headers = {"HTTP_AUTHORIZATION": f"Api-Key {key}"} if key else {}
+    headers: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Api-Key {key}"} if key else {}
     return Client().post(URL, body, content_type=content_type, **headers, **extra)
 
 
 def get_raw(key: str | None, query_string: str):
-    headers = {"HTTP_AUTHORIZATION": f"Api-Key {key}"} if key else {}
+    headers: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Api-Key {key}"} if key else {}
     return Client().get(URL, QUERY_STRING=query_string, **headers)
 
 
 def assert_clear_400(response, parameter: str | None = None, words: str = "") -> dict[str, Any]:
     assert response.status_code == 400, response.content
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert isinstance(body["detail"], str)
     assert body["detail"]
     if parameter is not None:
@@ -625,7 +625,8 @@ def test_repeated_bad_keys_from_one_address_get_429_until_the_window_ends(api_ke
 def schema(db) -> dict[str, Any]:
     response = Client().get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
-    return response.json()
+    schema: dict[str, Any] = response.json()
+    return schema
 
 
 def test_the_schema_documents_limits_errors_and_the_api_key_scheme(schema):
