@@ -18,7 +18,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, Throttled
+from rest_framework.exceptions import APIException, AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -49,6 +49,20 @@ KEYWORD = "Api-Key"
 _KEY_SHAPE = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
+class TooManyKeyFailures(APIException):
+    """429 with `Retry-After: <wait>` (DRF's exception handler sends the header for `wait`)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_key_failures"
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(
+            "Too many requests with a missing or wrong API key from this address; "
+            f"try again in {wait} seconds."
+        )
+        self.wait = wait
+
+
 class TenantAPIKeyAuthentication(BaseAuthentication):
     """`Authorization: Api-Key <key>`; a missing, malformed, unknown, revoked or expired key is a 401.
 
@@ -58,20 +72,17 @@ class TenantAPIKeyAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request: Request) -> tuple[None, TenantAPIKey]:
-        """The request's key; raises `NotAuthenticated`/`AuthenticationFailed` (401), `Throttled` (429)."""
+        """The request's key.
+
+        Raises `NotAuthenticated`/`AuthenticationFailed` (401) or `TooManyKeyFailures` (429).
+        """
         address = str(request.META.get("REMOTE_ADDR") or "unknown")
         try:
             return (None, self._key(request))
         except (NotAuthenticated, AuthenticationFailed):
             wait = api_key_failures.blocked_for_seconds(address)
             if wait is not None:
-                raise Throttled(
-                    wait=wait,
-                    detail=(
-                        f"Too many requests with a missing or wrong API key from this address; "
-                        f"try again in {wait} seconds."
-                    ),
-                ) from None
+                raise TooManyKeyFailures(wait) from None
             api_key_failures.record_failure(address)
             raise
 

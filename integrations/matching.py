@@ -108,6 +108,8 @@ def _not_a_string(raw: object) -> str:
     if isinstance(raw, int | float):
         return 'must be a string: write the value in quotes, e.g. "1763719200"'
     if isinstance(raw, list | tuple):
+        if len(raw) == 1:
+            return "must be a string, not a list"
         return f"must be one string, not {len(raw)} values (was the parameter sent more than once?)"
     if isinstance(raw, Mapping):
         return "must be a string, not an object"
