@@ -289,7 +289,7 @@ _POST_RESPONSES = {
         "Bad call parameters (`errors` names each), or a body that is not a JSON object, not "
         "UTF-8, not valid JSON, or nested too deeply."
     ),
-    413: _error("The body is larger than the server's limit (64 KB unless configured)."),
+    413: _error("The body is larger than the server's limit (`API_MAX_BODY_BYTES`)."),
     415: _error("The body is neither application/json nor application/x-www-form-urlencoded."),
 }
 
@@ -338,8 +338,8 @@ class MatchView(APIView):
         operation_id="match_post",
         description=(
             "Match a call given as a JSON object (or a form) of the same parameters as GET, each "
-            f"value a string. Bodies are limited in size (`API_MAX_BODY_BYTES`, default "
-            f"{max_body_bytes() // 1024} KB) and JSON in depth ({max_json_depth()} levels)."
+            f"value a string. This server reads bodies of at most {max_body_bytes()} bytes "
+            f"(`API_MAX_BODY_BYTES`; 413 beyond) and JSON nested at most {max_json_depth()} levels."
         ),
         request={
             "application/json": _REQUEST_SCHEMA,
