@@ -259,6 +259,18 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Matching API hardening (issue 5, part "API": bounded input, 429 for repeated bad keys) ---
+# Largest request body the matching API reads (bytes; 413 beyond) and deepest JSON nesting (400).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=20)
+# After this many missing/wrong API keys from one client address within the window, further
+# bad-key requests from it get 429 + Retry-After until the window ends (a valid key still works).
+API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=20)
+API_KEY_FAILURE_WINDOW_SECONDS = env.int("API_KEY_FAILURE_WINDOW_SECONDS", default=300)
+# The failure counts live in Django's cache: locmem is per process, so production with several
+# workers should set CACHE_URL to Redis (redis://host:6379/1).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 # Celery: a file-system broker by default (no server needed); redis:// in production.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_FOLDER = VAR_DIR / "celery-broker"

@@ -1,46 +1,129 @@
-"""The matching API for PBXs: `GET`/`POST /api/v1/match`, authenticated by a tenant API key."""
+"""The matching API for PBXs: `GET`/`POST /api/v1/match`, authenticated by a tenant API key.
+
+Every input gets a 2xx or a 4xx with a JSON `detail` (and `errors` per parameter for bad call
+parameters), never a 500: bodies are bounded and parsed strictly (`api_parsers`), parameters are
+validated in `matching.call_from_params`, and repeated bad keys from one address get 429
+(`api_key_failures`). The OpenAPI schema states the same limits (maxLength, pattern, security).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.utils.datastructures import MultiValueDict
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.exceptions import APIException, AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from configurator.models import TenantAPIKey
-from integrations.matching import CALL_PARAMETERS, CallInputError, call_from_params, match_call
+from integrations import api_key_failures
+from integrations.api_parsers import (
+    JSONOnlyNegotiation,
+    LimitedFormParser,
+    LimitedJSONParser,
+    SafeJSONRenderer,
+    max_body_bytes,
+    max_json_depth,
+    parse_query_string,
+)
+from integrations.matching import (
+    CALL_PARAMETERS,
+    CALLER_NUMBER_PATTERN,
+    CallInputError,
+    call_from_params,
+    match_call,
+    max_length,
+)
 
 KEYWORD = "Api-Key"
+# An API key as djangorestframework-api-key makes them ("prefix.secret"), with room to spare.
+_KEY_SHAPE = re.compile(r"[A-Za-z0-9._-]{1,200}")
+
+
+class TooManyKeyFailures(APIException):
+    """429 with `Retry-After: <wait>` (DRF's exception handler sends the header for `wait`)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_key_failures"
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(
+            "Too many requests with a missing or wrong API key from this address; "
+            f"try again in {wait} seconds."
+        )
+        self.wait = wait
 
 
 class TenantAPIKeyAuthentication(BaseAuthentication):
-    """`Authorization: Api-Key <key>`; a missing, unknown, revoked or expired key is a 401."""
+    """`Authorization: Api-Key <key>`; a missing, malformed, unknown, revoked or expired key is a 401.
+
+    Failures are counted per client address (`REMOTE_ADDR`); past `API_KEY_FAILURE_LIMIT` in
+    `API_KEY_FAILURE_WINDOW_SECONDS`, a request with a missing or bad key gets 429 with
+    `Retry-After` instead (see `api_key_failures`); a valid key still gets in.
+    """
 
     def authenticate(self, request: Request) -> tuple[None, TenantAPIKey]:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        keyword, _, key = header.partition(" ")
-        if not header:
-            raise NotAuthenticated("Send the tenant's API key: 'Authorization: Api-Key <key>'.")
-        if keyword != KEYWORD or not key.strip():
-            raise AuthenticationFailed("The Authorization header must read 'Api-Key <key>'.")
+        """The request's key.
+
+        Raises `NotAuthenticated`/`AuthenticationFailed` (401) or `TooManyKeyFailures` (429).
+        """
+        address = str(request.META.get("REMOTE_ADDR") or "unknown")
         try:
-            api_key = TenantAPIKey.objects.get_from_key(key.strip())
+            return (None, self._key(request))
+        except (NotAuthenticated, AuthenticationFailed):
+            wait = api_key_failures.blocked_for_seconds(address)
+            if wait is not None:
+                raise TooManyKeyFailures(wait) from None
+            api_key_failures.record_failure(address)
+            raise
+
+    def _key(self, request: Request) -> TenantAPIKey:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not isinstance(header, str) or not header:
+            raise NotAuthenticated("Send the tenant's API key: 'Authorization: Api-Key <key>'.")
+        keyword, _, key = header.partition(" ")
+        key = key.strip()
+        if keyword != KEYWORD or not key:
+            raise AuthenticationFailed("The Authorization header must read 'Api-Key <key>'.")
+        if not _KEY_SHAPE.fullmatch(key):
+            raise AuthenticationFailed("This is not an API key: keys are letters, digits and dots.")
+        try:
+            api_key = TenantAPIKey.objects.get_from_key(key)
         except TenantAPIKey.DoesNotExist:
             raise AuthenticationFailed("This API key is unknown or has been revoked.") from None
         if api_key.has_expired:
             raise AuthenticationFailed("This API key has expired.")
         assert isinstance(api_key, TenantAPIKey)
-        return (None, api_key)
+        return api_key
 
     def authenticate_header(self, request: Request) -> str:
+        """The `WWW-Authenticate` challenge of a 401 (RFC 9110 section 11.6.1)."""
         return KEYWORD
+
+
+class TenantAPIKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """Publishes `TenantAPIKeyAuthentication` as the OpenAPI `apiKey` scheme `Api-Key`."""
+
+    target_class = "integrations.api.TenantAPIKeyAuthentication"
+    name = "Api-Key"
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
+        """The security scheme: an `Authorization` header reading `Api-Key <key>`."""
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Api-Key <key>: the word Api-Key, a space, and the tenant's API key.",
+        }
 
 
 class HasTenantAPIKey(BasePermission):
@@ -50,18 +133,46 @@ class HasTenantAPIKey(BasePermission):
         return isinstance(request.auth, TenantAPIKey)
 
 
-class MatchRequestSerializer(serializers.Serializer[Any]):
-    """The call properties a PBX sends (documentation of the request; validation is in matching)."""
+_DESCRIPTIONS = {
+    "caller_number": (
+        "The caller's number as the PBX has it, in any notation (`020 123 4567`, `+31201234567`, "
+        "`0031 20 1234567`, with an optional extension), an internal extension (`201`, `*12`), or "
+        "a word for a withheld number (`anonymous`, `withheld`, `private`, `restricted`, "
+        "`unknown`, `clir`; any case). National numbers are read in the tenant's country."
+    ),
+    "caller_name": "The caller's name from the phone system, if it knows one.",
+    "device_number": "The extension or device the call rings on.",
+    "device_name": "The name of that device or user.",
+    "ddi_number": "The number the caller dialled (DDI).",
+    "ddi_name": "The name of that DDI (e.g. a queue or department).",
+    "start_time": (
+        "When the call started: ISO 8601 (`2026-11-21T10:15:00+01:00`; without an offset, the "
+        "tenant's time zone) or Unix seconds (`1763719200`). Default: now."
+    ),
+    "call_id": "The PBX's id for the call, passed on to scripts.",
+    "direction": "`in` or `out` (any case).",
+}
 
-    caller_number = serializers.CharField(help_text="The caller's number as the PBX has it, or `anonymous`.")
-    caller_name = serializers.CharField(required=False, help_text="Internal name from the phone system.")
-    device_number = serializers.CharField(required=False, help_text="The device the call rings on.")
-    device_name = serializers.CharField(required=False)
-    ddi_number = serializers.CharField(required=False, help_text="The number the caller dialled (DDI).")
-    ddi_name = serializers.CharField(required=False)
-    start_time = serializers.CharField(required=False, help_text="ISO 8601 or Unix seconds; default now.")
-    call_id = serializers.CharField(required=False)
-    direction = serializers.ChoiceField(choices=["in", "out"], required=False)
+
+def _parameter_schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "maxLength": max_length(name)}
+    if name == "caller_number":
+        schema.update(minLength=1, pattern=CALLER_NUMBER_PATTERN)
+    if name == "direction":
+        schema["enum"] = ["in", "out"]
+    return schema
+
+
+# The request body as a raw schema: drf-spectacular's serializers cannot say
+# `additionalProperties: false`, and the API refuses unknown names.
+_REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        name: {**_parameter_schema(name), "description": _DESCRIPTIONS[name]} for name in CALL_PARAMETERS
+    },
+    "required": ["caller_number"],
+    "additionalProperties": False,
+}
 
 
 class _FieldSerializer(serializers.Serializer[Any]):
@@ -134,22 +245,58 @@ class MatchResponseSerializer(serializers.Serializer[Any]):
     actions = _TopActionSerializer(many=True)
 
 
-class _ErrorSerializer(serializers.Serializer[Any]):
-    detail = serializers.CharField()
+class MatchErrorSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField(help_text="What is wrong, in words.")
     errors = serializers.DictField(  # type: ignore[assignment]  # the API's key is "errors"
-        child=serializers.CharField(), required=False
+        child=serializers.CharField(),
+        required=False,
+        help_text="For bad call parameters: each wrong parameter's name and what is wrong with it.",
     )
 
 
 _QUERY_PARAMETERS = [
-    OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, required=(name == "caller_number"))
+    OpenApiParameter(
+        name,
+        _parameter_schema(name),
+        OpenApiParameter.QUERY,
+        required=(name == "caller_number"),
+        description=_DESCRIPTIONS[name],
+    )
     for name in CALL_PARAMETERS
 ]
-_RESPONSES = {
-    200: MatchResponseSerializer,
-    400: _ErrorSerializer,
-    401: _ErrorSerializer,
+_RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds until requests with a wrong key from this address are answered again.",
+)
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(MatchErrorSerializer, description=description)
+
+
+_GET_RESPONSES = {
+    200: OpenApiResponse(MatchResponseSerializer, description="The call, its matches and the actions."),
+    400: _error("Bad call parameters (`errors` names each), or a query string that is not UTF-8."),
+    401: _error("The API key is missing, malformed, unknown, revoked or expired."),
+    429: _error("Too many requests with a missing or wrong API key from this address."),
 }
+_POST_RESPONSES = {
+    **_GET_RESPONSES,
+    400: _error(
+        "Bad call parameters (`errors` names each), or a body that is not a JSON object, not "
+        "UTF-8, not valid JSON, or nested too deeply."
+    ),
+    413: _error("The body is larger than the server's limit (`API_MAX_BODY_BYTES`)."),
+    415: _error("The body is neither application/json nor application/x-www-form-urlencoded."),
+}
+
+
+def _plain_params(data: MultiValueDict[str, str]) -> dict[str, Any]:
+    """A query string's or form's parameters: one value as a string, a repeated name as a list."""
+    return {name: values[0] if len(values) == 1 else values for name, values in data.lists()}
 
 
 class MatchView(APIView):
@@ -157,8 +304,11 @@ class MatchView(APIView):
 
     authentication_classes = [TenantAPIKeyAuthentication]
     permission_classes = [HasTenantAPIKey]
+    parser_classes = [LimitedJSONParser, LimitedFormParser]
+    renderer_classes = [SafeJSONRenderer]
+    content_negotiation_class = JSONOnlyNegotiation
 
-    def _answer(self, request: Request, params: Any) -> Response:
+    def _answer(self, request: Request, params: dict[str, Any]) -> Response:
         assert isinstance(request.auth, TenantAPIKey)
         tenant = request.auth.tenant
         try:
@@ -172,23 +322,40 @@ class MatchView(APIView):
 
     @extend_schema(
         operation_id="match_get",
-        parameters=_QUERY_PARAMETERS,
-        responses=_RESPONSES,
+        description=(
+            "Match a call given as query parameters. Each parameter may appear once; unknown "
+            "names are refused. The query string must be UTF-8."
+        ),
+        parameters=[*_QUERY_PARAMETERS, _RETRY_AFTER],
+        responses=_GET_RESPONSES,
         examples=[OpenApiExample("Known caller", value={"caller_number": "020 123 4567"}, request_only=True)],
     )
     def get(self, request: Request) -> Response:
         """Match a call given as query parameters."""
-        return self._answer(request, {k: request.query_params.getlist(k) for k in request.query_params})
+        return self._answer(request, _plain_params(parse_query_string(request.META)))
 
-    @extend_schema(operation_id="match_post", request=MatchRequestSerializer, responses=_RESPONSES)
+    @extend_schema(
+        operation_id="match_post",
+        description=(
+            "Match a call given as a JSON object (or a form) of the same parameters as GET, each "
+            f"value a string. This server reads bodies of at most {max_body_bytes()} bytes "
+            f"(`API_MAX_BODY_BYTES`; 413 beyond) and JSON nested at most {max_json_depth()} levels."
+        ),
+        request={
+            "application/json": _REQUEST_SCHEMA,
+            "application/x-www-form-urlencoded": _REQUEST_SCHEMA,
+        },
+        parameters=[_RETRY_AFTER],
+        responses=_POST_RESPONSES,
+    )
     def post(self, request: Request) -> Response:
         """Match a call given as a JSON (or form) body."""
         data = request.data
-        if hasattr(data, "getlist"):
-            data = {k: data.getlist(k) for k in data}
+        if isinstance(data, MultiValueDict):
+            return self._answer(request, _plain_params(data))
         if not isinstance(data, dict):
             return Response(
-                {"detail": "The body must be a JSON object of call properties."},
+                {"detail": 'The body must be a JSON object of call properties: {"caller_number": "020…"}.'},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return self._answer(request, data)

@@ -1,7 +1,9 @@
 """Matching a call against the phone cache and rendering its notification and actions.
 
 One call = one query on the phone cache (tenant + E.164 caller number, only enabled integrations'
-current generation) plus one query for the tenant's scripts.
+current generation) plus one query for the tenant's scripts. Both queries check the tenant twice:
+on the row and on its integration, so an integration moved to another tenant (Django admin) stops
+matching for the old tenant at once, before its phone cache is synced again.
 """
 
 from __future__ import annotations
@@ -34,16 +36,93 @@ CALL_PARAMETERS = (
     "call_id",
     "direction",
 )
-_MAX_LENGTH = {"caller_name": 200, "device_name": 200, "ddi_name": 200, "call_id": 200}
-_DEFAULT_MAX_LENGTH = 64
+MAX_LENGTH = {"caller_name": 200, "device_name": 200, "ddi_name": 200, "call_id": 200}
+DEFAULT_MAX_LENGTH = 64
+# At most this many unknown parameter names are named in an error; the rest are only counted.
+MAX_UNKNOWN_NAMED = 20
+_NAME_ECHO_LENGTH = 40
+
+
+def max_length(name: str) -> int:
+    """The longest value accepted for call parameter `name`, in characters (before stripping)."""
+    return MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH)
+
+
+def _case_insensitive(word: str) -> str:
+    # Only "." needs escaping here; an escaped "#" would be an error in ECMA-262's Unicode mode.
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c.replace(".", "\\.") for c in word)
+
+
+_SPACE = r"[ \t]*"
+_PHONE = r"[0-9+().\-/ \t]*[0-9][0-9+().\-/ \t]*"
+_EXTENSION = (
+    "(?:"
+    + "|".join(_case_insensitive(marker) for marker in ("extension", "ext.", "ext", "x", "#", ";ext="))
+    + f"){_SPACE}[0-9]+"
+)
+_ANONYMOUS = "|".join(_case_insensitive(word) for word in sorted(ANONYMOUS_CALLER_NUMBERS))
+# What a caller number may look like: a withheld-number word (any case), an internal extension
+# (`*12`, `201`), or digits with the usual separators and an optional extension, with blanks
+# around. Written to mean the same in Python `re` and ECMA-262, because the OpenAPI schema
+# publishes it as `pattern` and `call_from_params` checks values with it the way JSON Schema
+# does (`re.search`): anything the published pattern admits passes this check.
+CALLER_NUMBER_PATTERN = rf"^{_SPACE}(?:{_ANONYMOUS}|\*[0-9]{{1,6}}|{_PHONE}(?:{_EXTENSION})?){_SPACE}$"
+_CALLER_NUMBER = re.compile(CALLER_NUMBER_PATTERN)
+_INTERNAL_EXTENSION = re.compile(r"\*?[0-9]{1,6}")
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 class CallInputError(ValueError):
-    """The call's parameters are wrong; `errors` maps each parameter name to what is wrong."""
+    """The call's parameters are wrong; `errors` maps each parameter name to what is wrong.
 
-    def __init__(self, errors: Mapping[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    Parameter names that are not printable text are shown escaped (`\\ud800`) and cut to 40
+    characters. `unknown_left_out` counts unknown parameter names beyond the first
+    `MAX_UNKNOWN_NAMED`, which are not in `errors`, so an answer stays small for any input.
+    """
+
+    def __init__(self, errors: Mapping[str, str], *, unknown_left_out: int = 0) -> None:
+        message = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        if any(v == _UNKNOWN for v in errors.values()):
+            message += f" (the parameters are {', '.join(CALL_PARAMETERS)})"
+        if unknown_left_out:
+            message += f"; {unknown_left_out} more unknown parameter names left out"
+        super().__init__(message)
         self.errors = dict(errors)
+        self.unknown_left_out = unknown_left_out
+
+
+_UNKNOWN = "unknown parameter"
+
+
+def shown_name(name: str) -> str:
+    """`name` safe to put in an answer: non-printable characters escaped, cut to 40 characters."""
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in name[: _NAME_ECHO_LENGTH + 1])
+    return text if len(text) <= _NAME_ECHO_LENGTH else text[:_NAME_ECHO_LENGTH] + "…"
+
+
+def _not_a_string(raw: object) -> str:
+    if raw is None:
+        return "must be a string, not null; leave the parameter out instead"
+    if isinstance(raw, bool):
+        return "must be a string, not true or false"
+    if isinstance(raw, int | float):
+        return 'must be a string: write the value in quotes, e.g. "1763719200"'
+    if isinstance(raw, list | tuple):
+        if len(raw) == 1:
+            return "must be a string, not a list"
+        return f"must be one string, not {len(raw)} values (was the parameter sent more than once?)"
+    if isinstance(raw, Mapping):
+        return "must be a string, not an object"
+    return "must be a string"
+
+
+def _text_problem(text: str) -> str | None:
+    bad = _NOT_TEXT.search(text)
+    if bad is None:
+        return None
+    if bad.group() == "\x00":
+        return "contains a NUL character"
+    return f"contains a lone surrogate ({ascii(bad.group())[1:-1]}), which is not Unicode text; send UTF-8"
 
 
 @dataclass(frozen=True)
@@ -114,27 +193,40 @@ def _parse_start_time(value: str, *, tenant: Tenant) -> dt.datetime:
 def call_from_params(*, tenant: Tenant, params: Mapping[str, Any]) -> Call:
     """Read a call from the API's (or the CLI's) parameters.
 
-    Raises `CallInputError` naming each wrong parameter: an unknown name, a missing or malformed
-    `caller_number`, a bad `start_time` or `direction`, a value too long.
+    `params` maps parameter names to string values (a JSON object, or a query string/form with
+    each repeated name as a list). Raises `CallInputError` naming each wrong parameter: an
+    unknown name, a value that is not one string, text with a NUL or a lone surrogate, a value
+    longer than `max_length(name)`, a missing or malformed `caller_number` (see
+    `CALLER_NUMBER_PATTERN`), a bad `start_time` or `direction`.
     """
     errors: dict[str, str] = {}
     values: dict[str, str] = {}
+    unknown = 0
     for name, raw in params.items():
-        if name not in CALL_PARAMETERS:
-            errors[name] = f"unknown parameter; the parameters are {', '.join(CALL_PARAMETERS)}"
+        if not isinstance(name, str) or name not in CALL_PARAMETERS:
+            unknown += 1
+            if unknown <= MAX_UNKNOWN_NAMED:
+                shown = shown_name(str(name))
+                problem = _text_problem(str(name))
+                errors[shown] = f"{_UNKNOWN}; its name {problem}" if problem else _UNKNOWN
             continue
-        if isinstance(raw, list | tuple):
-            raw = raw[-1] if raw else ""
-        if raw is None:
-            raw = ""
-        if not isinstance(raw, str | int | float) or isinstance(raw, bool):
-            errors[name] = "must be a string"
+        if not isinstance(raw, str):
+            errors[name] = _not_a_string(raw)
             continue
-        value = str(raw).strip()
-        if len(value) > _MAX_LENGTH.get(name, _DEFAULT_MAX_LENGTH):
-            errors[name] = f"is longer than {_MAX_LENGTH.get(name, _DEFAULT_MAX_LENGTH)} characters"
+        problem = _text_problem(raw)
+        if problem:
+            errors[name] = problem
             continue
-        values[name] = value
+        if len(raw) > max_length(name):
+            errors[name] = f"is longer than {max_length(name)} characters"
+            continue
+        if name == "caller_number" and raw.strip() and not _CALLER_NUMBER.search(raw):
+            errors[name] = (
+                f'"{raw}" contains characters that do not belong in a phone number; send digits with '
+                "optional + ( ) - . / and spaces, an extension, or anonymous for a withheld number"
+            )
+            continue
+        values[name] = raw.strip()
 
     caller_number = values.get("caller_number", "")
     e164: str | None = None
@@ -144,7 +236,7 @@ def call_from_params(*, tenant: Tenant, params: Mapping[str, Any]) -> Call:
             errors["caller_number"] = "is required; send anonymous for a withheld number"
         elif caller_number.lower() in ANONYMOUS_CALLER_NUMBERS:
             anonymous = True
-        elif re.fullmatch(r"\*?\d{1,6}", caller_number):
+        elif _INTERNAL_EXTENSION.fullmatch(caller_number):
             pass  # an internal extension: nothing in a CRM to match
         else:
             try:
@@ -164,7 +256,7 @@ def call_from_params(*, tenant: Tenant, params: Mapping[str, Any]) -> Call:
         errors["direction"] = f'"{values["direction"]}" is not "in" or "out"'
 
     if errors:
-        raise CallInputError(errors)
+        raise CallInputError(errors, unknown_left_out=max(0, unknown - MAX_UNKNOWN_NAMED))
     return Call(
         caller_number=caller_number,
         caller_number_e164=e164,
@@ -231,6 +323,7 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
         entries = list(
             PhoneCacheEntry.objects.filter(
                 tenant=tenant,
+                integration__tenant=tenant,
                 e164=call.caller_number_e164,
                 integration__enabled=True,
                 generation=F("integration__cache_generation"),
@@ -238,7 +331,7 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
         )
     scripts = list(
         Script.objects.filter(tenant=tenant)
-        .filter(Q(integration__isnull=True) | Q(integration__enabled=True))
+        .filter(Q(integration__isnull=True) | Q(integration__enabled=True, integration__tenant=tenant))
         .select_related("integration")
         .order_by("position", "id")
     )
