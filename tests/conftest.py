@@ -79,6 +79,16 @@ def _fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    # The local-memory cache (bad-API-key counters) lives as long as the test process: every test
+    # starts with it empty, whatever ran before it.
+    from django.core.cache import caches
+
+    for cache in caches.all():
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(settings: Any) -> None:
     # Tasks queued by services run in-process in tests unless a test starts a real worker.
     settings.CELERY_TASK_ALWAYS_EAGER = True
