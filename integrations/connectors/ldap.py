@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
+import math
 import ssl
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -288,7 +289,8 @@ class LdapConnector(Connector):
             raise ConnectorError(exc.message, permanent=True) from exc
         except OutboundNameNotResolved as exc:
             raise ConnectorError(f"{WHAT} {exc.message}") from exc
-        timeout = float(django_settings.CONNECTOR_HTTP_TIMEOUT)
+        # ldap3 packs the receive timeout into SO_RCVTIMEO as whole seconds.
+        timeout = max(1, math.ceil(float(django_settings.CONNECTOR_HTTP_TIMEOUT)))
         tls = self._tls(host) if (ldaps or start_tls) else None
         bind_dn = self._setting("bind_dn")
         password = self.settings.get("bind_password") or ""
