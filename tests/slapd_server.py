@@ -21,7 +21,7 @@ is not listening (Linux allows that). Once /proc shows slapd's own socket (an in
 /proc/<pid>/fd) listening on the port, the reservation is closed. No window exists in which
 another ordinary program could take the port.
 
-Seed (`seed_entries`): `PEOPLE` inetOrgPerson entries under ou=people with numbers in varied
+Seed (`seed_ldif`): `PEOPLE` inetOrgPerson entries under ou=people with numbers in varied
 notations ("+31 20 555 0007", "020-5550008", "(020) 555 0009", "0031 20 555 0010"); every 10th
 has no number, every 7th a second telephoneNumber, every 5th a mobile, every 11th a homePhone.
 Named entries: Jan Jansen (`JAN_DN`), the `CHANGED_UIDS` entries whose modifyTimestamp is
@@ -30,6 +30,7 @@ Named entries: Jan Jansen (`JAN_DN`), the `CHANGED_UIDS` entries whose modifyTim
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import socket
 import subprocess
@@ -40,6 +41,10 @@ from pathlib import Path
 from types import TracebackType
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 SUFFIX = "dc=example,dc=org"
 ADMIN_DN = f"cn=admin,{SUFFIX}"
@@ -59,6 +64,8 @@ TOUCH_UIDS = ("touch1", "touch2", "touch3", "touch4")
 MODULE_PATHS = ("/usr/lib/ldap", "/usr/lib/x86_64-linux-gnu/ldap", "/usr/lib/aarch64-linux-gnu/ldap")
 SCHEMA_DIR = Path("/etc/ldap/schema")
 START_TIMEOUT = 15.0
+# The name in the TLS server's certificate (tests resolve it to 127.0.0.1 with a fake resolver).
+TLS_HOST = "directory.test"
 
 
 def _number(i: int) -> str:
@@ -155,6 +162,62 @@ def seed_ldif() -> str:
     return text
 
 
+def make_certificates(folder: Path, *, host: str = TLS_HOST) -> tuple[str, Path, Path]:
+    """A throwaway CA and a server certificate for `host` signed by it (EC P-256, valid one day
+    either side of now). Returns (CA certificate PEM text, server certificate file, key file)."""
+    now = dt.datetime.now(dt.UTC)
+
+    def name(common_name: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("CTI test CA"))
+        .issuer_name(name("CTI test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name(host))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "server.crt", folder / "server.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    (folder / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return ca.public_bytes(serialization.Encoding.PEM).decode(), cert_file, key_file
+
+
+def _reserve_port() -> socket.socket:
+    """A socket bound to a free 127.0.0.1 port with SO_REUSEADDR, not listening (see the module
+    docstring): slapd may bind the port, other programs may not."""
+    reservation = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    reservation.bind(("127.0.0.1", 0))
+    return reservation
+
+
 def slapd_binary(name: str = "slapd") -> str:
     """The path of slapd (or slapadd); raises RuntimeError with the install command if missing."""
     found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/sbin")
@@ -203,10 +266,13 @@ def listening_ports(pid: int) -> set[int]:
 class SlapdServer:
     """A slapd process on 127.0.0.1 with the seed of `seed_ldif` (see the module docstring)."""
 
-    def __init__(self, *, folder: Path | None = None) -> None:
+    def __init__(self, *, folder: Path | None = None, tls: bool = False) -> None:
         self.folder = folder
+        self.tls = tls
         self.port = 0
         self.url = ""
+        self.tls_port = 0
+        self.ca_pem = ""
         self._dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -246,8 +312,16 @@ class SlapdServer:
         )
         (root / "db").mkdir()
         config = root / "slapd.conf"
+        tls = ""
+        if self.tls:
+            self.ca_pem, cert_file, key_file = make_certificates(root)
+            tls = (
+                f"TLSCACertificateFile {root / 'ca.crt'}\n"
+                f"TLSCertificateFile {cert_file}\n"
+                f"TLSCertificateKeyFile {key_file}\n"
+            )
         config.write_text(
-            f"{schemas}"
+            f"{schemas}{tls}"
             f"pidfile {root / 'slapd.pid'}\n"
             f"modulepath {module_path()}\n"
             "moduleload back_mdb\n"
@@ -282,25 +356,25 @@ class SlapdServer:
         )
         if loaded.returncode != 0:
             raise RuntimeError(f"slapadd failed ({loaded.returncode}):\n{loaded.stdout}{loaded.stderr}")
-        reservation = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        reservations = [_reserve_port() for _ in range(2 if self.tls else 1)]
         try:
-            reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            reservation.bind(("127.0.0.1", 0))
-            port = reservation.getsockname()[1]
+            ports = [r.getsockname()[1] for r in reservations]
+            urls = f"ldap://127.0.0.1:{ports[0]}/" + (f" ldaps://127.0.0.1:{ports[1]}/" if self.tls else "")
             log = (root / "slapd.log").open("wb")
             try:
                 self._process = subprocess.Popen(
-                    [slapd, "-f", str(config), "-h", f"ldap://127.0.0.1:{port}/", "-d", "0"],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
+                    [slapd, "-f", str(config), "-h", urls, "-d", "0"], stdout=log, stderr=subprocess.STDOUT
                 )
             finally:
                 log.close()
-            self._wait_listening(port)
+            for port in ports:
+                self._wait_listening(port)
         finally:
-            reservation.close()
-        self.port = port
-        self.url = f"ldap://127.0.0.1:{port}"
+            for reservation in reservations:
+                reservation.close()
+        self.port = ports[0]
+        self.url = f"ldap://127.0.0.1:{self.port}"
+        self.tls_port = ports[1] if self.tls else 0
 
     def _wait_listening(self, port: int) -> None:
         assert self._process is not None
@@ -336,7 +410,15 @@ class SlapdServer:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
-        self.port, self.url = 0, ""
+        self.port, self.url, self.tls_port = 0, "", 0
+
+
+@pytest.fixture(scope="session")
+def slapd_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdServer]:
+    """A second slapd with TLS: StartTLS on `port`, LDAPS on `tls_port`, a certificate for
+    `TLS_HOST` issued by a throwaway CA (`ca_pem`)."""
+    with SlapdServer(folder=tmp_path_factory.mktemp("slapd-tls"), tls=True) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

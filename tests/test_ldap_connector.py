@@ -41,6 +41,7 @@ from tests.slapd_server import (
     PEOPLE_DN,
     SIZE_LIMIT,
     SUFFIX,
+    TLS_HOST,
     SlapdServer,
     people_with_numbers,
 )
@@ -419,3 +420,76 @@ def test_a_sync_with_a_wrong_password_keeps_the_old_cache_and_says_why(
 
     assert result.status == "failed"
     assert re.search(r"refused the credentials", result.error)
+
+
+# --- TLS: LDAPS and StartTLS against a slapd with a certificate from a throwaway CA ------------
+
+
+@pytest.fixture
+def tls_name(monkeypatch: pytest.MonkeyPatch, allow_private_addresses: None) -> list[str]:
+    """Resolve `TLS_HOST` (the certificate's name) to 127.0.0.1 for the guard; records lookups."""
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr("integrations.outbound.system_resolver", resolver)
+    return asked
+
+
+def _tls_settings(server: SlapdServer, *, ldaps: bool = True, **overrides: str) -> dict[str, str]:
+    url = f"ldaps://{TLS_HOST}:{server.tls_port}" if ldaps else f"ldap://{TLS_HOST}:{server.port}"
+    values = {"server_url": url, "ca_certificate": server.ca_pem}
+    values.update(overrides)
+    return server.settings(**values)
+
+
+def test_ldaps_verifies_the_certificate_against_the_host_name(slapd_tls_server, tls_name):
+    records = _records(_connector(_tls_settings(slapd_tls_server, page_size="500")))
+
+    assert len(records) == people_with_numbers()
+    assert tls_name == [TLS_HOST]
+
+
+def test_starttls_verifies_the_certificate_and_lists_the_directory(slapd_tls_server, tls_name):
+    connector = _connector(_tls_settings(slapd_tls_server, ldaps=False, start_tls="yes"))
+
+    connector.test_connection()
+    assert len(_records(connector)) == people_with_numbers()
+
+
+def test_a_certificate_from_an_unknown_ca_is_a_permanent_tls_error(slapd_tls_server, tls_name):
+    for settings in (
+        _tls_settings(slapd_tls_server, ca_certificate=""),  # the system CAs do not know it
+        _tls_settings(slapd_tls_server, ldaps=False, start_tls="yes", ca_certificate=""),
+    ):
+        error = _error(lambda settings=settings: _connector(settings).test_connection())
+
+        assert error.permanent
+        assert "TLS certificate could not be verified" in error.message
+
+
+def test_a_certificate_for_another_name_is_refused(slapd_tls_server, tls_name, monkeypatch):
+    settings = _tls_settings(slapd_tls_server)
+    settings["server_url"] = f"ldaps://other.test:{slapd_tls_server.tls_port}"
+
+    error = _error(lambda: _connector(settings).test_connection())
+
+    assert error.permanent
+    assert "TLS certificate could not be verified" in error.message
+
+
+def test_verification_can_be_turned_off(slapd_tls_server, tls_name):
+    settings = _tls_settings(slapd_tls_server, ca_certificate="", verify_tls="no")
+
+    _connector(settings).test_connection()
+
+
+def test_a_ca_certificate_that_is_not_pem_is_a_permanent_error(slapd_tls_server, tls_name):
+    settings = _tls_settings(slapd_tls_server, ca_certificate="not a certificate")
+
+    error = _error(lambda: _connector(settings).test_connection())
+
+    assert error.permanent
+    assert error.message.startswith("The CA certificate cannot be read")

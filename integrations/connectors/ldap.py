@@ -267,6 +267,15 @@ class LdapConnector(Connector):
         verify = self._flag("verify_tls", "yes")
         pem = self._setting("ca_certificate")
         sni = None if _is_ip(host) else host
+        if pem:
+            try:
+                ssl.create_default_context(cadata=pem)
+            except (ssl.SSLError, ValueError) as exc:
+                raise ConnectorError(
+                    "The CA certificate cannot be read: paste the PEM text from "
+                    "-----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----.",
+                    permanent=True,
+                ) from exc
         try:
             return Tls(
                 validate=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE,
