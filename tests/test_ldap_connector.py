@@ -6,11 +6,13 @@ full listing only succeeds by paging (RFC 2696).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import socket
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -45,6 +47,9 @@ from tests.slapd_server import (
     SlapdServer,
     people_with_numbers,
 )
+
+
+_BIND = {"base_dn": SUFFIX, "bind_dn": "cn=reader,dc=example,dc=org", "bind_password": "x"}
 
 
 def _connector(settings: dict[str, str]) -> LdapConnector:
@@ -493,3 +498,79 @@ def test_a_ca_certificate_that_is_not_pem_is_a_permanent_error(slapd_tls_server,
 
     assert error.permanent
     assert error.message.startswith("The CA certificate cannot be read")
+
+
+# --- Servers that misbehave -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _fake_server(behaviour: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 port 0 running `behaviour(connection)` for each client; yields its port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            with connection:
+                behaviour(connection)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_a_server_that_never_answers_is_a_temporary_timeout(allow_private_addresses, settings):
+    settings.CONNECTOR_HTTP_TIMEOUT = 1
+    released = threading.Event()
+
+    def silent(connection: socket.socket) -> None:
+        released.wait(timeout=10)
+
+    with _fake_server(silent) as port:
+        try:
+            error = _error(
+                lambda: _connector({"server_url": f"ldap://127.0.0.1:{port}", **_BIND}).test_connection()
+            )
+        finally:
+            released.set()
+
+    assert not error.permanent
+    assert error.message == "The LDAP server did not answer in time."
+
+
+def test_a_server_answering_garbage_is_a_temporary_error(allow_private_addresses):
+    def garbage(connection: socket.socket) -> None:
+        connection.recv(1024)
+        connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\nthis is not LDAP\x00\xff")
+
+    with _fake_server(garbage) as port:
+        error = _error(
+            lambda: _connector({"server_url": f"ldap://127.0.0.1:{port}", **_BIND}).test_connection()
+        )
+
+    assert not error.permanent
+    assert error.message.startswith("The LDAP server")
+
+
+def test_a_server_that_goes_down_during_the_listing_fails_it_as_temporary(tmp_path, allow_private_addresses):
+    with SlapdServer(folder=tmp_path) as server:
+        records = _connector(server.settings(page_size="100")).iter_records()
+        assert isinstance(next(records), CrmRecord)
+        server.stop()
+
+        error = _error(lambda: list(records))
+
+    assert not error.permanent
+    assert error.message.startswith("The LDAP server")

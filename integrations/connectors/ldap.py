@@ -327,7 +327,7 @@ class LdapConnector(Connector):
             )
             try:
                 connection.open()
-            except LDAPException as exc:
+            except (LDAPException, OSError) as exc:
                 last = _network_error(exc)
                 continue
             try:
@@ -339,7 +339,7 @@ class LdapConnector(Connector):
                     )
                 if bind_dn and not connection.bind():
                     raise _result_error(connection.result, what_failed="bind")
-            except LDAPException as exc:
+            except (LDAPException, OSError) as exc:
                 _unbind(connection)
                 raise _network_error(exc) from exc
             except ConnectorError:
@@ -379,7 +379,7 @@ class LdapConnector(Connector):
             raise ConnectorError(
                 f'The filter "{search_filter}" is not a valid LDAP filter (RFC 4515): {exc}.', permanent=True
             ) from exc
-        except LDAPException as exc:
+        except (LDAPException, OSError) as exc:
             raise _network_error(exc) from exc
         result = connection.result or {}
         if result.get("result", 0) != 0:
