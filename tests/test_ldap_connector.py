@@ -48,7 +48,6 @@ from tests.slapd_server import (
     people_with_numbers,
 )
 
-
 _BIND = {"base_dn": SUFFIX, "bind_dn": "cn=reader,dc=example,dc=org", "bind_password": "x"}
 
 
