@@ -573,3 +573,22 @@ def test_a_server_that_goes_down_during_the_listing_fails_it_as_temporary(tmp_pa
 
     assert not error.permanent
     assert error.message.startswith("The LDAP server")
+
+
+def test_a_bind_dn_without_a_password_is_refused_before_an_unauthenticated_bind(
+    slapd_server, allow_private_addresses
+):
+    # RFC 4513 §5.1.2: a DN with an empty password would be an anonymous bind that succeeds.
+    error = _error(lambda: _connector(slapd_server.settings(bind_password="")).test_connection())
+
+    assert error.permanent
+    assert error.message.startswith("The bind password is empty")
+
+
+def test_an_anonymous_bind_lists_what_anonymous_users_may_read(slapd_server, allow_private_addresses):
+    settings = slapd_server.settings(bind_dn="", bind_password="")
+
+    error = _error(lambda: list(_connector(settings).iter_records()))
+
+    # slapd lets anonymous users read, but only 500 entries: the listing fails instead of shrinking.
+    assert "size limit" in error.message

@@ -303,6 +303,14 @@ class LdapConnector(Connector):
         tls = self._tls(host) if (ldaps or start_tls) else None
         bind_dn = self._setting("bind_dn")
         password = self.settings.get("bind_password") or ""
+        if bind_dn and not password:
+            # A simple bind with a DN and no password is an "unauthenticated bind" (RFC 4513
+            # §5.1.2) that many servers answer as anonymous: never send one by mistake.
+            raise ConnectorError(
+                "The bind password is empty: enter the password of the bind DN, or leave both empty "
+                "to bind anonymously.",
+                permanent=True,
+            )
         last: ConnectorError | None = None
         for address in addresses:
             server = Server(
