@@ -163,9 +163,13 @@ def seed_ldif() -> str:
 
 
 def make_certificates(folder: Path, *, host: str = TLS_HOST) -> tuple[str, Path, Path]:
-    """A throwaway CA and a server certificate for `host` signed by it (EC P-256, valid one day
-    either side of now). Returns (CA certificate PEM text, server certificate file, key file)."""
-    now = dt.datetime.now(dt.UTC)
+    """A throwaway CA and a server certificate for `host` signed by it (EC P-256). Returns (CA
+    certificate PEM text, server certificate file, key file).
+
+    Valid from 2000 to 2099: OpenSSL checks validity against the real clock, which a suite run
+    with `--clock` (time-machine) does not move, so the window must not depend on "now".
+    """
+    start, end = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2099, 12, 31, tzinfo=dt.UTC)
 
     def name(common_name: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -177,8 +181,8 @@ def make_certificates(folder: Path, *, host: str = TLS_HOST) -> tuple[str, Path,
         .issuer_name(name("CTI test CA"))
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(start)
+        .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
@@ -192,8 +196,8 @@ def make_certificates(folder: Path, *, host: str = TLS_HOST) -> tuple[str, Path,
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(start)
+        .not_valid_after(end)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
