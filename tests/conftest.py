@@ -19,7 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from configurator.models import Tenant, TenantAPIKey
 from configurator.services import api_key_create, tenant_create, user_create_for_tenant
 
-pytest_plugins = ["tests.radicale_server", "tests.faults.plugin"]
+pytest_plugins = ["tests.radicale_server", "tests.slapd_server", "tests.faults.plugin"]
 
 PASSWORD = "correct-horse-battery-staple"
 
