@@ -5,6 +5,7 @@ and adding its preset here.
 """
 
 from integrations.connectors.carddav import CARDDAV
+from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
 from integrations.presets import Preset
 
@@ -13,6 +14,7 @@ PRESETS: tuple[Preset, ...] = (
     EFECTE_ESM,
     ORACLE_CRM_ON_DEMAND,
     WEB_SEARCH,
+    PHONEBOOK_UPLOAD,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
