@@ -28,7 +28,7 @@ import charset_normalizer
 from integrations.connectors.base import Connector, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.carddav import _card_record
 from integrations.phones import PhoneNumberError, normalize_phone
-from integrations.presets import Preset, RecordField
+from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies
 
 if TYPE_CHECKING:
     from integrations.models import PhoneBookUpload
@@ -448,7 +448,7 @@ PHONEBOOK_UPLOAD = Preset(
     name="Phone book upload (CSV or vCard)",
     description="Upload a phone book as a CSV or vCard file; a new upload replaces the cached numbers.",
     settings=(),
-    default_scripts=(),
+    default_scripts=(DefaultScript("E-mail the contact", "mailto:$(Email)", ScriptApplies.ON_MATCH),),
     connector_class=PhoneBookConnector,
     record_types=("contact",),
     fields=(
