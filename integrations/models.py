@@ -225,6 +225,7 @@ class PhoneBookUploadStatus(models.TextChoices):
     IMPORTED = "imported", "Imported"
     HELD = "held", "Imported, held by the shrink guard"
     FAILED = "failed", "Import failed"
+    REJECTED = "rejected", "Held, the old phone book was kept"
 
 
 class PhoneBookUpload(models.Model):

@@ -14,7 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from configurator.models import Tenant
@@ -27,6 +26,7 @@ from integrations.connectors.phonebook import (
     RowProblem,
     check_mapping,
     csv_preview,
+    current_upload,
     decode_upload,
     guess_mapping,
     parse_upload,
@@ -102,11 +102,13 @@ def phonebook_upload_get(*, tenant: Tenant, integration: Integration, upload_id:
 
 
 def phonebook_upload_latest(*, tenant: Tenant, integration: Integration) -> PhoneBookUpload | None:
-    """The integration's last imported upload (the overview shows its problems), or None."""
-    uploads: QuerySet[PhoneBookUpload] = PhoneBookUpload.objects.filter(
-        tenant=tenant, integration=integration, selected_at__isnull=False
-    ).defer("text")
-    return uploads.order_by("-selected_at", "-id").first()
+    """The integration's current upload (the overview shows its problems), or None.
+
+    See `integrations.connectors.phonebook.current_upload` for how a held import is settled.
+    """
+    if integration.tenant_id != tenant.pk:
+        raise Integration.DoesNotExist("Integration not found for this tenant.")
+    return current_upload(integration.pk)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from integrations.models import (
     SyncTrigger,
 )
 from integrations.phonebook_upload import phonebook_upload_import, phonebook_upload_receive
-from integrations.services import integration_create, integration_hold_accept
+from integrations.services import integration_create, integration_hold_accept, integration_hold_reject
+from integrations.sync import phone_cache_sync
 from tests.conftest import PASSWORD
 
 UTF8_CSV = (
@@ -243,6 +244,40 @@ def test_a_much_smaller_reupload_is_held_and_the_old_cache_stays_live(tenant):
     assert integration_hold_accept(tenant=tenant, integration=integration)
     assert _match(tenant, "0205550505") == ["Person 505"]
     assert _match(tenant, "0205550100") == []
+
+
+@pytest.mark.django_db
+def test_keeping_the_old_cache_sets_a_held_upload_aside_for_later_syncs(tenant):
+    integration = _book(tenant)
+    _import(tenant, integration, _people_csv(200))
+    small, outcome = _import(tenant, integration, _people_csv(10, start=500))
+    assert outcome.result.status == "held"
+    # A sync while the admin has not decided holds the same upload again.
+    assert phone_cache_sync(integration_id=integration.pk).status == "held"
+
+    assert integration_hold_reject(tenant=tenant, integration=integration)
+    # The next (nightly) sync reads the phone book before the held one: nothing is held again.
+    assert phone_cache_sync(integration_id=integration.pk).status == "ok"
+    integration.refresh_from_db()
+    assert (integration.cached_numbers, integration.held_generation) == (200, None)
+    small.refresh_from_db()
+    assert small.status == PhoneBookUploadStatus.REJECTED
+    assert _match(tenant, "0205550100") == ["Person 100"]
+
+
+@pytest.mark.django_db
+def test_an_accepted_held_upload_stays_current_for_later_syncs(tenant):
+    integration = _book(tenant)
+    _import(tenant, integration, _people_csv(200))
+    small, _ = _import(tenant, integration, _people_csv(10, start=500))
+    assert integration_hold_accept(tenant=tenant, integration=integration)
+
+    assert phone_cache_sync(integration_id=integration.pk).status == "ok"
+    integration.refresh_from_db()
+    assert integration.cached_numbers == 10
+    small.refresh_from_db()
+    assert small.status == PhoneBookUploadStatus.IMPORTED
+    assert _match(tenant, "0205550505") == ["Person 505"]
 
 
 @pytest.mark.django_db

@@ -404,15 +404,48 @@ def parse_upload(upload: PhoneBookUpload, *, country: str) -> Iterator[CrmRecord
 
 
 def current_upload(integration_id: int) -> PhoneBookUpload | None:
-    """The upload the integration's phone cache is built from: the newest one imported."""
-    from integrations.models import PhoneBookUpload
+    """The upload the integration's phone cache is built from: the newest one imported.
 
-    return (
+    An upload whose import the shrink guard held stays current while the admin has not decided
+    (so a sync in between holds it again); once decided, the latest decision on a held result
+    (`SyncRun` "accepted" or "rejected") settles it: accepted, it is current ("imported"); kept
+    the old cache, it is set aside ("rejected") and the upload before it is current again.
+    """
+    from integrations.models import (
+        Integration,
+        PhoneBookUpload,
+        PhoneBookUploadStatus,
+        SyncRun,
+        SyncRunStatus,
+    )
+
+    uploads = (
         PhoneBookUpload.objects.select_related("tenant")
         .filter(integration_id=integration_id, selected_at__isnull=False)
         .order_by("-selected_at", "-id")
-        .first()
     )
+    for upload in uploads:
+        if upload.status != PhoneBookUploadStatus.HELD:
+            return upload
+        pending = Integration.objects.filter(pk=integration_id, held_generation__isnull=False).exists()
+        if pending:
+            return upload
+        decision = (
+            SyncRun.objects.filter(
+                integration_id=integration_id, status__in=[SyncRunStatus.ACCEPTED, SyncRunStatus.REJECTED]
+            )
+            .order_by("-started_at", "-id")
+            .values_list("status", flat=True)
+            .first()
+        )
+        if decision == SyncRunStatus.ACCEPTED:
+            upload.status = PhoneBookUploadStatus.IMPORTED
+            upload.save(update_fields=["status"])
+            return upload
+        upload.status = PhoneBookUploadStatus.REJECTED
+        upload.selected_at = None
+        upload.save(update_fields=["status", "selected_at"])
+    return None
 
 
 class PhoneBookConnector(Connector):
