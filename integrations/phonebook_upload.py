@@ -86,7 +86,7 @@ def phonebook_upload_receive(
     return PhoneBookUpload.objects.create(
         tenant=tenant,
         integration=integration,
-        file_name=(file_name or "phone book")[:255],
+        file_name=(file_name.replace("\x00", "") or "phone book")[:255],
         size=len(content),
         kind=decoded.kind,
         encoding=decoded.encoding,

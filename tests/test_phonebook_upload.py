@@ -9,15 +9,19 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from configurator.models import Tenant
 from integrations.connectors.base import CrmRecord
 from integrations.connectors.phonebook import (
     PhoneBookFileError,
     RowProblem,
+    csv_preview,
     decode_upload,
     guess_mapping,
     parse_csv,
+    parse_vcards,
 )
 from integrations.matching import call_from_params, match_call
 from integrations.models import (
@@ -143,6 +147,36 @@ def test_unreadable_rows_are_reported_with_their_line_numbers():
         ("Jan", ["020 123 4567"], "line-2"),
         ("Marie", ["010 765 4321"], "line-8"),
     ]
+
+
+def _read_all(content: bytes) -> str | list[CrmRecord | RowProblem]:
+    """Everything an upload goes through, up to the records; the error message if refused."""
+    try:
+        decoded = decode_upload(content)
+        if "\x00" in decoded.text:
+            return []  # fails the test below: NUL must have been refused
+        if decoded.kind == "vcard":
+            return list(parse_vcards(decoded.text, country="NL"))
+        header, _ = csv_preview(decoded.text, decoded.delimiter)
+        mapping = ["number:work"] + ["name"] * (len(header) - 1) if header else []
+        return list(parse_csv(decoded.text, delimiter=decoded.delimiter, mapping=mapping, country="NL"))
+    except PhoneBookFileError as exc:
+        return exc.message
+
+
+@given(st.binary(max_size=600) | st.text(max_size=300).map(lambda t: t.encode("utf-8")))
+def test_any_bytes_are_read_or_refused_with_a_message_never_an_exception(content):
+    outcome = _read_all(content)
+    if isinstance(outcome, str):
+        assert outcome.strip()
+    else:
+        assert all(isinstance(item, CrmRecord | RowProblem) for item in outcome)
+        assert b"\x00" not in content or content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+
+
+def test_a_utf16_file_with_a_nul_character_is_refused():
+    with pytest.raises(PhoneBookFileError, match="not a text file"):
+        decode_upload("Name,Phone\nJan\x00,020 123 4567\n".encode("utf-16"))
 
 
 # Importing -----------------------------------------------------------------------------------

@@ -109,7 +109,8 @@ def _looks_binary(text: str) -> bool:
     if not sample:
         return False
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\f")
-    return "\x00" in sample or controls > len(sample) / 100
+    # NUL anywhere: databases refuse it in text (PostgreSQL), and no phone book has one.
+    return "\x00" in text or controls > len(sample) / 100
 
 
 def decode_upload(content: bytes) -> DecodedFile:
