@@ -91,7 +91,7 @@ def phonebook_upload(request: HttpRequest, tenant: Tenant, integration_id: int) 
     return redirect("phonebook-map", integration_id=integration.pk, upload_id=upload.pk)
 
 
-def _outcome_message(request: HttpRequest, outcome: ImportOutcome) -> None:
+def _outcome_message(request: HttpRequest, outcome: ImportOutcome, *, cached: int) -> None:
     result = outcome.result
     unreadable = ""
     if outcome.problem_count:
@@ -105,7 +105,12 @@ def _outcome_message(request: HttpRequest, outcome: ImportOutcome) -> None:
             f"Imported {result.records} contacts with {result.numbers} phone numbers.{unreadable}",
         )
     elif result.status == "held":
-        messages.warning(request, f"{result.error}{unreadable}")
+        messages.warning(
+            request,
+            f"The new phone book has {result.records} contacts with {result.numbers} phone numbers, "
+            f"far fewer than the {cached} cached now, so it was not applied yet: accept it or keep "
+            f"the old one below.{unreadable}",
+        )
     elif result.status == "busy":
         messages.warning(
             request, "A sync of this integration is running; import the file again when it ends."
@@ -135,7 +140,8 @@ def phonebook_map(request: HttpRequest, tenant: Tenant, integration_id: int, upl
         except ValidationError as exc:
             errors = list(exc.messages)
         else:
-            _outcome_message(request, outcome)
+            integration.refresh_from_db(fields=["cached_numbers"])
+            _outcome_message(request, outcome, cached=integration.cached_numbers)
             return redirect("integration-overview", integration_id=integration.pk)
     columns = [
         {"index": index, "title": title or f"Column {index + 1}", "role": role}

@@ -383,6 +383,25 @@ def test_upload_preview_mapping_and_import_through_the_views(tenant, admin_clien
 
 
 @pytest.mark.django_db
+def test_a_much_smaller_upload_through_the_views_offers_accept_and_keep(tenant, admin_client):
+    integration = _book(tenant)
+    _import(tenant, integration, _people_csv(200))
+    _post_file(admin_client, integration, _people_csv(10, start=500))
+    upload = PhoneBookUpload.objects.filter(integration=integration, selected_at__isnull=True).get()
+    response = admin_client.post(
+        reverse("phonebook-map", args=[integration.pk, upload.pk]),
+        {"column-0": "name", "column-1": "number:work"},
+    )
+    page = admin_client.get(response["Location"]).content.decode()
+    assert (
+        "The new phone book has 10 contacts with 10 phone numbers, far fewer than the 200 cached now" in page
+    )
+    assert reverse("integration-hold-accept", args=[integration.pk]) in page
+    assert reverse("integration-hold-reject", args=[integration.pk]) in page
+    assert _match(tenant, "0205550100") == ["Person 100"]
+
+
+@pytest.mark.django_db
 def test_an_import_without_a_number_column_shows_the_mapping_again(tenant, admin_client):
     integration = _book(tenant)
     _post_file(admin_client, integration, UTF8_CSV.encode())
