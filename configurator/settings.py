@@ -319,6 +319,11 @@ SYNC_HTTP_BACKOFF_SECONDS = env.float("SYNC_HTTP_BACKOFF_SECONDS", default=1.0)
 SYNC_RETRY_AFTER_MAX_WAIT_SECONDS = env.int("SYNC_RETRY_AFTER_MAX_WAIT_SECONDS", default=60)
 # Sync history rows older than this are deleted by the dispatcher.
 SYNC_HISTORY_DAYS = env.int("SYNC_HISTORY_DAYS", default=90)
+
+# --- Phone book upload (issue 6): integrations/connectors/phonebook.py
+# Largest phone book file (CSV or vCard) an admin may upload, in bytes.
+PHONEBOOK_MAX_UPLOAD_BYTES = env.int("PHONEBOOK_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+
 CONNECTOR_HTTP_TIMEOUT = env.float("CONNECTOR_HTTP_TIMEOUT", default=30.0)  # seconds
 
 # Outbound HTTP guard (issue 5, SSRF): integrations/outbound.py

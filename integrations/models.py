@@ -111,6 +111,7 @@ class SyncTrigger(models.TextChoices):
     RETRY = "retry", "Retry"
     MANUAL = "manual", "Sync now"
     CLI = "cli", "Command line"
+    UPLOAD = "upload", "Phone book upload"
 
 
 class SyncRun(models.Model):
@@ -208,3 +209,54 @@ class PhoneCacheEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.e164} -> {self.display_name}"
+
+
+class PhoneBookUploadKind(models.TextChoices):
+    """The format of an uploaded phone book."""
+
+    CSV = "csv", "CSV"
+    VCARD = "vcard", "vCard"
+
+
+class PhoneBookUploadStatus(models.TextChoices):
+    """Where an uploaded phone book stands."""
+
+    PENDING = "pending", "Waiting for the column mapping"
+    IMPORTED = "imported", "Imported"
+    HELD = "held", "Imported, held by the shrink guard"
+    FAILED = "failed", "Import failed"
+    REJECTED = "rejected", "Held, the old phone book was kept"
+
+
+class PhoneBookUpload(models.Model):
+    """A phone book file uploaded to a `phonebook_upload` integration (CSV or vCard).
+
+    `text` is the file decoded from `encoding` (the bytes are not kept); `delimiter` the CSV's
+    detected delimiter ("" for vCard); `mapping` one role per CSV column (see
+    `integrations.connectors.phonebook.COLUMN_ROLES`). `selected_at` is set when the admin
+    imports it: the integration's connector reads the newest selected upload. `problems` lists
+    the first unreadable rows as [line, reason]; `problem_count` counts them all.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="phonebook_uploads")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    file_name = models.CharField(max_length=255)
+    size = models.PositiveIntegerField(help_text="Size of the uploaded file in bytes.")
+    kind = models.CharField(max_length=8, choices=PhoneBookUploadKind.choices)
+    encoding = models.CharField(max_length=40)
+    delimiter = models.CharField(max_length=4, blank=True)
+    text = models.TextField()
+    mapping = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=16, choices=PhoneBookUploadStatus.choices, default=PhoneBookUploadStatus.PENDING
+    )
+    selected_at = models.DateTimeField(null=True, blank=True)
+    problems = models.JSONField(default=list, blank=True)
+    problem_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("-uploaded_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.kind}, {self.status})"

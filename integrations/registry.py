@@ -5,16 +5,32 @@ and adding its preset here.
 """
 
 from integrations.connectors.carddav import CARDDAV
+from integrations.connectors.carddav_brands import (
+    CARDDAV_FASTMAIL,
+    CARDDAV_ICLOUD,
+    CARDDAV_MAILBOX_ORG,
+    CARDDAV_NEXTCLOUD,
+    CARDDAV_SOGO,
+    CARDDAV_SYNOLOGY,
+)
 from integrations.connectors.ldap import LDAP
+from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
 from integrations.presets import Preset
 
 PRESETS: tuple[Preset, ...] = (
     CARDDAV,
+    CARDDAV_NEXTCLOUD,
+    CARDDAV_ICLOUD,
+    CARDDAV_FASTMAIL,
+    CARDDAV_SOGO,
+    CARDDAV_SYNOLOGY,
+    CARDDAV_MAILBOX_ORG,
     EFECTE_ESM,
     ORACLE_CRM_ON_DEMAND,
     WEB_SEARCH,
     LDAP,
+    PHONEBOOK_UPLOAD,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}

@@ -38,6 +38,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from integrations.connectors.base import Connector, ConnectorError, CrmRecord, RetryPolicy, SkippedRecord
+from integrations.connectors.phonebook import INTEGRATION_ID_SETTING
 from integrations.http import connector_client
 from integrations.models import (
     Integration,
@@ -98,8 +99,16 @@ class _LostLock(Exception):
 
 
 def connector_settings(integration: Integration) -> dict[str, str]:
-    """The integration's plain settings and decrypted secrets, as the connector expects them."""
-    return {**(integration.settings or {}), **(integration.secrets or {})}
+    """The integration's plain settings and decrypted secrets, as the connector expects them.
+
+    Also carries the integration's id as `_integration_id`, for connectors that read stored
+    data instead of the network (the phone book upload).
+    """
+    return {
+        **(integration.settings or {}),
+        **(integration.secrets or {}),
+        INTEGRATION_ID_SETTING: str(integration.pk),
+    }
 
 
 def stale_sync_q(*, now: dt.datetime) -> Q:

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from integrations import views
+from integrations import phonebook_views, views
 
 urlpatterns: list[URLPattern] = [
     path("integrations/add/", views.preset_list, name="integration-presets"),
@@ -34,6 +34,16 @@ urlpatterns: list[URLPattern] = [
         "integrations/<int:integration_id>/scripts/preview/",
         views.integration_script_preview,
         name="integration-script-preview",
+    ),
+    path(
+        "integrations/<int:integration_id>/phonebook/upload/",
+        phonebook_views.phonebook_upload,
+        name="phonebook-upload",
+    ),
+    path(
+        "integrations/<int:integration_id>/phonebook/<int:upload_id>/",
+        phonebook_views.phonebook_map,
+        name="phonebook-map",
     ),
     path("scripts/add/", views.script_add, name="script-add"),
     path("scripts/preview/", views.script_preview, name="script-preview"),

@@ -30,6 +30,7 @@ from integrations.forms import (
 )
 from integrations.matching import Call, CallInputError, call_from_params
 from integrations.models import Integration, Script, SyncState
+from integrations.phonebook_views import phonebook_overview_context
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, UnknownPresetError, find_preset, get_preset
 from integrations.selectors import (
@@ -274,6 +275,7 @@ def integration_overview(request: HttpRequest, tenant: Tenant, integration_id: i
             "sync_runs": sync_run_list(tenant=tenant, integration=integration),
             "applies_labels": APPLIES_LABELS,
             "active_integration_id": integration.pk,
+            **phonebook_overview_context(tenant=tenant, integration=integration),
         },
     )
 

@@ -1,0 +1,164 @@
+"""Views of the phone book upload: upload a file, map its columns with a preview, import it.
+
+Thin, like `integrations.views`: each view resolves the tenant's rows (404 for another tenant's
+ids), calls `integrations.phonebook_upload` and renders or redirects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_http_methods, require_POST
+
+from configurator.models import Tenant
+from configurator.views import render_page, tenant_admin_required
+from integrations.models import Integration, PhoneBookUpload
+from integrations.phonebook_upload import (
+    ROLE_CHOICES,
+    ImportOutcome,
+    is_phonebook_integration,
+    phonebook_upload_get,
+    phonebook_upload_import,
+    phonebook_upload_latest,
+    phonebook_upload_preview,
+    phonebook_upload_receive,
+    problem_lines,
+)
+from integrations.selectors import integration_get
+
+
+class PhoneBookUploadForm(forms.Form):
+    """The overview's upload form: one CSV or vCard file."""
+
+    file = forms.FileField(
+        label="Phone book file (CSV or vCard)",
+        help_text="A CSV with a header row (any delimiter and encoding), or a .vcf file.",
+    )
+
+
+def _phonebook_integration_or_404(*, tenant: Tenant, integration_id: int) -> Integration:
+    try:
+        integration = integration_get(tenant=tenant, integration_id=integration_id)
+    except Integration.DoesNotExist:
+        raise Http404("No such integration.") from None
+    if not is_phonebook_integration(integration):
+        raise Http404("This integration does not take phone book uploads.")
+    return integration
+
+
+def phonebook_overview_context(*, tenant: Tenant, integration: Integration) -> dict[str, Any]:
+    """The overview's upload section (form, last import's unreadable rows); {} for other presets."""
+    if not is_phonebook_integration(integration):
+        return {}
+    latest = phonebook_upload_latest(tenant=tenant, integration=integration)
+    return {
+        "phonebook": {
+            "form": PhoneBookUploadForm(),
+            "latest": latest,
+            "problems": problem_lines(latest) if latest else [],
+            "more_problems": (latest.problem_count - len(latest.problems)) if latest else 0,
+            "max_bytes": settings.PHONEBOOK_MAX_UPLOAD_BYTES,
+        }
+    }
+
+
+@tenant_admin_required
+@require_POST
+def phonebook_upload(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """Receive a file; on to the mapping step, or back to the overview with what is wrong."""
+    integration = _phonebook_integration_or_404(tenant=tenant, integration_id=integration_id)
+    form = PhoneBookUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a CSV or vCard file to upload.")
+        return redirect("integration-overview", integration_id=integration.pk)
+    uploaded = form.cleaned_data["file"]
+    limit: int = settings.PHONEBOOK_MAX_UPLOAD_BYTES
+    # Read one byte past the limit: enough to refuse a larger file without reading all of it.
+    content = uploaded.read(limit + 1)
+    try:
+        upload = phonebook_upload_receive(
+            tenant=tenant, integration=integration, file_name=uploaded.name or "", content=content
+        )
+    except ValidationError as exc:
+        messages.error(request, f"{uploaded.name}: {' '.join(exc.messages)}")
+        return redirect("integration-overview", integration_id=integration.pk)
+    return redirect("phonebook-map", integration_id=integration.pk, upload_id=upload.pk)
+
+
+def _outcome_message(request: HttpRequest, outcome: ImportOutcome, *, cached: int) -> None:
+    result = outcome.result
+    unreadable = ""
+    if outcome.problem_count:
+        shown = "; ".join(outcome.problems[:5])
+        more = outcome.problem_count - min(5, len(outcome.problems))
+        unreadable = f" {outcome.problem_count} unreadable: {shown}" + (f"; and {more} more" if more else "")
+        unreadable += "."
+    if result.status == "ok":
+        messages.success(
+            request,
+            f"Imported {result.records} contacts with {result.numbers} phone numbers.{unreadable}",
+        )
+    elif result.status == "held":
+        messages.warning(
+            request,
+            f"The new phone book has {result.records} contacts with {result.numbers} phone numbers, "
+            f"far fewer than the {cached} cached now, so it was not applied yet: accept it or keep "
+            f"the old one below.{unreadable}",
+        )
+    elif result.status == "busy":
+        messages.warning(
+            request, "A sync of this integration is running; import the file again when it ends."
+        )
+    else:
+        messages.error(request, f"The import failed: {result.error} The old phone book is kept.")
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def phonebook_map(request: HttpRequest, tenant: Tenant, integration_id: int, upload_id: int) -> HttpResponse:
+    """The mapping step: a preview of the first rows, a role per column, and "Import"."""
+    integration = _phonebook_integration_or_404(tenant=tenant, integration_id=integration_id)
+    try:
+        upload = phonebook_upload_get(tenant=tenant, integration=integration, upload_id=upload_id)
+    except PhoneBookUpload.DoesNotExist:
+        raise Http404("No such upload.") from None
+    preview = phonebook_upload_preview(upload=upload)
+    errors: list[str] = []
+    mapping = preview.mapping
+    if request.method == "POST":
+        mapping = [request.POST.get(f"column-{index}", "ignore") for index in range(len(preview.header))]
+        if preview.kind == "vcard":
+            mapping = []
+        try:
+            outcome = phonebook_upload_import(tenant=tenant, upload=upload, mapping=mapping)
+        except ValidationError as exc:
+            errors = list(exc.messages)
+        else:
+            integration.refresh_from_db(fields=["cached_numbers"])
+            _outcome_message(request, outcome, cached=integration.cached_numbers)
+            return redirect("integration-overview", integration_id=integration.pk)
+    columns = [
+        {"index": index, "title": title or f"Column {index + 1}", "role": role}
+        for index, (title, role) in enumerate(zip(preview.header, mapping, strict=False))
+    ]
+    return render_page(
+        request,
+        "integrations/phonebook_map.html",
+        tenant=tenant,
+        context={
+            "integration": integration,
+            "upload": upload,
+            "preview": preview,
+            "columns": columns,
+            "role_choices": ROLE_CHOICES,
+            "errors": errors,
+            "active_integration_id": integration.pk,
+        },
+        status=400 if errors else 200,
+    )
