@@ -6,6 +6,7 @@ and adding its preset here.
 
 from integrations.connectors.carddav import CARDDAV
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
+from integrations.connectors.rest_json import REST_JSON
 from integrations.presets import Preset
 
 PRESETS: tuple[Preset, ...] = (
@@ -13,6 +14,7 @@ PRESETS: tuple[Preset, ...] = (
     EFECTE_ESM,
     ORACLE_CRM_ON_DEMAND,
     WEB_SEARCH,
+    REST_JSON,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
