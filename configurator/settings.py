@@ -319,6 +319,10 @@ SYNC_HTTP_BACKOFF_SECONDS = env.float("SYNC_HTTP_BACKOFF_SECONDS", default=1.0)
 SYNC_RETRY_AFTER_MAX_WAIT_SECONDS = env.int("SYNC_RETRY_AFTER_MAX_WAIT_SECONDS", default=60)
 # Sync history rows older than this are deleted by the dispatcher.
 SYNC_HISTORY_DAYS = env.int("SYNC_HISTORY_DAYS", default=90)
+# HTTP connector base (issue 6): integrations/connectors/http_base.py
+# HTTP requests one sync (or connection test) may make, retries included; more ends the sync
+# (old cache kept, next try the next night): a guard against CRMs that page forever.
+SYNC_MAX_REQUESTS = env.int("SYNC_MAX_REQUESTS", default=10_000)
 CONNECTOR_HTTP_TIMEOUT = env.float("CONNECTOR_HTTP_TIMEOUT", default=30.0)  # seconds
 
 # Outbound HTTP guard (issue 5, SSRF): integrations/outbound.py
