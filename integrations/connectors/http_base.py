@@ -449,12 +449,13 @@ class HttpConnector(Connector):
         all_headers = {"Accept": "application/json", **auth_headers, **(headers or {})}
         all_params = {**{k: v for k, v in (params or {}).items() if v is not None}, **auth_params}
         kwargs: dict[str, Any] = {"headers": all_headers}
-        if all_params:
-            kwargs["params"] = all_params
         if json is not None:
             kwargs["json"] = json
         try:
-            response = self.send(method, url, **kwargs)
+            # Merged into the URL's own query: httpx's `params=` would replace it (a next link's
+            # token, a list path written with "?$select=...").
+            target = httpx.URL(url).copy_merge_params(all_params) if all_params else url
+            response = self.send(method, str(target), **kwargs)
         except httpx.HTTPError as exc:
             raise transport_error(exc, what=self.what) from exc
         except httpx.InvalidURL as exc:
