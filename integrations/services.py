@@ -56,7 +56,8 @@ def integration_settings_clean(
 
     Returns (plain settings, secrets). A secret left empty keeps its value from `keep_secrets`.
     Raises `ValidationError` with a message per setting name ("This field is required.", "Enter a
-    valid URL…", "Choose one of …"); unknown names are rejected too. A URL our server calls (a
+    valid URL…", "Choose one of …", and what the preset's connector finds wrong in them,
+    `Connector.settings_problems`); unknown names are rejected too. A URL our server calls (a
     preset with a connector) whose host is or resolves to an address inside a private network
     gets exactly `PRIVATE_ADDRESS_MESSAGE`; a host that does not resolve is accepted (the
     connection test and the sync report it). Screen-pop-only URLs are opened by the agent's
@@ -105,6 +106,10 @@ def integration_settings_clean(
             errors[field.name] = f"{field.label}: choose one of {labels}."
             continue
         (secrets if field.kind == SettingKind.SECRET else plain)[field.name] = value
+    if not errors and preset.connector_class is not None:
+        names = {setting.name: setting.label for setting in preset.settings}
+        problems = preset.connector_class.settings_problems({**plain, **secrets})
+        errors.update({name: f"{names.get(name, name)}: {why}" for name, why in problems.items()})
     if errors:
         raise ValidationError(errors)
     return plain, secrets

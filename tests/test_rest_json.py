@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 
 from configurator.models import Tenant
@@ -282,3 +284,41 @@ def test_a_failing_sync_keeps_the_old_cache_and_records_the_error(api: JsonApi, 
     integration.refresh_from_db()
     assert integration.cached_numbers == NUMBERS
     assert "repeated a page cursor" in integration.last_error
+
+
+def test_the_settings_form_names_an_unusable_json_path(api: JsonApi) -> None:
+    values = settings_for(api, "cursor", phone_paths="phones[first].number", next_path="")
+
+    with pytest.raises(ValidationError) as caught:
+        integration_settings_clean(preset=REST_JSON, values=values)
+
+    assert set(caught.value.message_dict) == {"phone_paths", "next_path"}
+    assert caught.value.message_dict["phone_paths"] == [
+        'JSON paths of the phone numbers: "phones[first].number" is not a JSON path '
+        "(like data.items or phones[*].number)."
+    ]
+
+
+@pytest.mark.django_db
+def test_a_sync_over_the_request_budget_fails_cleanly(api: JsonApi, tenant: Tenant, settings: Any) -> None:
+    integration = integration_create(
+        tenant=tenant,
+        preset_slug="rest_json",
+        name="Our CRM",
+        settings_values=settings_for(api, "page"),
+        start_sync=False,
+    )
+    assert phone_cache_sync(integration_id=integration.pk, sleep=lambda s: None).status == "ok"
+    settings.SYNC_MAX_REQUESTS = 2
+
+    noon = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+    with time_machine.travel(noon, tick=False):
+        result = phone_cache_sync(integration_id=integration.pk, sleep=lambda s: None)
+
+    assert result.status == "failed"
+    assert "SYNC_MAX_REQUESTS" in result.error
+    integration.refresh_from_db()
+    assert integration.cached_numbers == NUMBERS
+    assert PhoneCacheEntry.objects.filter(integration=integration).count() == NUMBERS
+    assert integration.next_sync_at is not None
+    assert integration.next_sync_at - noon > dt.timedelta(hours=10)  # the next night, not in minutes

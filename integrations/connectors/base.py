@@ -213,6 +213,12 @@ class Connector(ABC):
         remaining = self.retry.remaining()
         return seconds <= self.retry.max_retry_after and (remaining is None or seconds < remaining)
 
+    @classmethod
+    def settings_problems(cls, settings: Mapping[str, str]) -> dict[str, str]:
+        """What is wrong with these settings beyond what the form checks (kinds, required), by
+        setting name ("" for none); `integration_settings_clean` shows them. Default: nothing."""
+        return {}
+
     @abstractmethod
     def test_connection(self) -> None:
         """Reach the CRM with the settings; raise `ConnectorError` saying what is wrong."""

@@ -227,6 +227,11 @@ class RestJsonConnector(HttpConnector):
         self.config = rest_json_config(self.settings)
         self.auth = self.config.auth
 
+    @classmethod
+    def settings_problems(cls, settings: Mapping[str, str]) -> dict[str, str]:
+        """The unusable settings (see `rest_json_config`) with what is wrong, by name."""
+        return rest_json_settings_problems(settings)
+
     def pages(self) -> Iterator[list[Any]]:
         """The pages of the list endpoint with the configured paging helper."""
         c = self.config
