@@ -462,3 +462,16 @@ def test_params_are_merged_into_a_path_that_has_a_query() -> None:
     probe(handler).get_json("contacts?$select=fullname,telephone1", params={"page": 2, "skip": None})
 
     assert dict(handler.requests[0].url.params) == {"$select": "fullname,telephone1", "page": "2"}
+
+
+def test_a_next_link_back_to_the_first_page_is_a_repeat() -> None:
+    handler = Recorder(ok({"items": [1], "next": f"{BASE}/contacts?limit=2"}))
+
+    with pytest.raises(ConnectorError, match="repeated a page cursor"):
+        list(
+            probe(handler).pages_by_next_link(
+                "contacts", items="items", next_link="next", params={"limit": 2}
+            )
+        )
+
+    assert len(handler.requests) == 1

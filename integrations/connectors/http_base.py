@@ -660,7 +660,8 @@ class HttpConnector(Connector):
         """
         target = path
         query: Mapping[str, Any] | None = params
-        seen: set[str] = set()
+        first = httpx.URL(self.url_for(path))
+        seen: set[str] = {str(first.copy_merge_params(dict(params)) if params else first)}
         for _ in range(self.max_pages):
             response = self.request("GET", target, params=query, headers=headers)
             document = self.response_json(response)
