@@ -324,6 +324,10 @@ SYNC_HISTORY_DAYS = env.int("SYNC_HISTORY_DAYS", default=90)
 # Largest phone book file (CSV or vCard) an admin may upload, in bytes.
 PHONEBOOK_MAX_UPLOAD_BYTES = env.int("PHONEBOOK_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 
+# HTTP connector base (issue 6): integrations/connectors/http_base.py
+# HTTP requests one sync (or connection test) may make, retries included; more ends the sync
+# (old cache kept, next try the next night): a guard against CRMs that page forever.
+SYNC_MAX_REQUESTS = env.int("SYNC_MAX_REQUESTS", default=10_000)
 CONNECTOR_HTTP_TIMEOUT = env.float("CONNECTOR_HTTP_TIMEOUT", default=30.0)  # seconds
 
 # Outbound HTTP guard (issue 5, SSRF): integrations/outbound.py

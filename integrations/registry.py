@@ -16,6 +16,7 @@ from integrations.connectors.carddav_brands import (
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
+from integrations.connectors.rest_json import REST_JSON
 from integrations.presets import Preset
 
 PRESETS: tuple[Preset, ...] = (
@@ -31,6 +32,7 @@ PRESETS: tuple[Preset, ...] = (
     WEB_SEARCH,
     LDAP,
     PHONEBOOK_UPLOAD,
+    REST_JSON,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}

@@ -21,7 +21,8 @@ from django.utils import timezone
 
 import scripts_engine
 from configurator.models import Tenant
-from integrations.connectors.base import ConnectorError
+from integrations.connectors.base import Connector, ConnectorError, CrmRecord
+from integrations.connectors.http_base import HttpConnector
 from integrations.http import connector_client
 from integrations.models import (
     Integration,
@@ -40,6 +41,7 @@ from integrations.outbound import (
     numeric_resolver,
     resolve_checked,
 )
+from integrations.phones import PhoneNumberError, normalize_phone
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, get_preset
 from integrations.sync import fail_stale_sync, stale_sync_q, sync_history_prune
@@ -54,7 +56,8 @@ def integration_settings_clean(
 
     Returns (plain settings, secrets). A secret left empty keeps its value from `keep_secrets`.
     Raises `ValidationError` with a message per setting name ("This field is required.", "Enter a
-    valid URL…", "Choose one of …"); unknown names are rejected too. A URL our server calls (a
+    valid URL…", "Choose one of …", and what the preset's connector finds wrong in them,
+    `Connector.settings_problems`); unknown names are rejected too. A URL our server calls (a
     preset with a connector) whose host is or resolves to an address inside a private network
     gets exactly `PRIVATE_ADDRESS_MESSAGE`; a host that does not resolve is accepted (the
     connection test and the sync report it). Screen-pop-only URLs are opened by the agent's
@@ -103,6 +106,10 @@ def integration_settings_clean(
             errors[field.name] = f"{field.label}: choose one of {labels}."
             continue
         (secrets if field.kind == SettingKind.SECRET else plain)[field.name] = value
+    if not errors and preset.connector_class is not None:
+        names = {setting.name: setting.label for setting in preset.settings}
+        problems = preset.connector_class.settings_problems({**plain, **secrets})
+        errors.update({name: f"{names.get(name, name)}: {why}" for name, why in problems.items()})
     if errors:
         raise ValidationError(errors)
     return plain, secrets
@@ -152,6 +159,75 @@ def integration_test_connection(*, preset: Preset, settings_values: Mapping[str,
             preset.connector_class(settings=settings_values, client=client).test_connection()
         except httpx.InvalidURL as exc:  # not an httpx.HTTPError, so connectors let it through
             raise ConnectorError(f"The address is not a URL we can call: {exc}.", permanent=True) from exc
+
+
+@dataclass(frozen=True)
+class SampleNumber:
+    """A number of a sample record: as written in the CRM, its type, and its E.164 form ("" when
+    it cannot be read, then `problem` says why)."""
+
+    as_written: str
+    type: str
+    e164: str
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """A record as the sync would cache it (see `integration_sample_records`)."""
+
+    id: str
+    display_name: str
+    url: str
+    numbers: tuple[SampleNumber, ...]
+    fields: dict[str, str]
+
+
+def integration_sample_records(
+    *, preset: Preset, settings_values: Mapping[str, str], limit: int = 5, country: str = ""
+) -> list[SampleRecord]:
+    """The first `limit` records (with phone numbers) the preset's connector lists with these
+    settings, as they would be cached; `country` (ISO 3166 alpha-2, e.g. the tenant's) reads
+    national numbers. Records the sync would skip are left out.
+
+    For the wizard's "fetch a sample". Makes at most a few requests (no retries, no waiting).
+    Raises `ConnectorError` as `integration_test_connection` does; [] for presets without data.
+    """
+    if preset.connector_class is None:
+        return []
+    for field in preset.settings:
+        value = (settings_values.get(field.name) or "").strip()
+        if field.kind == SettingKind.URL and _url_host_refused(value, resolver=numeric_resolver):
+            raise ConnectorError(PRIVATE_ADDRESS_MESSAGE, permanent=True)
+    samples: list[SampleRecord] = []
+    connector: Connector
+    with connector_client() as client:
+        if issubclass(preset.connector_class, HttpConnector):
+            connector = preset.connector_class(settings=settings_values, client=client, max_requests=5)
+        else:
+            connector = preset.connector_class(settings=settings_values, client=client)
+        try:
+            for item in connector.iter_records():
+                if not isinstance(item, CrmRecord):
+                    continue
+                numbers: list[SampleNumber] = []
+                for phone in item.phones:
+                    try:
+                        e164, problem = normalize_phone(phone.number, country=country).e164, ""
+                    except PhoneNumberError as exc:
+                        e164, problem = "", str(exc)
+                    numbers.append(SampleNumber(phone.number, phone.type, e164, problem))
+                samples.append(
+                    SampleRecord(item.id, item.display_name, item.url, tuple(numbers), dict(item.fields))
+                )
+                if len(samples) >= limit:
+                    break
+        except ConnectorError:
+            if not samples:  # a budget reached after some records still shows those
+                raise
+        except httpx.InvalidURL as exc:
+            raise ConnectorError(f"The address is not a URL we can call: {exc}.", permanent=True) from exc
+    return samples
 
 
 @dataclass(frozen=True)

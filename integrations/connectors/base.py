@@ -166,6 +166,7 @@ class Connector(ABC):
         policy = self.retry
         attempt = 0
         while True:
+            self._before_attempt()
             try:
                 response = self.client.request(method, url, **kwargs)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -177,11 +178,11 @@ class Connector(ABC):
                 wait = policy.backoff * 2**attempt
                 logger.info("%s %s: %s; retry in %.0f s", method, url, type(exc).__name__, wait)
             else:
-                if response.status_code not in RETRY_STATUSES:
+                if not self._should_retry(response):
                     return response
-                asked = retry_after_seconds(response) if response.status_code in (429, 503) else None
+                asked = self._requested_wait(response)
                 if asked is not None and policy.retries and not self._can_wait(asked):
-                    raise http_error(response, what=self.what, retry_after=asked)
+                    raise self._response_error(response, retry_after=asked)
                 if attempt >= policy.retries:
                     return response
                 wait = asked if asked is not None else policy.backoff * 2**attempt
@@ -190,10 +191,33 @@ class Connector(ABC):
             attempt += 1
             self.sleep(wait)
 
+    def _before_attempt(self) -> None:  # noqa: B027 (a hook; most connectors need nothing here)
+        """Called before every request `send` makes, retries included (the HTTP base counts them)."""
+
+    def _should_retry(self, response: httpx.Response) -> bool:
+        """Whether `response` is worth another try: 5xx and 429 (`RETRY_STATUSES`)."""
+        return response.status_code in RETRY_STATUSES
+
+    def _requested_wait(self, response: httpx.Response) -> float | None:
+        """Seconds the CRM asks to wait before the next try: Retry-After of a 429/503, else None."""
+        return retry_after_seconds(response) if response.status_code in (429, 503) else None
+
+    def _response_error(
+        self, response: httpx.Response, *, retry_after: float | None = None
+    ) -> ConnectorError:
+        """The `ConnectorError` for an unsuccessful `response` (`http_error`)."""
+        return http_error(response, what=self.what, retry_after=retry_after)
+
     def _can_wait(self, seconds: float) -> bool:
         """Whether a Retry-After wait fits the policy and the sync's remaining time budget."""
         remaining = self.retry.remaining()
         return seconds <= self.retry.max_retry_after and (remaining is None or seconds < remaining)
+
+    @classmethod
+    def settings_problems(cls, settings: Mapping[str, str]) -> dict[str, str]:
+        """What is wrong with these settings beyond what the form checks (kinds, required), by
+        setting name ("" for none); `integration_settings_clean` shows them. Default: nothing."""
+        return {}
 
     @abstractmethod
     def test_connection(self) -> None:

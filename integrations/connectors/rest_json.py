@@ -1,0 +1,447 @@
+"""Generic JSON REST source: any CRM with a JSON list endpoint, configured without code.
+
+In the spirit of 3CX's CRM templates: the admin gives the API's base URL, the auth (none, an API
+key in a header or query parameter, HTTP Basic, a bearer token), the list endpoint, the paging
+style and the JSON paths of the record list, id, display name, phone numbers, record URL and
+extra fields (paths as in `http_base.json_path_values`: `data.items`, `phones[*].number`,
+`properties.phone`). This module is also the example of a connector on `HttpConnector`: a
+declaration (`Preset`), a settings reader, and `iter_records` built from a paging helper.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
+from integrations.connectors.http_base import (
+    ApiKeyHeader,
+    ApiKeyQuery,
+    Auth,
+    Basic,
+    Bearer,
+    HttpConnector,
+    JsonPathError,
+    NoAuth,
+    json_path_check,
+    json_path_first,
+    json_path_values,
+    json_text,
+)
+from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+
+WHAT = "The REST API"
+
+AUTH_KINDS = (
+    ("none", "None"),
+    ("header", "API key in a header"),
+    ("query", "API key in a query parameter"),
+    ("basic", "User name and password (HTTP Basic)"),
+    ("bearer", "Bearer token"),
+)
+PAGING_STYLES = (
+    ("none", "No paging (one answer has every record)"),
+    ("cursor", "Cursor / after token from the answer"),
+    ("offset", "Offset and limit"),
+    ("page", "Page number and page size"),
+    ("next_link", "Next-page link in the answer"),
+    ("link_header", "Next-page link in the Link header (RFC 8288)"),
+)
+# The query parameters each paging style sends unless the settings name others.
+_DEFAULT_PARAMS = {
+    "cursor": ("cursor", ""),
+    "offset": ("offset", "limit"),
+    "page": ("page", "per_page"),
+}
+MAX_PAGE_SIZE = 10_000
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,49}$")
+
+
+@dataclass(frozen=True)
+class RestJsonConfig:
+    """The settings of a `rest_json` integration, read and checked.
+
+    `phones` and `extra_fields` are (label or field name, JSON path) pairs; `name_paths` are
+    joined with a space ("first_name, last_name").
+    """
+
+    list_path: str
+    paging: str
+    page_size: int
+    page_param: str
+    size_param: str
+    next_path: str
+    records_path: str
+    id_path: str
+    name_paths: tuple[str, ...]
+    phones: tuple[tuple[str, str], ...]
+    url_template: str
+    extra_fields: tuple[tuple[str, str], ...]
+    auth: Auth
+
+
+def _pairs(text: str, *, setting: str, errors: dict[str, str], named: bool) -> tuple[tuple[str, str], ...]:
+    """ "label=path, path2" -> (("label", "path"), ("", "path2")); errors go into `errors[setting]`."""
+    pairs: list[tuple[str, str]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, path = part.partition("=")
+        name, path = (name.strip(), path.strip()) if sep else ("", name.strip())
+        if named and not _FIELD_NAME.match(name):
+            errors[setting] = (
+                f'"{part}" is not name=path (a name of letters, digits and _, then a JSON path).'
+            )
+            continue
+        try:
+            json_path_check(path)
+        except JsonPathError as exc:
+            errors[setting] = str(exc)
+            continue
+        if not path:
+            errors[setting] = f'"{part}" has no JSON path.'
+            continue
+        pairs.append((name, path))
+    return tuple(pairs)
+
+
+def rest_json_settings_problems(settings: Mapping[str, str]) -> dict[str, str]:
+    """Problems of a `rest_json` configuration, keyed by setting name ({} when it is usable)."""
+    try:
+        rest_json_config(settings)
+    except RestJsonSettingsError as exc:
+        return exc.problems
+    return {}
+
+
+class RestJsonSettingsError(ConnectorError):
+    """The configuration cannot be used; `problems` maps setting names to what is wrong."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        labels = {s.name: s.label for s in REST_JSON_SETTINGS}
+        text = "; ".join(f"{labels.get(name, name)}: {why}" for name, why in problems.items())
+        super().__init__(f"The REST source's settings are not usable: {text}", permanent=True)
+        self.problems = problems
+
+
+def rest_json_config(settings: Mapping[str, str]) -> RestJsonConfig:
+    """Read and check a `rest_json` integration's settings.
+
+    Raises `RestJsonSettingsError` (a permanent `ConnectorError`) naming every unusable setting:
+    a JSON path that is not one, a paging style without its cursor/link path, a page size that
+    is not 1..10,000, an auth kind without its key, a record URL template that is not http(s).
+    """
+
+    def get(name: str) -> str:
+        return (settings.get(name) or "").strip()
+
+    errors: dict[str, str] = {}
+    paging = get("paging") or "none"
+    if paging not in dict(PAGING_STYLES):
+        errors["paging"] = (
+            f'"{paging}" is not a paging style; choose one of {", ".join(dict(PAGING_STYLES))}.'
+        )
+    size_text = get("page_size") or "100"
+    page_size = int(size_text) if size_text.isdigit() else 0
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        errors["page_size"] = f"enter a whole number from 1 to {MAX_PAGE_SIZE}."
+    default_page, default_size = _DEFAULT_PARAMS.get(paging, ("", ""))
+    next_path = get("next_path")
+    if paging in ("cursor", "next_link") and not next_path:
+        errors["next_path"] = "give the JSON path of the next cursor or link (e.g. paging.next.after)."
+    single_paths = {
+        "next_path": next_path,
+        "records_path": get("records_path"),
+        "id_path": get("id_path") or "id",
+    }
+    for name, path in single_paths.items():
+        try:
+            json_path_check(path)
+        except JsonPathError as exc:
+            errors[name] = str(exc)
+    name_paths = tuple(
+        p for _, p in _pairs(get("name_paths") or "name", setting="name_paths", errors=errors, named=False)
+    )
+    phones = _pairs(get("phone_paths"), setting="phone_paths", errors=errors, named=False)
+    if not phones and "phone_paths" not in errors:
+        errors["phone_paths"] = "give at least one JSON path of a phone number (e.g. phone, mobile)."
+    extra = _pairs(get("extra_fields"), setting="extra_fields", errors=errors, named=True)
+    template = get("record_url_template")
+    if template and not template.lower().startswith(("http://", "https://")):
+        errors["record_url_template"] = "start the record URL template with http:// or https://."
+    list_path = get("list_path")
+    if not list_path:
+        errors["list_path"] = "give the path of the list endpoint (e.g. /api/v1/contacts)."
+    auth = _auth(get("auth_kind") or "none", settings=settings, errors=errors)
+    if errors:
+        raise RestJsonSettingsError(errors)
+    return RestJsonConfig(
+        list_path=list_path,
+        paging=paging,
+        page_size=page_size,
+        page_param=get("page_param") or default_page,
+        size_param=get("size_param") or default_size,
+        next_path=next_path,
+        records_path=single_paths["records_path"],
+        id_path=single_paths["id_path"],
+        name_paths=name_paths,
+        phones=phones,
+        url_template=template,
+        extra_fields=extra,
+        auth=auth,
+    )
+
+
+def _auth(kind: str, *, settings: Mapping[str, str], errors: dict[str, str]) -> Auth:
+    name = (settings.get("api_key_name") or "").strip()
+    has_secret = bool((settings.get("secret") or "").strip())
+    if kind == "none":
+        return NoAuth()
+    if kind not in dict(AUTH_KINDS):
+        errors["auth_kind"] = f'"{kind}" is not an auth kind; choose one of {", ".join(dict(AUTH_KINDS))}.'
+        return NoAuth()
+    if not has_secret:
+        errors["secret"] = "this auth kind needs the key, password or token."  # noqa: S105 (a message)
+    if kind == "header":
+        return ApiKeyHeader(name or "X-Api-Key", setting="secret")
+    if kind == "query":
+        return ApiKeyQuery(name or "api_key", setting="secret")
+    if kind == "basic":
+        if not (settings.get("username") or "").strip():
+            errors["username"] = "HTTP Basic needs a user name."
+        return Basic("username", "secret")
+    return Bearer(setting="secret")
+
+
+class RestJsonConnector(HttpConnector):
+    """Lists the records of a JSON list endpoint as configured in the settings (see `RestJsonConfig`)."""
+
+    what = WHAT
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config = rest_json_config(self.settings)
+        self.auth = self.config.auth
+
+    @classmethod
+    def settings_problems(cls, settings: Mapping[str, str]) -> dict[str, str]:
+        """The unusable settings (see `rest_json_config`) with what is wrong, by name."""
+        return rest_json_settings_problems(settings)
+
+    def pages(self) -> Iterator[list[Any]]:
+        """The pages of the list endpoint with the configured paging helper."""
+        c = self.config
+        if c.paging == "cursor":
+            return self.pages_by_cursor(
+                c.list_path,
+                items=c.records_path,
+                cursor=c.next_path,
+                cursor_param=c.page_param,
+                size_param=c.size_param or None,
+                page_size=c.page_size,
+            )
+        if c.paging == "offset":
+            return self.pages_by_offset(
+                c.list_path,
+                items=c.records_path,
+                offset_param=c.page_param,
+                limit_param=c.size_param,
+                page_size=c.page_size,
+            )
+        if c.paging == "page":
+            return self.pages_by_page_number(
+                c.list_path,
+                items=c.records_path,
+                page_param=c.page_param,
+                size_param=c.size_param or None,
+                page_size=c.page_size,
+            )
+        if c.paging in ("next_link", "link_header"):
+            return self.pages_by_next_link(
+                c.list_path, items=c.records_path, next_link=c.next_path if c.paging == "next_link" else None
+            )
+        return iter([self._items(self.get_json(c.list_path), c.records_path, url=c.list_path)])
+
+    def test_connection(self) -> None:
+        """Fetch the first page and check the paths find records with an id and a phone number.
+
+        Raises `ConnectorError`: the request's errors (see `HttpConnector.request`), a page
+        without the record list, or records none of which has a value at the id path or at any
+        phone path (permanent, naming the path). An empty first page passes.
+        """
+        page = next(self.pages(), [])
+        if not page:
+            return
+        c = self.config
+        if not any(isinstance(item, dict) and json_text(json_path_first(item, c.id_path)) for item in page):
+            raise ConnectorError(
+                f'{WHAT} answered {len(page)} records, but none has an id at "{c.id_path}": '
+                "check the id path.",
+                permanent=True,
+            )
+        if not any(isinstance(item, dict) and _phones(item, c.phones) for item in page):
+            paths = ", ".join(path for _, path in c.phones)
+            raise ConnectorError(
+                f"{WHAT} answered {len(page)} records, but none has a phone number at {paths}: "
+                "check the phone number paths.",
+                permanent=True,
+            )
+
+    def iter_records(self) -> Iterator[CrmRecord | SkippedRecord]:
+        """Yield a `CrmRecord` per listed record with a phone number; a `SkippedRecord` per item
+        that is not a JSON object or has no id. Records without numbers are left out.
+
+        Record shape: `id` from the id path, `type` "contact", `display_name` the name paths'
+        values joined by a space, `phones` every value of every phone path (lists flattened) with
+        the path's label ("mobile=..."), else its last key, as type; `url` the record URL
+        template with `{id}` and `{json.path}` placeholders replaced (URL-escaped); `fields`
+        DisplayName, Identifier, PopUpUri and the extra fields. Raises `ConnectorError` as
+        `HttpConnector.request` and the paging helpers do.
+        """
+        for page in self.pages():
+            for item in page:
+                record = self.record(item)
+                if record is not None:
+                    yield record
+
+    def record(self, item: Any) -> CrmRecord | SkippedRecord | None:
+        """One listed item as a record (see `iter_records`)."""
+        c = self.config
+        if not isinstance(item, dict):
+            return SkippedRecord(reason=f"the record is not a JSON object but {type(item).__name__}")
+        record_id = json_text(json_path_first(item, c.id_path))
+        if not record_id:
+            return SkippedRecord(reason=f'the record has no id at "{c.id_path}"')
+        phones = _phones(item, c.phones)
+        if not phones:
+            return None
+        name = " ".join(t for t in (json_text(json_path_first(item, p)) for p in c.name_paths) if t)
+        url = _fill(c.url_template, item, record_id=record_id) if c.url_template else ""
+        fields = {"DisplayName": name, "Identifier": record_id, "PopUpUri": url}
+        for field_name, path in c.extra_fields:
+            fields[field_name] = ", ".join(t for t in (json_text(v) for v in _flat(item, path)) if t)
+        return CrmRecord(
+            id=record_id, type="contact", display_name=name, phones=phones, url=url, fields=fields
+        )
+
+
+def _flat(item: Any, path: str) -> list[Any]:
+    values: list[Any] = []
+    for value in json_path_values(item, path):
+        values.extend(value if isinstance(value, list) else [value])
+    return values
+
+
+def _phones(item: Any, paths: tuple[tuple[str, str], ...]) -> tuple[RecordPhone, ...]:
+    phones: list[RecordPhone] = []
+    for label, path in paths:
+        kind = label or re.sub(r"\[.*?\]", "", path.rsplit(".", 1)[-1])
+        for value in _flat(item, path):
+            number = json_text(value)
+            if number:
+                phones.append(RecordPhone(number=number, type=kind))
+    return tuple(phones)
+
+
+def _fill(template: str, item: Any, *, record_id: str) -> str:
+    """The template with `{id}` -> the record id and `{path}` -> the value at that JSON path,
+    each URL-escaped; a placeholder that is not a path, or finds nothing, becomes ""."""
+
+    def value(match: re.Match[str]) -> str:
+        path = match[1].strip()
+        if path == "id":
+            return quote(record_id, safe="")
+        try:
+            return quote(json_text(json_path_first(item, path)), safe="")
+        except JsonPathError:
+            return ""
+
+    return _PLACEHOLDER.sub(value, template)
+
+
+REST_JSON_SETTINGS: tuple[SettingField, ...] = (
+    SettingField("base_url", "API base URL", SettingKind.URL, placeholder="https://crm.example.com/api"),
+    SettingField("auth_kind", "Authentication", SettingKind.CHOICE, default="none", choices=AUTH_KINDS),
+    SettingField(
+        "api_key_name",
+        "API key header or parameter name",
+        required=False,
+        placeholder="X-Api-Key",
+        help_text="For an API key: the header (default X-Api-Key) or query parameter (default api_key).",
+    ),
+    SettingField("username", "User name", required=False, help_text="For HTTP Basic."),
+    SettingField("secret", "API key, password or token", SettingKind.SECRET, required=False),
+    SettingField("list_path", "List endpoint", placeholder="/v1/contacts"),
+    SettingField("paging", "Paging", SettingKind.CHOICE, default="none", choices=PAGING_STYLES),
+    SettingField("page_size", "Page size", required=False, default="100"),
+    SettingField(
+        "page_param",
+        "Cursor, offset or page parameter",
+        required=False,
+        help_text="Defaults: cursor, offset, page.",
+    ),
+    SettingField("size_param", "Page size parameter", required=False, help_text="Defaults: limit, per_page."),
+    SettingField(
+        "next_path",
+        "JSON path of the next cursor or link",
+        required=False,
+        placeholder="paging.next.after",
+        help_text="For cursor and next-link paging, e.g. next_cursor, links.next, @odata.nextLink.",
+    ),
+    SettingField(
+        "records_path",
+        "JSON path of the record list",
+        required=False,
+        placeholder="data",
+        help_text="Empty when the answer is the list itself.",
+    ),
+    SettingField("id_path", "JSON path of the id", required=False, default="id"),
+    SettingField(
+        "name_paths",
+        "JSON paths of the name",
+        required=False,
+        default="name",
+        help_text="Several paths, comma-separated, are joined with a space: first_name, last_name.",
+    ),
+    SettingField(
+        "phone_paths",
+        "JSON paths of the phone numbers",
+        placeholder="phone, mobile=mobile_phone, phones[*].number",
+        help_text="Comma-separated; label=path gives the number's type.",
+    ),
+    SettingField(
+        "record_url_template",
+        "Record URL template",
+        required=False,
+        placeholder="https://crm.example.com/contacts/{id}",
+        help_text="{id} and {json.path} are replaced by the record's values.",
+    ),
+    SettingField(
+        "extra_fields",
+        "Extra fields",
+        required=False,
+        placeholder="Email=email, Company=company.name",
+        help_text="name=path pairs, comma-separated; Email, Company and Title can be shown on calls.",
+    ),
+)
+
+REST_JSON = Preset(
+    slug="rest_json",
+    name="Generic JSON REST API",
+    description="Any CRM with a JSON list endpoint: set the URL, auth, paging and JSON paths, no code.",
+    settings=REST_JSON_SETTINGS,
+    default_scripts=(DefaultScript("Open record", "$(PopUpUri)", ScriptApplies.ON_MATCH, auto_open=False),),
+    connector_class=RestJsonConnector,
+    record_types=("contact",),
+    fields=(
+        RecordField("Email", "E-mail"),
+        RecordField("Company", "Company"),
+        RecordField("Title", "Job title"),
+    ),
+    default_notification_fields=("Company",),
+    keywords=("rest", "json", "api", "custom", "generic", "http"),
+)
