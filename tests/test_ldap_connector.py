@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.core.exceptions import ValidationError
 from ldap3 import MODIFY_REPLACE, Connection, Server
 
 from configurator.models import Tenant
@@ -31,7 +32,7 @@ from integrations.connectors.ldap import (
 from integrations.matching import call_from_params, match_call
 from integrations.outbound import PRIVATE_ADDRESS_MESSAGE
 from integrations.registry import get_preset
-from integrations.services import integration_create
+from integrations.services import integration_create, integration_settings_clean
 from integrations.sync import phone_cache_sync
 from tests.slapd_server import (
     ADMIN_DN,
@@ -231,6 +232,36 @@ def test_a_private_address_is_refused_before_connecting(slapd_server, monkeypatc
     assert error.permanent
     assert error.message == PRIVATE_ADDRESS_MESSAGE
     assert opened == []
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("ldap://127.0.0.1:389", PRIVATE_ADDRESS_MESSAGE),
+        ("ldaps://[::1]", PRIVATE_ADDRESS_MESSAGE),
+        ("ldap://169.254.169.254", PRIVATE_ADDRESS_MESSAGE),
+        ("ldap://localhost", PRIVATE_ADDRESS_MESSAGE),
+        ("https://directory.example.com", "is not an ldap://host[:port] or ldaps://host[:port] URL"),
+        ("ldap://[::1", "is not an ldap://host[:port] or ldaps://host[:port] URL"),
+    ],
+)
+def test_saving_the_settings_refuses_a_private_or_malformed_server_url(url, expected):
+    # Like the URLs of HTTP connectors: refused when saved, not only on every sync.
+    with pytest.raises(ValidationError) as caught:
+        integration_settings_clean(
+            preset=get_preset("ldap"), values={"server_url": url, "base_dn": SUFFIX}
+        )
+
+    assert expected in caught.value.message_dict["server_url"][0]
+
+
+@pytest.mark.usefixtures("allow_private_addresses")
+def test_a_directory_on_the_local_network_is_saved_when_private_addresses_are_allowed():
+    plain, _ = integration_settings_clean(
+        preset=get_preset("ldap"), values={"server_url": "ldap://10.0.0.5", "base_dn": SUFFIX}
+    )
+
+    assert plain["server_url"] == "ldap://10.0.0.5"
 
 
 def test_a_name_resolving_to_a_private_address_is_refused(monkeypatch):

@@ -48,7 +48,12 @@ from ldap3.core.exceptions import (
 )
 
 from integrations.connectors.base import Connector, ConnectorError, CrmRecord, RecordPhone, SkippedRecord
-from integrations.outbound import OutboundAddressRefused, OutboundNameNotResolved, resolve_checked
+from integrations.outbound import (
+    PRIVATE_ADDRESS_MESSAGE,
+    OutboundAddressRefused,
+    OutboundNameNotResolved,
+    resolve_checked,
+)
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
 
 WHAT = "The LDAP server"
@@ -212,6 +217,25 @@ class LdapConnector(Connector):
 
     def _flag(self, name: str, default: str) -> bool:
         return self._setting(name, default).lower() in ("yes", "true", "1", "on")
+
+    @classmethod
+    def settings_problems(cls, settings: Mapping[str, str]) -> dict[str, str]:
+        """The server URL's problems when the settings are saved: not an ldap(s):// URL, or a host
+        that is (or resolves to) an address inside a private network (`PRIVATE_ADDRESS_MESSAGE`,
+        as for the URLs of HTTP connectors). A name that does not resolve is accepted here; the
+        connection test and the sync say so."""
+        probe = cls.__new__(cls)
+        probe.settings = settings
+        try:
+            host, port, _ = probe._address()
+            resolve_checked(host, port)
+        except ConnectorError as exc:
+            return {"server_url": exc.message}
+        except OutboundAddressRefused:
+            return {"server_url": PRIVATE_ADDRESS_MESSAGE}
+        except OutboundNameNotResolved:
+            pass
+        return {}
 
     def _address(self) -> tuple[str, int, bool]:
         """(host, port, ldaps) of the server URL; raises a permanent `ConnectorError` when unreadable."""
