@@ -26,6 +26,8 @@ from types import TracebackType
 import httpx
 import pytest
 
+from tests.processes import stop_process
+
 USERS: dict[str, str] = {"alice": "alice-secret", "bob": "bob-secret"}
 START_TIMEOUT = 10.0
 
@@ -121,13 +123,7 @@ class RadicaleServer:
     def stop(self) -> None:
         """Stop the process (terminate, then kill after 5 s) and remove the temporary folder."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        stop_process(process)
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
