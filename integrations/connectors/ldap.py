@@ -204,6 +204,7 @@ class LdapConnector(Connector):
     """
 
     what = WHAT
+    supports_incremental = True  # `iter_changes`: modifyTimestamp / whenChanged, no deletions
 
     # --- settings ---------------------------------------------------------------------------
 
