@@ -117,7 +117,8 @@ def test_changes_and_deletions_are_applied_to_the_live_cache(tenant, directory):
     assert directory.since_asked == [START]
     assert _titles(tenant, "0201110001") == []
     assert _titles(tenant, "0201110009") == ["Anna Alders-Berg"]
-    assert _titles(tenant, "0201110002") == [] and _titles(tenant, "0611110002") == []
+    assert _titles(tenant, "0201110002") == []
+    assert _titles(tenant, "0611110002") == []
     assert _titles(tenant, "0201110003") == ["Cees Claes"]
     assert _titles(tenant, "0201110004") == ["Dirk Dekker"]
     integration.refresh_from_db()
@@ -187,7 +188,8 @@ def test_a_failing_incremental_keeps_applied_batches_and_the_next_run_starts_fro
         assert integration.next_sync_at == nightly  # the nightly full sync is not moved
         assert "unreachable" in integration.last_error
         run = SyncRun.objects.filter(integration=integration).first()
-        assert run is not None and (run.mode, run.status) == ("incremental", SyncRunStatus.FAILED)
+        assert run is not None
+        assert (run.mode, run.status) == ("incremental", SyncRunStatus.FAILED)
 
         traveller.shift(dt.timedelta(hours=1))
         directory.fail_after = None
@@ -289,7 +291,8 @@ def test_the_dispatcher_queues_hourly_incremental_syncs_for_supporting_connector
         assert phone_cache_sync(integration_id=ldap.pk).status == "ok"
         ldap.refresh_from_db()
         nightly = ldap.next_sync_at
-        assert nightly is not None and nightly > START + dt.timedelta(hours=3)
+        assert nightly is not None
+        assert nightly > START + dt.timedelta(hours=3)
         book = Integration.objects.create(
             tenant=other_tenant,
             preset="carddav",
@@ -372,5 +375,5 @@ def test_the_overview_shows_last_full_and_incremental_sync_and_the_mode_in_the_h
     assert "Last incremental sync" in page
     assert "2026-03-10 11:05" in page
     history = page[page.index("Sync history") :]
-    assert "<th scope=\"col\">Mode</th>" in history
+    assert '<th scope="col">Mode</th>' in history
     assert history.index("Incremental") < history.index("Full")
