@@ -90,7 +90,7 @@ def _titles(tenant: Tenant, number: str) -> list[str]:
     return [m["notification"]["title"] for m in answer["matches"]]
 
 
-def _full_then_travel(tenant: Tenant, traveller: time_machine.Coordinates) -> Integration:
+def _full_then_travel(tenant: Tenant, traveller: time_machine.Traveller) -> Integration:
     integration = _ldap(tenant)
     assert phone_cache_sync(integration_id=integration.pk).status == "ok"
     traveller.shift(dt.timedelta(hours=1, minutes=5))
