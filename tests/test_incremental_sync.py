@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from typing import Any
 
+import httpx
 import pytest
 import time_machine
 from django.urls import reverse
@@ -16,6 +18,7 @@ from django.urls import reverse
 from configurator.models import Tenant
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.ldap import LdapConnector
+from integrations.connectors.rest_json import RestJsonConnector
 from integrations.matching import call_from_params, match_call
 from integrations.models import Integration, PhoneCacheEntry, SyncMode, SyncRun, SyncRunStatus, SyncState
 from integrations.services import integrations_dispatch_due_syncs
@@ -377,3 +380,122 @@ def test_the_overview_shows_last_full_and_incremental_sync_and_the_mode_in_the_h
     history = page[page.index("Sync history") :]
     assert '<th scope="col">Mode</th>' in history
     assert history.index("Incremental") < history.index("Full")
+
+
+# --- The REST source's modified-since listing ----------------------------------------------------
+
+REST_SETTINGS = {
+    "base_url": "http://127.0.0.1:9/api",
+    "list_path": "/contacts",
+    "records_path": "data",
+    "phone_paths": "phone",
+    "modified_since_param": "updated_since",
+    "deleted_list_path": "/contacts/deleted",
+}
+
+
+class RestApi:
+    """A MockTransport CRM: /contacts lists `contacts` (all, or those with updated >= the
+    `updated_since` parameter, ISO 8601 or Unix seconds), /contacts/deleted the `deleted` ids."""
+
+    def __init__(self) -> None:
+        self.contacts: list[dict[str, Any]] = [
+            {"id": 1, "name": "Anna", "phone": "+31 20 222 0001", "updated": START.timestamp()},
+            {"id": 2, "name": "Bram", "phone": "+31 20 222 0002", "updated": START.timestamp()},
+        ]
+        self.deleted: list[dict[str, Any]] = []
+        self.asked: list[str] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        since_text = request.url.params.get("updated_since")
+        self.asked.append(f"{request.url.path}?{since_text or ''}")
+        if request.url.path.endswith("/deleted"):
+            return httpx.Response(200, json={"data": self.deleted})
+        if since_text is None:
+            return httpx.Response(200, json={"data": self.contacts})
+        since = (
+            float(since_text)
+            if since_text.isdigit()
+            else dt.datetime.fromisoformat(since_text.replace("Z", "+00:00")).timestamp()
+        )
+        return httpx.Response(200, json={"data": [c for c in self.contacts if float(c["updated"]) >= since]})
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self.handler))
+
+
+@pytest.mark.django_db
+def test_the_rest_source_syncs_changes_and_deletions_with_its_modified_since_parameter(tenant):
+    api = RestApi()
+    integration = Integration.objects.create(
+        tenant=tenant, preset="rest_json", name="CRM", settings=REST_SETTINGS
+    )
+    with time_machine.travel(START, tick=False) as traveller:
+        assert phone_cache_sync(integration_id=integration.pk, client_factory=api.client).status == "ok"
+        traveller.shift(dt.timedelta(hours=1))
+        later = (START + dt.timedelta(minutes=30)).timestamp()
+        api.contacts[0] = {"id": 1, "name": "Anna New", "phone": "+31 20 222 0009", "updated": later}
+        api.contacts.append({"id": 3, "name": "Cees", "phone": "+31 20 222 0003", "updated": later})
+        api.deleted = [{"id": 2}, {"no_id": True}]
+
+        result = phone_cache_sync(
+            integration_id=integration.pk, client_factory=api.client, mode=SyncMode.INCREMENTAL
+        )
+
+    assert (result.status, result.records, result.skipped) == ("ok", 3, 1)
+    assert api.asked[-2:] == [
+        "/contacts?2026-03-10T09:00:00Z",
+        "/contacts/deleted?2026-03-10T09:00:00Z",
+    ]
+    assert _titles(tenant, "0202220001") == []
+    assert _titles(tenant, "0202220009") == ["Anna New"]
+    assert _titles(tenant, "0202220002") == []
+    assert _titles(tenant, "0202220003") == ["Cees"]
+
+
+def test_the_rest_source_sends_unix_seconds_when_asked():
+    api = RestApi()
+    settings = {**REST_SETTINGS, "modified_since_format": "unix", "deleted_list_path": ""}
+    with api.client() as client:
+        connector = RestJsonConnector(settings=settings, client=client)
+        records = list(connector.iter_changes(START))
+
+    assert api.asked == [f"/contacts?{int(START.timestamp())}"]
+    assert [r.id for r in records if isinstance(r, CrmRecord)] == ["1", "2"]
+
+
+def test_the_rest_source_declares_incremental_support_only_with_the_parameter():
+    assert RestJsonConnector.incremental_supported(REST_SETTINGS)
+    assert not RestJsonConnector.incremental_supported({**REST_SETTINGS, "modified_since_param": ""})
+    problems = RestJsonConnector.settings_problems(
+        {**REST_SETTINGS, "modified_since_param": "", "modified_since_format": "julian"}
+    )
+    assert set(problems) == {"modified_since_format", "deleted_list_path"}
+
+
+@pytest.mark.django_db
+def test_the_dispatcher_queues_a_rest_source_only_when_it_has_a_modified_since_parameter(
+    tenant, settings, monkeypatch
+):
+    settings.SYNC_INCREMENTAL_INTERVAL_MINUTES = 60
+    queued: list[tuple[object, ...]] = []
+    monkeypatch.setattr("integrations.tasks.sync_integration.delay", lambda *args: queued.append(args))
+    synced = {
+        "last_full_sync_at": START,
+        "last_sync_at": START,
+        "next_sync_at": START + dt.timedelta(hours=20),
+    }
+    with_param = Integration.objects.create(
+        tenant=tenant, preset="rest_json", name="With", settings=REST_SETTINGS, **synced
+    )
+    Integration.objects.create(
+        tenant=tenant,
+        preset="rest_json",
+        name="Without",
+        settings={**REST_SETTINGS, "modified_since_param": "", "deleted_list_path": ""},
+        **synced,
+    )
+    with time_machine.travel(START + dt.timedelta(hours=2), tick=False):
+        assert integrations_dispatch_due_syncs() == 1
+
+    assert queued == [(with_param.pk, "incremental")]
