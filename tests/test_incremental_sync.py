@@ -21,7 +21,7 @@ from integrations.connectors.ldap import LdapConnector
 from integrations.connectors.rest_json import RestJsonConnector
 from integrations.matching import call_from_params, match_call
 from integrations.models import Integration, PhoneCacheEntry, SyncMode, SyncRun, SyncRunStatus, SyncState
-from integrations.services import integrations_dispatch_due_syncs
+from integrations.services import integration_hold_accept, integrations_dispatch_due_syncs
 from integrations.sync import phone_cache_sync
 from integrations.tasks import sync_integration
 
@@ -499,3 +499,17 @@ def test_the_dispatcher_queues_a_rest_source_only_when_it_has_a_modified_since_p
         assert integrations_dispatch_due_syncs() == 1
 
     assert queued == [(with_param.pk, "incremental")]
+
+
+@pytest.mark.django_db
+def test_accepting_a_held_full_sync_moves_the_since_time_to_its_start(tenant, directory):
+    with time_machine.travel(START, tick=False) as traveller:
+        integration = _full_then_travel(tenant, traveller)
+        directory.records.clear()
+        assert phone_cache_sync(integration_id=integration.pk).status == "held"
+        traveller.shift(dt.timedelta(minutes=10))
+        assert integration_hold_accept(tenant=tenant, integration=integration)
+
+    integration.refresh_from_db()
+    assert integration.last_full_sync_at == START + dt.timedelta(hours=1, minutes=5)
+    assert integration.cached_numbers == 0
