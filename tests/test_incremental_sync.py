@@ -7,12 +7,14 @@ directory (`Directory`) so that these tests control what changed when.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.urls import reverse
 
 from configurator.models import Tenant
@@ -513,3 +515,18 @@ def test_accepting_a_held_full_sync_moves_the_since_time_to_its_start(tenant, di
     integration.refresh_from_db()
     assert integration.last_full_sync_at == START + dt.timedelta(hours=1, minutes=5)
     assert integration.cached_numbers == 0
+
+
+@pytest.mark.django_db
+def test_the_command_runs_an_incremental_sync_when_asked(tenant, directory):
+    with time_machine.travel(START, tick=False) as traveller:
+        integration = _full_then_travel(tenant, traveller)
+        directory.changes = [person("d", "Dirk Dekker", "+31 20 111 0004")]
+        out = io.StringIO()
+        call_command("integration_sync", str(integration.pk), "--incremental", stdout=out)
+
+    assert "from 1 records" in out.getvalue()
+    assert _titles(tenant, "0201110004") == ["Dirk Dekker"]
+    run = SyncRun.objects.filter(integration=integration).first()
+    assert run is not None
+    assert (run.mode, run.trigger) == ("incremental", "cli")
