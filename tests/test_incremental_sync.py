@@ -26,6 +26,7 @@ from integrations.models import Integration, PhoneCacheEntry, SyncMode, SyncRun,
 from integrations.services import integration_hold_accept, integrations_dispatch_due_syncs
 from integrations.sync import phone_cache_sync
 from integrations.tasks import sync_integration
+from tests.slapd_server import CHANGED_UIDS, TOUCH_UIDS
 
 START = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
 
@@ -530,3 +531,29 @@ def test_the_command_runs_an_incremental_sync_when_asked(tenant, directory):
     run = SyncRun.objects.filter(integration=integration).first()
     assert run is not None
     assert (run.mode, run.trigger) == ("incremental", "cli")
+
+
+@pytest.mark.django_db
+def test_an_incremental_sync_against_a_real_slapd_applies_the_changed_entries(
+    tenant, slapd_server, allow_private_addresses
+):
+    integration = Integration.objects.create(
+        tenant=tenant,
+        preset="ldap",
+        name="Directory",
+        settings=slapd_server.settings(),
+        last_full_sync_at=dt.datetime(2025, 3, 1, tzinfo=dt.UTC),
+    )
+
+    result = phone_cache_sync(integration_id=integration.pk, mode=SyncMode.INCREMENTAL)
+
+    assert result.status == "ok"
+    uids = {
+        dn.split(",", 1)[0].removeprefix("uid=")
+        for dn in PhoneCacheEntry.objects.filter(integration=integration).values_list("fields__DN", flat=True)
+    }
+    # The seed's recently changed entries; touch* may have been changed by the LDAP tests.
+    assert set(CHANGED_UIDS) <= uids
+    assert uids - set(CHANGED_UIDS) <= set(TOUCH_UIDS)
+    integration.refresh_from_db()
+    assert integration.cached_numbers == PhoneCacheEntry.objects.filter(integration=integration).count() > 0
