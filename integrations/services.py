@@ -423,7 +423,7 @@ def _dispatch_incremental_syncs(*, now: dt.datetime, enabled: QuerySet[Integrati
             .filter(next_sync_at__gt=now)
             .update(sync_state=SyncState.QUEUED, sync_trigger=SyncTrigger.HOURLY)
         ):
-            sync_integration.delay(integration_id, SyncMode.INCREMENTAL)
+            sync_integration.delay(integration_id, SyncMode.INCREMENTAL.value)
             count += 1
     return count
 
