@@ -328,6 +328,11 @@ PHONEBOOK_MAX_UPLOAD_BYTES = env.int("PHONEBOOK_MAX_UPLOAD_BYTES", default=20 * 
 # HTTP requests one sync (or connection test) may make, retries included; more ends the sync
 # (old cache kept, next try the next night): a guard against CRMs that page forever.
 SYNC_MAX_REQUESTS = env.int("SYNC_MAX_REQUESTS", default=10_000)
+
+# Incremental sync (issue 6): integrations/sync.py, integrations/services.py
+# Minutes between incremental syncs of an integration whose connector can list changed records
+# (LDAP, REST with a modified-since parameter); 0 turns them off. The nightly full sync still runs.
+SYNC_INCREMENTAL_INTERVAL_MINUTES = env.int("SYNC_INCREMENTAL_INTERVAL_MINUTES", default=60)
 CONNECTOR_HTTP_TIMEOUT = env.float("CONNECTOR_HTTP_TIMEOUT", default=30.0)  # seconds
 
 # Outbound HTTP guard (issue 5, SSRF): integrations/outbound.py

@@ -79,6 +79,15 @@ class Integration(models.Model):
     held_at = models.DateTimeField(null=True, blank=True)
     held_message = models.TextField(blank=True)
 
+    # Start times of the last successful full and incremental syncs: an incremental sync asks the
+    # CRM for what changed since the later of the two (see `integrations.sync`).
+    last_full_sync_at = models.DateTimeField(
+        null=True, blank=True, help_text="Start of the last successful full sync."
+    )
+    last_incremental_sync_at = models.DateTimeField(
+        null=True, blank=True, help_text="Start of the last successful incremental sync."
+    )
+
     class Meta:
         ordering = ("position", "id")
         constraints = [
@@ -112,13 +121,24 @@ class SyncTrigger(models.TextChoices):
     MANUAL = "manual", "Sync now"
     CLI = "cli", "Command line"
     UPLOAD = "upload", "Phone book upload"
+    HOURLY = "hourly", "Hourly"
+
+
+class SyncMode(models.TextChoices):
+    """A full sync reads every record into a new cache generation; an incremental one applies the
+    records changed (and deleted) since the last successful sync to the live generation."""
+
+    FULL = "full", "Full"
+    INCREMENTAL = "incremental", "Incremental"
 
 
 class SyncRun(models.Model):
     """One sync of one integration, kept `SYNC_HISTORY_DAYS` for the overview's history table.
 
     `records` read, `numbers` cached (or held), `skipped` bad records plus unreadable numbers;
-    `generation` the cache generation the run wrote; `run_token` its lock token.
+    `generation` the cache generation the run wrote; `run_token` its lock token; `mode` full or
+    incremental (an incremental run's `records` are the changed records, `numbers` the numbers it
+    wrote; it writes into the live generation).
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
@@ -127,6 +147,7 @@ class SyncRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=SyncRunStatus.choices, default=SyncRunStatus.RUNNING)
     trigger = models.CharField(max_length=16, choices=SyncTrigger.choices, default=SyncTrigger.MANUAL)
+    mode = models.CharField(max_length=16, choices=SyncMode.choices, default=SyncMode.FULL)
     records = models.PositiveIntegerField(default=0)
     numbers = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)

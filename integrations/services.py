@@ -28,6 +28,7 @@ from integrations.models import (
     Integration,
     PhoneCacheEntry,
     Script,
+    SyncMode,
     SyncRun,
     SyncRunStatus,
     SyncState,
@@ -363,7 +364,8 @@ def integrations_dispatch_due_syncs(*, now: dt.datetime | None = None) -> int:
     An integration that is queued but whose message was lost is queued again after
     `SYNC_LOCK_TIMEOUT_MINUTES`; one whose running sync has a stale heartbeat
     (`SYNC_HEARTBEAT_STALE_MINUTES`) is declared dead and queued again at once. Also deletes
-    sync history older than `SYNC_HISTORY_DAYS`.
+    sync history older than `SYNC_HISTORY_DAYS`. Then queues the incremental syncs that are due
+    (`SYNC_INCREMENTAL_INTERVAL_MINUTES`, see `_dispatch_incremental_syncs`); the count includes them.
     """
     from integrations.tasks import sync_integration
 
@@ -389,6 +391,39 @@ def integrations_dispatch_due_syncs(*, now: dt.datetime | None = None) -> int:
             .update(sync_state=SyncState.QUEUED, next_sync_at=retry_at, sync_trigger=trigger)
         ):
             sync_integration.delay(integration_id)
+            count += 1
+    return count + _dispatch_incremental_syncs(now=now, enabled=enabled)
+
+
+def _dispatch_incremental_syncs(*, now: dt.datetime, enabled: QuerySet[Integration]) -> int:
+    """Queue an incremental sync (`SyncMode.INCREMENTAL`, trigger "hourly") for every idle
+    integration whose connector can list changes with its settings, that has a live cache (a
+    successful full sync), whose last sync (full or incremental) started more than
+    `SYNC_INCREMENTAL_INTERVAL_MINUTES` ago and whose nightly full sync is not due. `next_sync_at`
+    (the nightly sync) is not touched. Returns how many were queued; 0 when the setting is 0.
+    """
+    from integrations.tasks import sync_integration
+
+    interval = settings.SYNC_INCREMENTAL_INTERVAL_MINUTES
+    if interval <= 0:
+        return 0
+    cutoff = now - dt.timedelta(minutes=interval)
+    candidates = (
+        enabled.filter(sync_state=SyncState.IDLE, last_full_sync_at__lte=cutoff, next_sync_at__gt=now)
+        .filter(Q(last_incremental_sync_at__isnull=True) | Q(last_incremental_sync_at__lte=cutoff))
+        .values_list("pk", "preset", "settings")
+    )
+    count = 0
+    for integration_id, preset_slug, plain in candidates:
+        connector_class = get_preset(preset_slug).connector_class
+        if connector_class is None or not connector_class.incremental_supported(plain or {}):
+            continue
+        if (
+            Integration.objects.filter(pk=integration_id, sync_state=SyncState.IDLE)
+            .filter(next_sync_at__gt=now)
+            .update(sync_state=SyncState.QUEUED, sync_trigger=SyncTrigger.HOURLY)
+        ):
+            sync_integration.delay(integration_id, SyncMode.INCREMENTAL.value)
             count += 1
     return count
 
@@ -425,7 +460,13 @@ def integration_hold_accept(*, tenant: Tenant, integration: Integration) -> bool
     if held is None or held.held_generation is None:
         return False
     generation = held.held_generation
+    held_started = (
+        SyncRun.objects.filter(tenant=tenant, integration_id=held.pk, generation=generation)
+        .values_list("started_at", flat=True)
+        .first()
+    )
     Integration.objects.filter(pk=held.pk, tenant=tenant, held_generation=generation).update(
+        last_full_sync_at=held_started or held.held_at,
         cache_generation=generation,
         cached_numbers=held.held_numbers,
         last_sync_at=held.held_at,

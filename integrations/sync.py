@@ -17,6 +17,15 @@ and more than `SYNC_HOLD_MIN_DROP` of them (or all of them) is held: the old cac
 the new generation's rows are kept aside (`held_generation`) until the admin accepts or rejects
 them (`integration_hold_accept` / `integration_hold_reject` in services).
 
+Incremental sync (connectors with `supports_incremental`): `phone_cache_sync(mode="incremental")`
+takes the same lock, asks the connector for the records changed since the start of the last
+successful sync (full or incremental) and applies them to the LIVE generation, one transaction
+per batch: a changed record's rows are replaced, a deleted record's rows removed, so a lookup
+sees each record either old or new. A failure keeps the batches already applied and the
+since-time, so the next run applies the same changes again (idempotent). Deletions are capped by
+the shrink guard's thresholds: a run that would delete more fails and leaves them to the nightly
+full sync, which holds them for the admin. The nightly full sync still runs and replaces everything.
+
 Every run leaves a `SyncRun` row: the overview's history.
 """
 
@@ -28,6 +37,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 from celery.exceptions import SoftTimeLimitExceeded
@@ -37,12 +47,20 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from integrations.connectors.base import Connector, ConnectorError, CrmRecord, RetryPolicy, SkippedRecord
+from integrations.connectors.base import (
+    Connector,
+    ConnectorError,
+    CrmRecord,
+    DeletedRecord,
+    RetryPolicy,
+    SkippedRecord,
+)
 from integrations.connectors.phonebook import INTEGRATION_ID_SETTING
 from integrations.http import connector_client
 from integrations.models import (
     Integration,
     PhoneCacheEntry,
+    SyncMode,
     SyncRun,
     SyncRunStatus,
     SyncState,
@@ -53,8 +71,11 @@ from integrations.registry import get_preset
 from integrations.scheduling import next_nightly_sync
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 BATCH_SIZE = 2000
+# Records (changed or deleted) an incremental sync applies per transaction.
+INCREMENTAL_BATCH_RECORDS = 500
 # The heartbeat (and progress) is written every this many records read, besides every write
 # and every wait between retries.
 HEARTBEAT_EVERY_RECORDS = 100
@@ -92,6 +113,7 @@ class _Run:
     token: str
     generation: int
     sync_run_id: int
+    started_at: dt.datetime
 
 
 class _LostLock(Exception):
@@ -166,7 +188,7 @@ def fail_stale_sync(*, integration_id: int, now: dt.datetime | None = None) -> b
     return bool(updated)
 
 
-def _acquire_lock(integration_id: int, *, trigger: str | None) -> _Run | None:
+def _acquire_lock(integration_id: int, *, trigger: str | None, mode: str = SyncMode.FULL) -> _Run | None:
     """Take the integration's sync lock with a fresh token and generation; None if a live sync holds it.
 
     A stale sync (see `fail_stale_sync`) is declared dead first, so its lock counts as free.
@@ -207,6 +229,7 @@ def _acquire_lock(integration_id: int, *, trigger: str | None) -> _Run | None:
         trigger=trigger or queued_trigger or SyncTrigger.MANUAL,
         run_token=token,
         generation=generation,
+        mode=mode,
     )
     return _Run(
         integration_id=integration_id,
@@ -214,6 +237,7 @@ def _acquire_lock(integration_id: int, *, trigger: str | None) -> _Run | None:
         token=token,
         generation=generation,
         sync_run_id=sync_run.pk,
+        started_at=now,
     )
 
 
@@ -267,9 +291,7 @@ def _entries(
             )
 
 
-def _with_heartbeat(
-    records: Iterable[CrmRecord | SkippedRecord], *, run: _Run, counters: dict[str, int]
-) -> Iterator[CrmRecord | SkippedRecord]:
+def _with_heartbeat(records: Iterable[_T], *, run: _Run, counters: dict[str, int]) -> Iterator[_T]:
     for count, item in enumerate(records, 1):
         if count % HEARTBEAT_EVERY_RECORDS == 0:
             _beat(run, progress=counters["records"])
@@ -307,6 +329,7 @@ def phone_cache_sync(
     client_factory: Callable[[], httpx.Client] | None = None,
     sleep: Callable[[float], None] | None = None,
     trigger: str | None = None,
+    mode: str = SyncMode.FULL,
 ) -> SyncResult:
     """Sync one integration's phone cache from its CRM.
 
@@ -317,8 +340,14 @@ def phone_cache_sync(
     keeps the old cache (see the module docstring). `client_factory` makes the HTTP client
     (default `integrations.http.connector_client`); `sleep` (seconds -> None, default
     `time.sleep`) is how the connector waits between retries. `trigger` (a `SyncTrigger` value)
-    goes into the history; default: what queued the sync, else "manual".
+    goes into the history; default: what queued the sync, else "manual". `mode` "incremental"
+    (`SyncMode`) applies only what changed since the last successful sync (see the module
+    docstring and `phone_cache_sync_incremental`).
     """
+    if mode == SyncMode.INCREMENTAL:
+        return phone_cache_sync_incremental(
+            integration_id=integration_id, client_factory=client_factory, sleep=sleep, trigger=trigger
+        )
     run = _acquire_lock(integration_id, trigger=trigger)
     if run is None:
         return SyncResult(status="busy")
@@ -363,6 +392,196 @@ def phone_cache_sync(
         return _taken_over(run, counters=counters)
     except Exception as exc:
         return _fail(run, integration=integration, counters=counters, exc=exc)
+
+
+def incremental_since(integration: Integration) -> dt.datetime | None:
+    """Where an incremental sync of `integration` starts: the start of its last successful sync,
+    full or incremental (None when no full sync has succeeded yet)."""
+    if integration.last_full_sync_at is None:
+        return None
+    if integration.last_incremental_sync_at is None:
+        return integration.last_full_sync_at
+    return max(integration.last_full_sync_at, integration.last_incremental_sync_at)
+
+
+class _TooManyDeletions(ConnectorError):
+    """The deletions an incremental sync was asked to apply pass the shrink guard's thresholds."""
+
+
+def phone_cache_sync_incremental(
+    *,
+    integration_id: int,
+    client_factory: Callable[[], httpx.Client] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    trigger: str | None = None,
+) -> SyncResult:
+    """Apply the records changed (and deleted) in the CRM since the last successful sync.
+
+    Shares the lock, run token, heartbeat and `SyncRun` history of `phone_cache_sync` (the run is
+    recorded with mode "incremental"). Reads `Connector.iter_changes(since)`, `since` from
+    `incremental_since`, and applies `INCREMENTAL_BATCH_RECORDS` records per transaction to the
+    live generation (`cache_generation`): rows of a changed record are replaced, rows of a
+    `DeletedRecord` removed, `cached_numbers` follows. Returns `SyncResult` ("ok", "failed",
+    "busy"; `numbers` = rows written); never "held": deletions that together pass the shrink
+    guard (`should_hold` against the numbers cached at the start) fail the run before that batch
+    is applied, and the nightly full sync (with its guard) deals with them. A failure keeps the
+    batches already applied, records the error, leaves `next_sync_at` (the nightly sync) alone
+    and keeps the since-time, so the next run applies the same changes again. Fails (permanent)
+    when the connector cannot list changes or no full sync succeeded yet.
+    """
+    run = _acquire_lock(integration_id, trigger=trigger or SyncTrigger.HOURLY, mode=SyncMode.INCREMENTAL)
+    if run is None:
+        return SyncResult(status="busy")
+    integration = Integration.objects.select_related("tenant").get(pk=integration_id)
+    counters = {"records": 0, "skipped": 0, "numbers": 0, "deleted_numbers": 0}
+    real_sleep = sleep or time.sleep
+    start_numbers = integration.cached_numbers
+
+    def wait(seconds: float) -> None:
+        _beat(run, progress=counters["records"])
+        real_sleep(seconds)
+
+    try:
+        preset = get_preset(integration.preset)
+        connector_class = preset.connector_class
+        if connector_class is None or not connector_class.incremental_supported(
+            connector_settings(integration)
+        ):
+            raise ConnectorError(
+                f"{preset.name} cannot list changed records (as configured); only full syncs run.",
+                permanent=True,
+            )
+        since = incremental_since(integration)
+        if since is None:
+            raise ConnectorError(
+                "No full sync has succeeded yet: the incremental sync waits for the first full one.",
+                permanent=True,
+            )
+        policy = RetryPolicy(
+            retries=settings.SYNC_HTTP_RETRIES,
+            backoff=settings.SYNC_HTTP_BACKOFF_SECONDS,
+            max_retry_after=settings.SYNC_RETRY_AFTER_MAX_WAIT_SECONDS,
+            deadline=time.monotonic() + settings.SYNC_SOFT_TIME_LIMIT_SECONDS,
+        )
+        with (client_factory or connector_client)() as client:
+            connector: Connector = connector_class(
+                settings=connector_settings(integration), client=client, sleep=wait, retry=policy
+            )
+            changes = _with_heartbeat(connector.iter_changes(since), run=run, counters=counters)
+            batch: list[CrmRecord | DeletedRecord] = []
+            for item in changes:
+                if isinstance(item, SkippedRecord):
+                    counters["skipped"] += 1
+                    logger.info("sync %s: skipped record %s: %s", integration.pk, item.id, item.reason)
+                    continue
+                batch.append(item)
+                if len(batch) >= INCREMENTAL_BATCH_RECORDS:
+                    _apply_changes(
+                        batch, run=run, integration=integration, counters=counters, start=start_numbers
+                    )
+            _apply_changes(batch, run=run, integration=integration, counters=counters, start=start_numbers)
+        return _finish_incremental(run, counters=counters)
+    except _LostLock:
+        return _taken_over(run, counters=counters)
+    except Exception as exc:
+        return _fail(run, integration=integration, counters=counters, exc=exc, incremental=True)
+
+
+def _apply_changes(
+    batch: list[CrmRecord | DeletedRecord],
+    *,
+    run: _Run,
+    integration: Integration,
+    counters: dict[str, int],
+    start: int,
+) -> None:
+    """Apply one batch of changes to the live generation in one transaction (see the caller)."""
+    if not batch:
+        _beat(run, progress=counters["records"])
+        return
+    latest: dict[tuple[str, str], CrmRecord | DeletedRecord] = {}
+    for item in batch:  # the last word on a record wins (changed, then deleted)
+        latest[(item.type[:50], item.id[:255])] = item
+    by_type: dict[str, list[str]] = {}
+    for record_type, record_id in latest:
+        by_type.setdefault(record_type, []).append(record_id)
+    changed = [item for item in latest.values() if isinstance(item, CrmRecord)]
+    deleted = {key for key, item in latest.items() if isinstance(item, DeletedRecord)}
+    batch_counters = {"records": 0, "skipped": 0}
+    with transaction.atomic():
+        live = (
+            Integration.objects.select_for_update()
+            .filter(pk=run.integration_id, sync_run_token=run.token)
+            .values_list("cache_generation", flat=True)
+            .first()
+        )
+        if live is None:
+            raise _LostLock()
+        rows = PhoneCacheEntry.objects.filter(integration_id=run.integration_id, generation=live)
+        match = Q(pk__in=[])
+        for record_type, ids in by_type.items():
+            match |= Q(record_type=record_type, record_id__in=ids)
+        if deleted:
+            delete_match = Q(pk__in=[])
+            for record_type, record_id in deleted:
+                delete_match |= Q(record_type=record_type, record_id=record_id)
+            dropping = rows.filter(delete_match).count()
+            total = counters["deleted_numbers"] + dropping
+            if should_hold(previous=start, new=max(0, start - total)):
+                raise _TooManyDeletions(
+                    f"The CRM reported deleted records with {total} of the {start} cached phone numbers; "
+                    "the incremental sync does not apply that many deletions. The nightly full sync "
+                    "checks them (and holds them for you if the cache would shrink too far).",
+                    permanent=True,
+                )
+            counters["deleted_numbers"] = total
+        removed, _ = rows.filter(match).delete()
+        entries = list(_entries(changed, integration=integration, generation=live, counters=batch_counters))
+        PhoneCacheEntry.objects.bulk_create(entries)
+        Integration.objects.filter(pk=run.integration_id).update(
+            cached_numbers=Greatest(F("cached_numbers") + len(entries) - removed, 0)
+        )
+    counters["records"] += batch_counters["records"] + len(deleted)
+    counters["skipped"] += batch_counters["skipped"]
+    counters["numbers"] += len(entries)
+    batch.clear()
+    _beat(run, progress=counters["records"])
+
+
+def _finish_incremental(run: _Run, *, counters: dict[str, int]) -> SyncResult:
+    """Release the lock and move the since-time; `next_sync_at` (the nightly sync) is left alone.
+
+    Clears the last error only when it came from an incremental run (a failed full sync's error
+    stays until a full sync succeeds).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        if (
+            Integration.objects.select_for_update()
+            .filter(pk=run.integration_id, sync_run_token=run.token)
+            .first()
+        ) is None:
+            raise _LostLock()
+        previous_mode = (
+            SyncRun.objects.filter(integration_id=run.integration_id, finished_at__isnull=False)
+            .exclude(pk=run.sync_run_id)
+            .values_list("mode", "status")
+            .first()
+        )
+        fields: dict[str, object] = {
+            "sync_state": SyncState.IDLE,
+            "sync_run_token": "",
+            "sync_started_at": None,
+            "sync_heartbeat_at": None,
+            "last_incremental_sync_at": run.started_at,
+        }
+        if previous_mode == (SyncMode.INCREMENTAL, SyncRunStatus.FAILED):
+            fields.update(last_error="", last_error_at=None)
+        Integration.objects.filter(pk=run.integration_id, sync_run_token=run.token).update(**fields)
+        _record_run(run, status=SyncRunStatus.OK, counters=counters, now=now)
+    return SyncResult(
+        status="ok", numbers=counters["numbers"], records=counters["records"], skipped=counters["skipped"]
+    )
 
 
 def _write(batch: list[PhoneCacheEntry], *, run: _Run, counters: dict[str, int]) -> int:
@@ -422,6 +641,7 @@ def _finish(run: _Run, *, integration: Integration, counters: dict[str, int]) ->
             cache_generation=run.generation,
             cached_numbers=numbers,
             last_sync_at=now,
+            last_full_sync_at=run.started_at,
             last_sync_skipped=skipped,
             last_error="",
             last_error_at=None,
@@ -475,8 +695,19 @@ def _taken_over(run: _Run, *, counters: dict[str, int]) -> SyncResult:
     )
 
 
-def _fail(run: _Run, *, integration: Integration, counters: dict[str, int], exc: Exception) -> SyncResult:
-    """Drop this run's rows, keep the old cache, record the error and schedule the retry."""
+def _fail(
+    run: _Run,
+    *,
+    integration: Integration,
+    counters: dict[str, int],
+    exc: Exception,
+    incremental: bool = False,
+) -> SyncResult:
+    """Drop this run's rows, keep the old cache, record the error and schedule the retry.
+
+    An incremental run leaves `next_sync_at` alone: the next hourly run is its retry, and the
+    nightly full sync stays where it is.
+    """
     PhoneCacheEntry.objects.filter(integration_id=run.integration_id, generation=run.generation).delete()
     permanent = isinstance(exc, ConnectorError) and exc.permanent
     retry_after = exc.retry_after if isinstance(exc, ConnectorError) else None
@@ -499,6 +730,7 @@ def _fail(run: _Run, *, integration: Integration, counters: dict[str, int], exc:
         retry_at = now + min(dt.timedelta(seconds=retry_after), MAX_RETRY_AFTER)
     else:
         retry_at = now + dt.timedelta(minutes=settings.SYNC_RETRY_MINUTES)
+    schedule = {} if incremental else {"next_sync_at": retry_at}
     owned = Integration.objects.filter(pk=run.integration_id, sync_run_token=run.token).update(
         sync_state=SyncState.IDLE,
         sync_run_token="",
@@ -506,7 +738,7 @@ def _fail(run: _Run, *, integration: Integration, counters: dict[str, int], exc:
         sync_heartbeat_at=None,
         last_error=message,
         last_error_at=now,
-        next_sync_at=retry_at,
+        **schedule,
     )
     if not owned:
         message = f"{message} ({TAKEN_OVER_MESSAGE})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from integrations.models import SyncMode
 from integrations.services import integrations_dispatch_due_syncs
 from integrations.sync import phone_cache_sync
 
@@ -18,8 +19,11 @@ from integrations.sync import phone_cache_sync
     soft_time_limit=settings.SYNC_SOFT_TIME_LIMIT_SECONDS,
     time_limit=settings.SYNC_TIME_LIMIT_SECONDS,
 )
-def sync_integration(integration_id: int) -> str:
-    """Sync one integration's phone cache; returns the result status ("ok", "failed", "held", "busy")."""
+def sync_integration(integration_id: int, mode: str = SyncMode.FULL) -> str:
+    """Sync one integration's phone cache, `mode` "full" (default) or "incremental" (`SyncMode`);
+    returns the result status ("ok", "failed", "held", "busy")."""
+    if mode == SyncMode.INCREMENTAL:
+        return phone_cache_sync(integration_id=integration_id, mode=SyncMode.INCREMENTAL).status
     return phone_cache_sync(integration_id=integration_id).status
 
 

@@ -125,6 +125,15 @@ class SkippedRecord:
     id: str = ""
 
 
+@dataclass(frozen=True)
+class DeletedRecord:
+    """A record the CRM reports deleted (incremental listings only): `id` and `type` as the
+    `CrmRecord` had them. The sync removes its numbers from the phone cache."""
+
+    id: str
+    type: str = "contact"
+
+
 class Connector(ABC):
     """Base class of a preset's connector.
 
@@ -139,6 +148,8 @@ class Connector(ABC):
     """
 
     what = "The CRM"
+    # Whether `iter_changes` works (see `incremental_supported` for settings-dependent support).
+    supports_incremental = False
 
     def __init__(
         self,
@@ -230,6 +241,25 @@ class Connector(ABC):
         Raises `ConnectorError` when the listing cannot be completed (the sync then keeps the
         old phone cache).
         """
+
+    @classmethod
+    def incremental_supported(cls, settings: Mapping[str, str]) -> bool:
+        """Whether an integration with these settings can sync incrementally (`iter_changes`).
+
+        Default `supports_incremental`; connectors whose CRM needs a setting for it (the REST
+        source's modified-since parameter) override this.
+        """
+        return cls.supports_incremental
+
+    def iter_changes(self, since: dt.datetime) -> Iterator[CrmRecord | SkippedRecord | DeletedRecord]:
+        """Yield the records created or changed at or after `since` (aware), and a `DeletedRecord`
+        per record the CRM reports deleted since then (when its API reports deletions).
+
+        A changed record without phone numbers may be left out: the nightly full sync removes
+        its numbers. Raises `ConnectorError` like `iter_records`; the default raises a permanent
+        one (the connector has no modified-since listing).
+        """
+        raise ConnectorError(f"{self.what} cannot list changed records; only full syncs run.", permanent=True)
 
 
 def http_error(

@@ -209,6 +209,7 @@ class LdapConnector(Connector):
     """
 
     what = WHAT
+    supports_incremental = True  # `iter_changes`: modifyTimestamp / whenChanged, no deletions
 
     # --- settings ---------------------------------------------------------------------------
 

@@ -10,13 +10,14 @@ declaration (`Preset`), a settings reader, and `iter_records` built from a pagin
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
+from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import (
     ApiKeyHeader,
     ApiKeyQuery,
@@ -51,6 +52,10 @@ PAGING_STYLES = (
     ("link_header", "Next-page link in the Link header (RFC 8288)"),
 )
 # The query parameters each paging style sends unless the settings name others.
+SINCE_FORMATS = (
+    ("iso8601", "ISO 8601 (2026-03-10T09:00:00Z)"),
+    ("unix", "Unix time in seconds (1773133200)"),
+)
 _DEFAULT_PARAMS = {
     "cursor": ("cursor", ""),
     "offset": ("offset", "limit"),
@@ -82,6 +87,9 @@ class RestJsonConfig:
     url_template: str
     extra_fields: tuple[tuple[str, str], ...]
     auth: Auth
+    since_param: str = ""
+    since_format: str = "iso8601"
+    deleted_path: str = ""
 
 
 def _pairs(text: str, *, setting: str, errors: dict[str, str], named: bool) -> tuple[tuple[str, str], ...]:
@@ -177,6 +185,11 @@ def rest_json_config(settings: Mapping[str, str]) -> RestJsonConfig:
     if not list_path:
         errors["list_path"] = "give the path of the list endpoint (e.g. /api/v1/contacts)."
     auth = _auth(get("auth_kind") or "none", settings=settings, errors=errors)
+    since_format = get("modified_since_format") or "iso8601"
+    if since_format not in dict(SINCE_FORMATS):
+        errors["modified_since_format"] = f'"{since_format}" is not one of {", ".join(dict(SINCE_FORMATS))}.'
+    if get("deleted_list_path") and not get("modified_since_param"):
+        errors["deleted_list_path"] = "deleted records are read only with a modified-since parameter."
     if errors:
         raise RestJsonSettingsError(errors)
     return RestJsonConfig(
@@ -193,6 +206,9 @@ def rest_json_config(settings: Mapping[str, str]) -> RestJsonConfig:
         url_template=template,
         extra_fields=extra,
         auth=auth,
+        since_param=get("modified_since_param"),
+        since_format=since_format,
+        deleted_path=get("deleted_list_path"),
     )
 
 
@@ -232,12 +248,54 @@ class RestJsonConnector(HttpConnector):
         """The unusable settings (see `rest_json_config`) with what is wrong, by name."""
         return rest_json_settings_problems(settings)
 
-    def pages(self) -> Iterator[list[Any]]:
-        """The pages of the list endpoint with the configured paging helper."""
+    @classmethod
+    def incremental_supported(cls, settings: Mapping[str, str]) -> bool:
+        """True when the settings name the list endpoint's modified-since query parameter."""
+        return bool((settings.get("modified_since_param") or "").strip())
+
+    def iter_changes(self, since: dt.datetime) -> Iterator[CrmRecord | SkippedRecord | DeletedRecord]:
+        """The records changed at or after `since`: the list endpoint with the modified-since
+        parameter (`since` in UTC as ISO 8601 "2026-03-10T09:00:00Z", or Unix seconds, per the
+        settings), paged like `iter_records`; then, with a deleted-records endpoint configured,
+        a `DeletedRecord` per item it lists with the same parameter (id at the id path).
+        Raises `ConnectorError` as `iter_records`, a permanent one without the parameter setting.
+        """
         c = self.config
+        if not c.since_param:
+            raise ConnectorError(
+                f"{WHAT} has no modified-since parameter set; only full syncs run.", permanent=True
+            )
+        moment = since.astimezone(dt.UTC)
+        stamp = (
+            str(int(moment.timestamp()))
+            if c.since_format == "unix"
+            else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+        params = {c.since_param: stamp}
+        for page in self.pages(params=params):
+            for item in page:
+                record = self.record(item)
+                if record is not None:
+                    yield record
+        if not c.deleted_path:
+            return
+        for page in self.pages(path=c.deleted_path, params=params):
+            for item in page:
+                record_id = json_text(json_path_first(item, c.id_path)) if isinstance(item, dict) else ""
+                if record_id:
+                    yield DeletedRecord(id=record_id, type="contact")
+                else:
+                    yield SkippedRecord(reason=f'a deleted record has no id at "{c.id_path}"')
+
+    def pages(self, *, path: str = "", params: Mapping[str, Any] | None = None) -> Iterator[list[Any]]:
+        """The pages of the list endpoint (or `path`) with the configured paging helper and
+        extra query `params`."""
+        c = self.config
+        path = path or c.list_path
         if c.paging == "cursor":
             return self.pages_by_cursor(
-                c.list_path,
+                path,
+                params=params,
                 items=c.records_path,
                 cursor=c.next_path,
                 cursor_param=c.page_param,
@@ -246,7 +304,8 @@ class RestJsonConnector(HttpConnector):
             )
         if c.paging == "offset":
             return self.pages_by_offset(
-                c.list_path,
+                path,
+                params=params,
                 items=c.records_path,
                 offset_param=c.page_param,
                 limit_param=c.size_param,
@@ -254,7 +313,8 @@ class RestJsonConnector(HttpConnector):
             )
         if c.paging == "page":
             return self.pages_by_page_number(
-                c.list_path,
+                path,
+                params=params,
                 items=c.records_path,
                 page_param=c.page_param,
                 size_param=c.size_param or None,
@@ -262,9 +322,12 @@ class RestJsonConnector(HttpConnector):
             )
         if c.paging in ("next_link", "link_header"):
             return self.pages_by_next_link(
-                c.list_path, items=c.records_path, next_link=c.next_path if c.paging == "next_link" else None
+                path,
+                params=params,
+                items=c.records_path,
+                next_link=c.next_path if c.paging == "next_link" else None,
             )
-        return iter([self._items(self.get_json(c.list_path), c.records_path, url=c.list_path)])
+        return iter([self._items(self.get_json(path, params=params), c.records_path, url=path)])
 
     def test_connection(self) -> None:
         """Fetch the first page and check the paths find records with an id and a phone number.
@@ -426,6 +489,30 @@ REST_JSON_SETTINGS: tuple[SettingField, ...] = (
         required=False,
         placeholder="Email=email, Company=company.name",
         help_text="name=path pairs, comma-separated; Email, Company and Title can be shown on calls.",
+    ),
+    SettingField(
+        "modified_since_param",
+        "Modified-since parameter",
+        required=False,
+        placeholder="updated_since",
+        help_text="The list endpoint's query parameter for records changed since a time; "
+        "set it to sync changes hourly between the nightly full syncs.",
+    ),
+    SettingField(
+        "modified_since_format",
+        "Modified-since time format",
+        SettingKind.CHOICE,
+        required=False,
+        default="iso8601",
+        choices=SINCE_FORMATS,
+    ),
+    SettingField(
+        "deleted_list_path",
+        "Deleted records endpoint",
+        required=False,
+        placeholder="/v1/contacts/deleted",
+        help_text="Optional: lists the records deleted since the modified-since time (same parameter and "
+        "paging); without it the nightly full sync removes deleted records.",
     ),
 )
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from integrations.models import Integration, SyncTrigger
+from integrations.models import Integration, SyncMode, SyncTrigger
 from integrations.sync import phone_cache_sync
 
 
@@ -16,11 +16,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("integration_id", type=int)
+        parser.add_argument(
+            "--incremental",
+            action="store_true",
+            help="Apply only the records changed since the last successful sync "
+            "(connectors that can list changes).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not Integration.objects.filter(pk=options["integration_id"]).exists():
             raise CommandError(f"No integration {options['integration_id']}.")
-        result = phone_cache_sync(integration_id=options["integration_id"], trigger=SyncTrigger.CLI)
+        mode = SyncMode.INCREMENTAL if options["incremental"] else SyncMode.FULL
+        result = phone_cache_sync(
+            integration_id=options["integration_id"], trigger=SyncTrigger.CLI, mode=mode
+        )
         if result.status == "busy":
             raise CommandError("A sync of this integration is already running.")
         if result.status == "failed":
