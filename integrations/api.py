@@ -221,7 +221,7 @@ class _MatchSerializer(serializers.Serializer[Any]):
     record = _RecordSerializer()
     notification = _NotificationSerializer()
     actions = _ActionSerializer(many=True)
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # the API's key is "source"
         choices=["cache", "live"],
         help_text="Where the match came from: the synced phone cache, or a live lookup in the CRM.",
     )

@@ -414,7 +414,9 @@ def _live_lookups(*, tenant: Tenant, e164: str) -> tuple[list[PhoneCacheEntry], 
         else:
             left = deadline - time.monotonic()
             if left <= 0.05:
-                statuses.append(_status(integration, "timeout", f"not asked: the {budget:g} s budget was used up"))
+                statuses.append(
+                    _status(integration, "timeout", f"not asked: the {budget:g} s budget was used up")
+                )
                 continue
             try:
                 records = _ask(integration, e164=e164, timeout=left)
@@ -426,7 +428,9 @@ def _live_lookups(*, tenant: Tenant, e164: str) -> tuple[list[PhoneCacheEntry], 
                 continue
             except Exception as exc:  # a connector bug must not make the match a 500
                 logger.exception("live lookup of integration %s failed", integration.pk)
-                statuses.append(_status(integration, "error", f"The live lookup failed ({type(exc).__name__})."))
+                statuses.append(
+                    _status(integration, "error", f"The live lookup failed ({type(exc).__name__}).")
+                )
                 continue
             cache.set(key, [_record_json(r) for r in records], settings.LIVE_LOOKUP_CACHE_SECONDS)
         statuses.append({**_status(integration, "ok", ""), "cached": from_cache})
@@ -439,8 +443,8 @@ def _status(integration: Integration, status: str, message: str) -> dict[str, An
 
 
 def _ask(integration: Integration, *, e164: str, timeout: float) -> list[CrmRecord]:
-    from integrations.connectors.http_base import HttpConnector  # noqa: PLC0415 (import cycle)
-    from integrations.sync import connector_settings  # noqa: PLC0415 (import cycle)
+    from integrations.connectors.http_base import HttpConnector
+    from integrations.sync import connector_settings
 
     preset = find_preset(integration.preset)
     if preset is None or preset.connector_class is None or not preset.connector_class.supports_lookup:

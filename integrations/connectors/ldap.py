@@ -36,7 +36,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 from ldap3 import NONE, SIMPLE, SUBTREE, Connection, Server, Tls
-from ldap3.utils.conv import escape_filter_chars
 from ldap3.core.exceptions import (
     LDAPCertificateError,
     LDAPException,
@@ -47,6 +46,7 @@ from ldap3.core.exceptions import (
     LDAPSSLConfigurationError,
     LDAPStartTLSError,
 )
+from ldap3.utils.conv import escape_filter_chars
 
 from integrations.connectors.base import Connector, ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.outbound import OutboundAddressRefused, OutboundNameNotResolved, resolve_checked

@@ -77,7 +77,9 @@ def lookup_target(template: str, e164: str) -> str:
     digits = re.sub(r"\D", "", e164)
     try:
         national = re.sub(
-            r"\D", "", phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL)
+            r"\D",
+            "",
+            phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL),
         )
     except phonenumbers.NumberParseException:
         national = digits
@@ -207,8 +209,10 @@ def rest_json_config(settings: Mapping[str, str]) -> RestJsonConfig:
     lookup_records_path = get("lookup_records_path")
     if lookup_path and not _LOOKUP_PLACEHOLDER.search(lookup_path):
         errors["lookup_path"] = "put {number}, {digits} or {national} where the caller number goes."
-    elif lookup_path and {m for m in _PLACEHOLDER.findall(lookup_path)} - set(LOOKUP_PLACEHOLDERS):
-        errors["lookup_path"] = f"the placeholders are {', '.join('{' + p + '}' for p in LOOKUP_PLACEHOLDERS)}."
+    elif lookup_path and set(_PLACEHOLDER.findall(lookup_path)) - set(LOOKUP_PLACEHOLDERS):
+        errors["lookup_path"] = (
+            f"the placeholders are {', '.join('{' + p + '}' for p in LOOKUP_PLACEHOLDERS)}."
+        )
     try:
         json_path_check(lookup_records_path)
     except JsonPathError as exc:
@@ -496,7 +500,7 @@ REST_JSON_SETTINGS += (
         "Search endpoint (live lookup)",
         required=False,
         placeholder="/v1/contacts/search?phone={number}",
-        help_text="For live lookup: {number} (E.164), {digits} or {national} is replaced by the caller number.",
+        help_text="For live lookup: {number} (E.164), {digits} or {national} becomes the caller number.",
     ),
     SettingField(
         "lookup_records_path",
