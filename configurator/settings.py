@@ -333,6 +333,11 @@ SYNC_MAX_REQUESTS = env.int("SYNC_MAX_REQUESTS", default=10_000)
 # Minutes between incremental syncs of an integration whose connector can list changed records
 # (LDAP, REST with a modified-since parameter); 0 turns them off. The nightly full sync still runs.
 SYNC_INCREMENTAL_INTERVAL_MINUTES = env.int("SYNC_INCREMENTAL_INTERVAL_MINUTES", default=60)
+# --- Live lookup (issue 6 item 6): integrations in "live" mode ask the CRM on each call.
+# Total seconds one live lookup may take (no retries); past it the match says "timeout".
+LIVE_LOOKUP_TIMEOUT_SECONDS = env.float("LIVE_LOOKUP_TIMEOUT_SECONDS", default=2.0)
+# Seconds a live lookup's answer is kept per (integration, E.164 caller number).
+LIVE_LOOKUP_CACHE_SECONDS = env.int("LIVE_LOOKUP_CACHE_SECONDS", default=60)
 CONNECTOR_HTTP_TIMEOUT = env.float("CONNECTOR_HTTP_TIMEOUT", default=30.0)  # seconds
 
 # Outbound HTTP guard (issue 5, SSRF): integrations/outbound.py

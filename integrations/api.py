@@ -221,6 +221,21 @@ class _MatchSerializer(serializers.Serializer[Any]):
     record = _RecordSerializer()
     notification = _NotificationSerializer()
     actions = _ActionSerializer(many=True)
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # the API's key is "source"
+        choices=["cache", "live"],
+        help_text="Where the match came from: the synced phone cache, or a live lookup in the CRM.",
+    )
+
+
+class _LookupSerializer(serializers.Serializer[Any]):
+    integration_id = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=["ok", "timeout", "error"],
+        help_text="ok: the CRM answered (matches, if any, are in `matches`); timeout: it did not "
+        "answer within LIVE_LOOKUP_TIMEOUT_SECONDS; error: it failed (see `message`).",
+    )
+    cached = serializers.BooleanField(help_text="The answer came from the short per-number cache.")
+    message = serializers.CharField(allow_blank=True, help_text="What went wrong, in words; empty when ok.")
 
 
 class _CallSerializer(serializers.Serializer[Any]):
@@ -238,11 +253,16 @@ class _CallSerializer(serializers.Serializer[Any]):
 
 
 class MatchResponseSerializer(serializers.Serializer[Any]):
-    """The answer: the normalized call, every match, and the tenant-wide actions."""
+    """The answer: the normalized call, every match, the tenant-wide actions, and one entry per
+    live-lookup integration saying whether its CRM answered."""
 
     call = _CallSerializer()
     matches = _MatchSerializer(many=True)
     actions = _TopActionSerializer(many=True)
+    lookups = _LookupSerializer(
+        many=True,
+        help_text="One entry per enabled integration in live-lookup mode (none for cached ones).",
+    )
 
 
 class MatchErrorSerializer(serializers.Serializer[Any]):

@@ -13,7 +13,7 @@ from integrations.outbound import GuardedTransport
 USER_AGENT = "CTI-Configurator/0.1 (+phone cache sync)"
 
 
-def connector_client() -> httpx.Client:
+def connector_client(*, timeout: float | None = None) -> httpx.Client:
     """Return a client for one sync or connection test.
 
     Timeout `CONNECTOR_HTTP_TIMEOUT` seconds per connect/read/write, `OUTBOUND_REQUEST_TOTAL_TIMEOUT`
@@ -24,11 +24,18 @@ def connector_client() -> httpx.Client:
     proxies and certificates from the environment ignored (`trust_env=False`), so that HTTP_PROXY
     cannot route requests past the guard. Addresses inside private networks are refused with
     `integrations.outbound.OutboundAddressRefused` unless `OUTBOUND_ALLOW_PRIVATE_ADDRESSES` is on.
+
+    `timeout` (seconds), for live lookup: replaces both timeouts above (per operation and per
+    request in total) and turns off the connection retries.
     """
+    if timeout is None:
+        transport = GuardedTransport(retries=2)
+    else:
+        transport = GuardedTransport(retries=0, total_timeout=timeout)
     return httpx.Client(
-        timeout=settings.CONNECTOR_HTTP_TIMEOUT,
+        timeout=settings.CONNECTOR_HTTP_TIMEOUT if timeout is None else timeout,
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
-        transport=GuardedTransport(retries=2),
+        transport=transport,
         trust_env=False,
     )

@@ -10,20 +10,28 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import F, Q
 from django.utils import timezone
 
 import scripts_engine
 from configurator.models import Tenant
-from integrations.models import Integration, PhoneCacheEntry, Script
+from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, RetryPolicy
+from integrations.http import connector_client
+from integrations.models import Integration, LookupMode, PhoneCacheEntry, Script
 from integrations.phones import ANONYMOUS_CALLER_NUMBERS, PhoneNumberError, normalize_phone
 from integrations.presets import ScriptApplies
 from integrations.registry import find_preset
+
+logger = logging.getLogger(__name__)
 
 CALL_PARAMETERS = (
     "caller_number",
@@ -326,9 +334,16 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
                 integration__tenant=tenant,
                 e164=call.caller_number_e164,
                 integration__enabled=True,
+                integration__lookup_mode=LookupMode.CACHED,
                 generation=F("integration__cache_generation"),
             ).select_related("integration")
         )
+    live: set[int] = set()
+    lookups: list[dict[str, Any]] = []
+    if call.caller_number_e164:
+        live_entries, lookups = _live_lookups(tenant=tenant, e164=call.caller_number_e164)
+        entries.extend(live_entries)
+        live = {entry.integration_id for entry in live_entries}
     scripts = list(
         Script.objects.filter(tenant=tenant)
         .filter(Q(integration__isnull=True) | Q(integration__enabled=True, integration__tenant=tenant))
@@ -351,7 +366,9 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
             continue
         seen.add((entry.integration_id, entry.record_id))
         matched_integrations.add(entry.integration_id)
-        matches.append(_match_json(entry, scripts=scripts, renderer=renderer))
+        match = _match_json(entry, scripts=scripts, renderer=renderer)
+        match["source"] = "live" if entry.integration_id in live else "cache"
+        matches.append(match)
 
     actions: list[dict[str, Any]] = []
     for script in scripts:
@@ -363,7 +380,137 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
             action = renderer.action(script)
         if action is not None:
             actions.append({**action, "integration_id": script.integration_id})
-    return {"call": call.as_json(), "matches": matches, "actions": actions}
+    return {"call": call.as_json(), "matches": matches, "actions": actions, "lookups": lookups}
+
+
+def _live_lookups(*, tenant: Tenant, e164: str) -> tuple[list[PhoneCacheEntry], list[dict[str, Any]]]:
+    """Ask each enabled live integration of the tenant for `e164`, one after the other.
+
+    All of them share one budget of `LIVE_LOOKUP_TIMEOUT_SECONDS`: each request gets what is
+    left of it (no retries), and an integration reached after the budget is used up is not
+    asked ("timeout"). Answers are cached per (integration, E.164) for
+    `LIVE_LOOKUP_CACHE_SECONDS`; failures are not cached. Returns unsaved `PhoneCacheEntry`s
+    (with `integration` set) and one status per live integration:
+    `{"integration_id", "status": "ok"|"timeout"|"error", "cached": bool, "message"}`.
+    """
+    integrations = list(
+        Integration.objects.filter(tenant=tenant, enabled=True, lookup_mode=LookupMode.LIVE).order_by(
+            "position", "id"
+        )
+    )
+    if not integrations:
+        return [], []
+    budget = float(settings.LIVE_LOOKUP_TIMEOUT_SECONDS)
+    deadline = time.monotonic() + budget
+    entries: list[PhoneCacheEntry] = []
+    statuses: list[dict[str, Any]] = []
+    for integration in integrations:
+        key = f"live-lookup:{tenant.pk}:{integration.pk}:{e164}"
+        records: list[CrmRecord] | None = None
+        cached_rows = cache.get(key)
+        from_cache = isinstance(cached_rows, list)
+        if from_cache:
+            records = [_record_from_json(row) for row in cached_rows]
+        else:
+            left = deadline - time.monotonic()
+            if left <= 0.05:
+                statuses.append(
+                    _status(integration, "timeout", f"not asked: the {budget:g} s budget was used up")
+                )
+                continue
+            try:
+                records = _ask(integration, e164=e164, timeout=left)
+            except ConnectorError as exc:
+                kind = "timeout" if "in time" in exc.message or "longer than" in exc.message else "error"
+                if time.monotonic() >= deadline:
+                    kind = "timeout"
+                statuses.append(_status(integration, kind, exc.message))
+                continue
+            except Exception as exc:  # a connector bug must not make the match a 500
+                logger.exception("live lookup of integration %s failed", integration.pk)
+                statuses.append(
+                    _status(integration, "error", f"The live lookup failed ({type(exc).__name__}).")
+                )
+                continue
+            cache.set(key, [_record_json(r) for r in records], settings.LIVE_LOOKUP_CACHE_SECONDS)
+        statuses.append({**_status(integration, "ok", ""), "cached": from_cache})
+        entries.extend(_record_entries(records, integration=integration, e164=e164, country=tenant.country))
+    return entries, statuses
+
+
+def _status(integration: Integration, status: str, message: str) -> dict[str, Any]:
+    return {"integration_id": integration.pk, "status": status, "cached": False, "message": message}
+
+
+def _ask(integration: Integration, *, e164: str, timeout: float) -> list[CrmRecord]:
+    from integrations.connectors.http_base import HttpConnector
+    from integrations.sync import connector_settings
+
+    preset = find_preset(integration.preset)
+    if preset is None or preset.connector_class is None or not preset.connector_class.supports_lookup:
+        raise ConnectorError("This integration's CRM cannot be searched by phone number.", permanent=True)
+    with connector_client(timeout=timeout) as client:
+        kwargs: dict[str, Any] = {"settings": connector_settings(integration), "client": client}
+        kwargs["retry"] = RetryPolicy(retries=0, deadline=time.monotonic() + timeout)
+        if issubclass(preset.connector_class, HttpConnector):
+            kwargs["max_requests"] = 3
+        connector = preset.connector_class(**kwargs)
+        connector.timeout = timeout
+        return connector.lookup(e164)
+
+
+def _record_json(record: CrmRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "type": record.type,
+        "display_name": record.display_name,
+        "phones": [[p.number, p.type] for p in record.phones],
+        "url": record.url,
+        "fields": dict(record.fields),
+    }
+
+
+def _record_from_json(row: dict[str, Any]) -> CrmRecord:
+    return CrmRecord(
+        id=row["id"],
+        type=row["type"],
+        display_name=row["display_name"],
+        phones=tuple(RecordPhone(number=n, type=t) for n, t in row["phones"]),
+        url=row["url"],
+        fields=row["fields"],
+    )
+
+
+def _record_entries(
+    records: list[CrmRecord], *, integration: Integration, e164: str, country: str
+) -> list[PhoneCacheEntry]:
+    """The records' numbers equal to `e164` as unsaved phone-cache rows (as the sync makes them)."""
+    entries: list[PhoneCacheEntry] = []
+    for record in records:
+        for phone in record.phones:
+            try:
+                number = normalize_phone(phone.number, country=country)
+            except PhoneNumberError:
+                continue
+            if number.e164 != e164:
+                continue
+            entry = PhoneCacheEntry(
+                tenant_id=integration.tenant_id,
+                integration=integration,
+                generation=integration.cache_generation,
+                e164=number.e164,
+                extension=number.extension[:20],
+                number_as_written=phone.number[:100],
+                number_type=phone.type[:50],
+                record_id=record.id[:255],
+                record_type=record.type[:50],
+                display_name=record.display_name[:255],
+                record_url=record.url,
+                fields=dict(record.fields),
+            )
+            entries.append(entry)
+            break
+    return entries
 
 
 def _has_phone_data(script: Script) -> bool:

@@ -24,6 +24,13 @@ class SyncState(models.TextChoices):
     RUNNING = "running", "Running"
 
 
+class LookupMode(models.TextChoices):
+    """How calls are matched against an integration: its synced phone cache, or the CRM live."""
+
+    CACHED = "cached", "Phone cache (synced nightly)"
+    LIVE = "live", "Live lookup (asks the CRM on each call)"
+
+
 class Integration(models.Model):
     """One tenant's configured use of a preset.
 
@@ -43,6 +50,12 @@ class Integration(models.Model):
         default=0, help_text="Match order among the tenant's integrations."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    lookup_mode = models.CharField(
+        max_length=8,
+        choices=LookupMode.choices,
+        default=LookupMode.CACHED,
+        help_text="Live: each call asks the CRM (with a timeout and a short per-number cache).",
+    )
 
     # Phone-cache status, shown on the integration overview.
     cache_generation = models.PositiveIntegerField(default=0)

@@ -523,6 +523,38 @@ def integration_set_enabled(*, tenant: Tenant, integration: Integration, enabled
     return integration
 
 
+def integration_set_lookup_mode(*, tenant: Tenant, integration: Integration, mode: str) -> Integration:
+    """Match the integration's calls against its phone cache ("cached") or ask its CRM live ("live").
+
+    Raises `ValidationError` ({"lookup_mode": ...}) for an unknown mode, or "live" for a preset
+    whose connector cannot search by number or whose settings lack what it needs (e.g. the REST
+    source's search endpoint). Saves only `lookup_mode`; another tenant's integration is left
+    unchanged.
+    """
+    from integrations.models import LookupMode
+
+    if mode not in LookupMode.values:
+        raise ValidationError({"lookup_mode": f'"{mode}" is not a lookup mode; choose cached or live.'})
+    row = Integration.objects.filter(pk=integration.pk, tenant=tenant).first()
+    if row is None:
+        return integration
+    if mode == LookupMode.LIVE:
+        preset = get_preset(row.preset)
+        connector_class = preset.connector_class
+        problem = (
+            f"{preset.name} cannot be searched by phone number: it can only be synced."
+            if connector_class is None or not connector_class.supports_lookup
+            else connector_class.lookup_problem({**(row.settings or {}), **(row.secrets or {})})
+        )
+        if problem:
+            raise ValidationError({"lookup_mode": problem})
+    if row.lookup_mode != mode:
+        row.lookup_mode = mode
+        row.save(update_fields=["lookup_mode"])
+    integration.refresh_from_db()
+    return integration
+
+
 @transaction.atomic
 def integration_delete(*, tenant: Tenant, integration: Integration) -> None:
     """Erase an integration, its settings, scripts and cached numbers. Cannot be undone.

@@ -150,6 +150,11 @@ class Connector(ABC):
     what = "The CRM"
     # Whether `iter_changes` works (see `incremental_supported` for settings-dependent support).
     supports_incremental = False
+    # Whether `lookup` can find the records of one number without listing everything (live lookup).
+    supports_lookup = False
+    # Seconds a connector that does not use `client` (LDAP) waits for its server; None for its
+    # default. Live lookup sets it to `LIVE_LOOKUP_TIMEOUT_SECONDS`.
+    timeout: float | None = None
 
     def __init__(
         self,
@@ -230,9 +235,27 @@ class Connector(ABC):
         setting name ("" for none); `integration_settings_clean` shows them. Default: nothing."""
         return {}
 
+    @classmethod
+    def lookup_problem(cls, settings: Mapping[str, str]) -> str:
+        """Why an integration with these settings cannot use live lookup ("" when it can).
+
+        Default: "" when the class `supports_lookup`, else a sentence saying it cannot search.
+        """
+        return "" if cls.supports_lookup else f"{cls.what} cannot be searched by phone number."
+
     @abstractmethod
     def test_connection(self) -> None:
         """Reach the CRM with the settings; raise `ConnectorError` saying what is wrong."""
+
+    def lookup(self, e164: str) -> list[CrmRecord]:
+        """The CRM's records having the caller number `e164` ("+31201234567"), asked live.
+
+        For connectors with `supports_lookup` True (a search endpoint, an LDAP filter): the
+        records may carry other numbers too; the caller keeps only the entries whose number
+        normalizes to `e164`. Raises `ConnectorError` when the CRM cannot be asked; the
+        default raises a permanent one (this connector cannot search by number).
+        """
+        raise ConnectorError(f"{self.what} cannot be searched by phone number.", permanent=True)
 
     @abstractmethod
     def iter_records(self) -> Iterator[CrmRecord | SkippedRecord]:

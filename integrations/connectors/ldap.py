@@ -46,6 +46,7 @@ from ldap3.core.exceptions import (
     LDAPSSLConfigurationError,
     LDAPStartTLSError,
 )
+from ldap3.utils.conv import escape_filter_chars
 
 from integrations.connectors.base import Connector, ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.outbound import (
@@ -65,6 +66,8 @@ DEFAULT_FILTER = (
     "(&(objectClass=person)(|(telephoneNumber=*)(mobile=*)(homePhone=*)(ipPhone=*)(otherTelephone=*)))"
 )
 DEFAULT_PAGE_SIZE = 500
+# Live lookup searches for numbers ending in this many of the caller's last digits.
+LOOKUP_DIGITS = 8
 MAX_PAGE_SIZE = 5000
 
 # Phone attributes in the order a record lists them, with the type label each number gets.
@@ -210,6 +213,7 @@ class LdapConnector(Connector):
 
     what = WHAT
     supports_incremental = True  # `iter_changes`: modifyTimestamp / whenChanged, no deletions
+    supports_lookup = True
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -324,7 +328,8 @@ class LdapConnector(Connector):
         except OutboundNameNotResolved as exc:
             raise ConnectorError(f"{WHAT} {exc.message}") from exc
         # ldap3 packs the receive timeout into SO_RCVTIMEO as whole seconds.
-        timeout = max(1, math.ceil(float(django_settings.CONNECTOR_HTTP_TIMEOUT)))
+        seconds = self.timeout if self.timeout is not None else django_settings.CONNECTOR_HTTP_TIMEOUT
+        timeout = max(1, math.ceil(float(seconds)))
         tls = self._tls(host) if (ldaps or start_tls) else None
         bind_dn = self._setting("bind_dn")
         password = self.settings.get("bind_password") or ""
@@ -447,6 +452,23 @@ class LdapConnector(Connector):
                 seen.add(cookie)
         finally:
             _unbind(connection)
+
+    def lookup(self, e164: str) -> list[CrmRecord]:
+        """The entries under the filter having a phone attribute ending in the caller's last digits.
+
+        Searches `(&<filter>(|(telephoneNumber=*<digits>)(mobile=*<digits>)...))` over
+        `PHONE_ATTRIBUTES` with the last `LOOKUP_DIGITS` digits of `e164`, escaped per RFC 4515
+        §3; telephone-number matching ignores spaces and hyphens (RFC 4517 §4.2.29), so
+        "020 123 4567" is found for "+31201234567". The caller keeps only the entries whose
+        number normalizes to `e164`. Raises `ConnectorError` as `iter_records` does.
+        """
+        digits = "".join(c for c in e164 if c.isdigit())[-LOOKUP_DIGITS:]
+        if not digits:
+            return []
+        value = escape_filter_chars(digits)
+        alternatives = "".join(f"({attribute}=*{value})" for attribute, _ in PHONE_ATTRIBUTES)
+        search = f"(&{self.search_filter}(|{alternatives}))"
+        return [record for record in self._paged(search) if isinstance(record, CrmRecord)]
 
     def iter_records(self) -> Iterator[CrmRecord | SkippedRecord]:
         """Yield a `CrmRecord` per entry matching the filter that has a number (see `entry_record`).

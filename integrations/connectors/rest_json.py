@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import phonenumbers
+
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import (
     ApiKeyHeader,
@@ -64,6 +66,30 @@ _DEFAULT_PARAMS = {
 MAX_PAGE_SIZE = 10_000
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,49}$")
+# The placeholders of the search endpoint (live lookup): the caller number as E.164
+# ("+31201234567", URL-escaped), its digits ("31201234567"), its national form ("0201234567").
+LOOKUP_PLACEHOLDERS = ("number", "digits", "national")
+_LOOKUP_PLACEHOLDER = re.compile(r"\{(number|digits|national)\}")
+
+
+def lookup_target(template: str, e164: str) -> str:
+    """The search endpoint `template` with the caller number `e164` filled in (URL-escaped).
+
+    `{number}` -> E.164 ("%2B31201234567"), `{digits}` -> its digits, `{national}` -> the
+    national dialling form's digits ("0201234567", ITU-T E.164 national significant number with
+    the trunk prefix, as libphonenumber formats it).
+    """
+    digits = re.sub(r"\D", "", e164)
+    try:
+        national = re.sub(
+            r"\D",
+            "",
+            phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL),
+        )
+    except phonenumbers.NumberParseException:
+        national = digits
+    values = {"number": e164, "digits": digits, "national": national}
+    return _LOOKUP_PLACEHOLDER.sub(lambda m: quote(values[m[1]], safe=""), template)
 
 
 @dataclass(frozen=True)
@@ -90,6 +116,8 @@ class RestJsonConfig:
     since_param: str = ""
     since_format: str = "iso8601"
     deleted_path: str = ""
+    lookup_path: str = ""
+    lookup_records_path: str = ""
 
 
 def _pairs(text: str, *, setting: str, errors: dict[str, str], named: bool) -> tuple[tuple[str, str], ...]:
@@ -190,6 +218,18 @@ def rest_json_config(settings: Mapping[str, str]) -> RestJsonConfig:
         errors["modified_since_format"] = f'"{since_format}" is not one of {", ".join(dict(SINCE_FORMATS))}.'
     if get("deleted_list_path") and not get("modified_since_param"):
         errors["deleted_list_path"] = "deleted records are read only with a modified-since parameter."
+    lookup_path = get("lookup_path")
+    lookup_records_path = get("lookup_records_path")
+    if lookup_path and not _LOOKUP_PLACEHOLDER.search(lookup_path):
+        errors["lookup_path"] = "put {number}, {digits} or {national} where the caller number goes."
+    elif lookup_path and set(_PLACEHOLDER.findall(lookup_path)) - set(LOOKUP_PLACEHOLDERS):
+        errors["lookup_path"] = (
+            f"the placeholders are {', '.join('{' + p + '}' for p in LOOKUP_PLACEHOLDERS)}."
+        )
+    try:
+        json_path_check(lookup_records_path)
+    except JsonPathError as exc:
+        errors["lookup_records_path"] = str(exc)
     if errors:
         raise RestJsonSettingsError(errors)
     return RestJsonConfig(
@@ -209,6 +249,8 @@ def rest_json_config(settings: Mapping[str, str]) -> RestJsonConfig:
         since_param=get("modified_since_param"),
         since_format=since_format,
         deleted_path=get("deleted_list_path"),
+        lookup_path=lookup_path,
+        lookup_records_path=lookup_records_path or single_paths["records_path"],
     )
 
 
@@ -237,11 +279,34 @@ class RestJsonConnector(HttpConnector):
     """Lists the records of a JSON list endpoint as configured in the settings (see `RestJsonConfig`)."""
 
     what = WHAT
+    supports_lookup = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = rest_json_config(self.settings)
         self.auth = self.config.auth
+
+    @classmethod
+    def lookup_problem(cls, settings: Mapping[str, str]) -> str:
+        """Why live lookup cannot be used with these settings: no search endpoint ("" when it can)."""
+        if not (settings.get("lookup_path") or "").strip():
+            return "Set the search endpoint (e.g. /contacts/search?phone={number}) in the settings first."
+        return ""
+
+    def lookup(self, e164: str) -> list[CrmRecord]:
+        """`GET` the search endpoint with the caller number filled in (see `lookup_target`) and
+        map the list at the search result path (default: the record list path) like
+        `iter_records` does. Items that are not records or have no number are left out.
+
+        Raises `ConnectorError`: a permanent one when no search endpoint is set, else as
+        `HttpConnector.request` does (no retries unless the `RetryPolicy` allows them).
+        """
+        c = self.config
+        if not c.lookup_path:
+            raise ConnectorError(f"{WHAT} has no search endpoint set for live lookup.", permanent=True)
+        path = lookup_target(c.lookup_path, e164)
+        items = self._items(self.get_json(path), c.lookup_records_path, url=path.split("?", 1)[0])
+        return [r for r in (self.record(item) for item in items) if isinstance(r, CrmRecord)]
 
     @classmethod
     def settings_problems(cls, settings: Mapping[str, str]) -> dict[str, str]:
@@ -513,6 +578,22 @@ REST_JSON_SETTINGS: tuple[SettingField, ...] = (
         placeholder="/v1/contacts/deleted",
         help_text="Optional: lists the records deleted since the modified-since time (same parameter and "
         "paging); without it the nightly full sync removes deleted records.",
+    ),
+)
+
+REST_JSON_SETTINGS += (
+    SettingField(
+        "lookup_path",
+        "Search endpoint (live lookup)",
+        required=False,
+        placeholder="/v1/contacts/search?phone={number}",
+        help_text="For live lookup: {number} (E.164), {digits} or {national} becomes the caller number.",
+    ),
+    SettingField(
+        "lookup_records_path",
+        "JSON path of the search result list",
+        required=False,
+        help_text="Empty: the same as the record list path.",
     ),
 )
 
