@@ -328,6 +328,13 @@ PHONEBOOK_MAX_UPLOAD_BYTES = env.int("PHONEBOOK_MAX_UPLOAD_BYTES", default=20 * 
 # HTTP requests one sync (or connection test) may make, retries included; more ends the sync
 # (old cache kept, next try the next night): a guard against CRMs that page forever.
 SYNC_MAX_REQUESTS = env.int("SYNC_MAX_REQUESTS", default=10_000)
+
+# OAuth 2.0 for connectors (issue 6): integrations/oauth.py, integrations/oauth_views.py
+# Base URL of the OAuth callback as the CRM must call it ("https://cti.example.com"); "" builds it
+# from the request (set it behind proxies that rewrite the host or scheme).
+OAUTH_REDIRECT_BASE_URL = env.str("OAUTH_REDIRECT_BASE_URL", default="")
+# An access token expiring within this many seconds is refreshed before use.
+OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=60)
 CONNECTOR_HTTP_TIMEOUT = env.float("CONNECTOR_HTTP_TIMEOUT", default=30.0)  # seconds
 
 # Outbound HTTP guard (issue 5, SSRF): integrations/outbound.py

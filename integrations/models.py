@@ -79,6 +79,11 @@ class Integration(models.Model):
     held_at = models.DateTimeField(null=True, blank=True)
     held_message = models.TextField(blank=True)
 
+    # OAuth 2.0 (integrations/oauth.py): the stored token's version (compare-and-swap on refresh)
+    # and whether the CRM no longer accepts the app's authorization (the admin must reconnect).
+    oauth_token_version = models.PositiveIntegerField(default=0)
+    oauth_reconnect_required = models.BooleanField(default=False)
+
     class Meta:
         ordering = ("position", "id")
         constraints = [

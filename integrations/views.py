@@ -30,6 +30,7 @@ from integrations.forms import (
 )
 from integrations.matching import Call, CallInputError, call_from_params
 from integrations.models import Integration, Script, SyncState
+from integrations.oauth import TOKEN_SECRET, oauth_config_for
 from integrations.phonebook_views import phonebook_overview_context
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, UnknownPresetError, find_preset, get_preset
@@ -252,6 +253,8 @@ def _status_context(*, tenant: Tenant, integration: Integration) -> dict[str, An
         "sync_stale": stale,
         "stale_message": STALE_MESSAGE,
         "held": integration.held_generation is not None,
+        "uses_oauth": oauth_config_for(integration) is not None,
+        "oauth_connected": TOKEN_SECRET in (integration.secrets or {}),
     }
 
 
