@@ -135,7 +135,8 @@ def token_request(
     """POST `data` to the token endpoint (RFC 6749 §4.1.3, §6) and return the stored token.
 
     Client authentication per `token_endpoint_auth_method`. Returns {access_token,
-    refresh_token, token_type, expires_at (Unix seconds or None), instance_url}. Raises
+    refresh_token, token_type, expires_at (Unix seconds as text, "" when the CRM gave no
+    lifetime), instance_url}. Raises
     `InvalidGrantError` (permanent) for `invalid_grant`; a temporary `ConnectorError` for network
     failures, 429, 5xx and answers that are not JSON; a permanent one for other refusals
     (`invalid_client`...).
@@ -181,7 +182,8 @@ def token_request(
         "access_token": str(body["access_token"]),
         "refresh_token": str(body.get("refresh_token") or data.get("refresh_token") or ""),
         "token_type": str(body.get("token_type", "Bearer")),
-        "expires_at": expires_at,
+        # Text: the encrypted secrets field keeps its values as strings.
+        "expires_at": "" if expires_at is None else f"{expires_at:.0f}",
         "instance_url": instance_url,
     }
 
@@ -229,7 +231,7 @@ def exchange_code(
 
 def _expiring(token: Mapping[str, Any], now: float) -> bool:
     expires_at = token.get("expires_at")
-    if expires_at is None:
+    if not _is_number(expires_at):
         return False
     margin = int(getattr(django_settings, "OAUTH_REFRESH_MARGIN_SECONDS", 60))
     return float(expires_at) - margin <= now
