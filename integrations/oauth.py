@@ -19,12 +19,13 @@ Every call to the token endpoint goes through `integrations.http.connector_clien
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import httpx
 from authlib.common.security import generate_token
@@ -147,15 +148,17 @@ def token_request(
     client_id = str(settings.get(config.client_id_setting, "") or "").strip()
     secret = str(settings.get(config.client_secret_setting, "") or "")
     form = dict(data)
-    auth: httpx.BasicAuth | None = None
+    headers = {"Accept": "application/json"}
     if config.token_endpoint_auth_method == "client_secret_post":  # noqa: S105
         form.update(client_id=client_id, client_secret=secret)
     else:
-        auth = httpx.BasicAuth(client_id, secret)
+        # RFC 6749 §2.3.1: id and secret are form-encoded, then sent as HTTP Basic.
+        pair = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
     what = "The CRM's token endpoint"
     try:
         with connector_client() as client:
-            response = client.post(url, data=form, auth=auth, headers={"Accept": "application/json"})
+            response = client.post(url, data=form, headers=headers)
     except httpx.HTTPError as exc:
         raise transport_error(exc, what=what) from exc
     except httpx.InvalidURL as exc:
@@ -176,7 +179,7 @@ def token_request(
         raise ConnectorError(f"{what} answered without an access token (HTTP {response.status_code}).")
     now = time.time() if now is None else now
     expires_in = body.get("expires_in")
-    expires_at = now + float(expires_in) if _is_number(expires_in) else None
+    expires_at = now + float(str(expires_in)) if _is_number(expires_in) else None
     instance_url = str(body.get(config.instance_url_field, "")) if config.instance_url_field else ""
     return {
         "access_token": str(body["access_token"]),
@@ -190,10 +193,10 @@ def token_request(
 
 def _is_number(value: Any) -> bool:
     try:
-        float(value)
-    except (TypeError, ValueError):
+        float(str(value))
+    except ValueError:
         return False
-    return True
+    return value is not None and not isinstance(value, bool)
 
 
 def exchange_code(
@@ -234,7 +237,7 @@ def _expiring(token: Mapping[str, Any], now: float) -> bool:
     if not _is_number(expires_at):
         return False
     margin = int(getattr(django_settings, "OAUTH_REFRESH_MARGIN_SECONDS", 60))
-    return float(expires_at) - margin <= now
+    return float(str(expires_at)) - margin <= now
 
 
 def _stored(integration_id: int, *, lock: bool = False) -> tuple[dict[str, Any] | None, int, bool]:

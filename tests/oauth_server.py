@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlencode
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 CLIENT_ID = "cti-app"
-CLIENT_SECRET = "s3cret-client"  # noqa: S105 (a test client's secret)
+CLIENT_SECRET = "s3cret-client"
 
 CONTACTS = [
     {"id": 1, "name": "Ada Lovelace", "phone": "+31 20 555 0101"},

@@ -66,7 +66,7 @@ def integration(tenant: Tenant, server: OAuthServer, allow_private_addresses: No
     )
 
 
-def _connect(client: Client, integration: Integration) -> httpx.Response:
+def _connect(client: Client, integration: Integration) -> Any:
     """Run Connect -> the server's authorize endpoint (auto-consent) -> our callback."""
     started = client.get(reverse("integration-oauth-connect", args=[integration.pk]))
     assert started.status_code == 302
@@ -74,7 +74,7 @@ def _connect(client: Client, integration: Integration) -> httpx.Response:
     assert consent.status_code == 302, consent.text
     back = urlsplit(consent.headers["Location"])
     assert back.path == reverse("integration-oauth-callback")
-    return client.get(f"{back.path}?{back.query}")  # type: ignore[return-value]
+    return client.get(f"{back.path}?{back.query}")
 
 
 def _stored_token(integration: Integration) -> dict[str, Any]:
@@ -90,25 +90,28 @@ def test_connect_runs_the_flow_stores_the_token_encrypted_and_a_sync_uses_it(
 ) -> None:
     started = admin_client.get(reverse("integration-oauth-connect", args=[integration.pk]))
     query = parse_qs(urlsplit(started["Location"]).query)
-    assert query["code_challenge_method"] == ["S256"] and query["scope"] == ["contacts.read"]
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["scope"] == ["contacts.read"]
     assert query["redirect_uri"] == ["http://testserver/integrations/oauth/callback/"]
 
     response = _connect(admin_client, integration)
 
-    assert response.status_code == 302 and response["Location"] == reverse(
-        "integration-overview", args=[integration.pk]
-    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("integration-overview", args=[integration.pk])
     token = _stored_token(integration)
-    assert token["access_token"] in server.access_tokens and token["refresh_token"] in server.refresh_tokens
+    assert token["access_token"] in server.access_tokens
+    assert token["refresh_token"] in server.refresh_tokens
     # PKCE: the code was exchanged with the verifier matching the challenge the server checked.
     assert server.token_requests[-1]["grant_type"] == "authorization_code"
     assert server.token_requests[-1]["code_verifier"]
     with connection.cursor() as cursor:
         cursor.execute("SELECT secrets FROM integrations_integration WHERE id = %s", [integration.pk])
         raw = str(cursor.fetchone()[0])
-    assert token["access_token"] not in raw and token["refresh_token"] not in raw
+    assert token["access_token"] not in raw
+    assert token["refresh_token"] not in raw
     page = admin_client.get(reverse("integration-overview", args=[integration.pk])).content.decode()
-    assert "is connected to the CRM" in page and 'id="oauth-status"' in page
+    assert "is connected to the CRM" in page
+    assert 'id="oauth-status"' in page
 
     result = phone_cache_sync(integration_id=integration.pk, sleep=lambda s: None)
 
@@ -228,14 +231,16 @@ def test_a_revoked_refresh_token_marks_reconnect_required_and_fails_the_sync_for
 
         result = phone_cache_sync(integration_id=integration.pk, sleep=lambda s: None)
 
-    assert result.status == "failed" and result.error == RECONNECT_MESSAGE
+    assert result.status == "failed"
+    assert result.error == RECONNECT_MESSAGE
     integration.refresh_from_db()
     assert integration.oauth_reconnect_required
     with pytest.raises(ConnectorError) as caught:
         access_token(integration.pk, REST_JSON_OAUTH, settings=connector_settings(integration))
     assert caught.value.permanent
     page = admin_client.get(reverse("integration-overview", args=[integration.pk])).content.decode()
-    assert 'id="oauth-reconnect"' in page and ">Reconnect</a>" in page
+    assert 'id="oauth-reconnect"' in page
+    assert ">Reconnect</a>" in page
     assert "reconnect required" in page  # the sidebar badge
     assert server.api_tokens_seen == []
 
