@@ -84,6 +84,15 @@ def _stored_token(integration: Integration) -> dict[str, Any]:
     return token
 
 
+def _raw_secrets(integration: Integration) -> str:
+    """The secrets column as stored in the database."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secrets FROM integrations_integration WHERE id = %s", [integration.pk])
+        row = cursor.fetchone()
+    assert row is not None
+    return str(row[0])
+
+
 @pytest.mark.django_db
 def test_connect_runs_the_flow_stores_the_token_encrypted_and_a_sync_uses_it(
     admin_client: Client, integration: Integration, server: OAuthServer
@@ -104,9 +113,7 @@ def test_connect_runs_the_flow_stores_the_token_encrypted_and_a_sync_uses_it(
     # PKCE: the code was exchanged with the verifier matching the challenge the server checked.
     assert server.token_requests[-1]["grant_type"] == "authorization_code"
     assert server.token_requests[-1]["code_verifier"]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT secrets FROM integrations_integration WHERE id = %s", [integration.pk])
-        raw = str(cursor.fetchone()[0])
+    raw = _raw_secrets(integration)
     assert token["access_token"] not in raw
     assert token["refresh_token"] not in raw
     page = admin_client.get(reverse("integration-overview", args=[integration.pk])).content.decode()
@@ -164,6 +171,7 @@ def test_an_expiring_access_token_is_refreshed_before_use_and_saved(
         assert second["access_token"] != first["access_token"]
         assert second["refresh_token"] != first["refresh_token"]
         assert server.api_tokens_seen == [second["access_token"]]
+        assert second["access_token"] not in _raw_secrets(integration)  # saved back encrypted
         assert [r["grant_type"] for r in server.token_requests] == ["authorization_code", "refresh_token"]
 
 
