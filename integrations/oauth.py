@@ -125,6 +125,24 @@ def authorization_start(
     )
 
 
+class NotConnectedError(ConnectorError):
+    """No token is stored yet (or there is no integration yet, as in the wizard's test): the admin
+    has to use Connect first. Permanent."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_CONNECTED_MESSAGE, permanent=True)
+
+
+def preset_oauth_config(connector_class: type | None, settings: Mapping[str, Any]) -> OAuth2Config | None:
+    """The OAuth declaration of a preset's connector for these settings, None without OAuth.
+
+    A connector declares OAuth with a classmethod `oauth_config(settings)`.
+    """
+    finder = getattr(connector_class, "oauth_config", None)
+    config = finder(settings) if finder is not None else None
+    return config if isinstance(config, OAuth2Config) else None
+
+
 class InvalidGrantError(ConnectorError):
     """The token endpoint answered `invalid_grant` (RFC 6749 §5.2): the code or refresh token is
     expired, revoked or already used."""
@@ -261,7 +279,7 @@ def access_token(integration_id: int, config: OAuth2Config, *, settings: Mapping
     """
     token, _, reconnect = _stored(integration_id)
     if token is None:
-        raise ConnectorError(NOT_CONNECTED_MESSAGE, permanent=True)
+        raise NotConnectedError
     if reconnect:
         raise ConnectorError(RECONNECT_MESSAGE, permanent=True)
     if not _expiring(token, time.time()):
@@ -340,7 +358,7 @@ class OAuth2:
         """The bearer header with the current access token."""
         integration_id = str(settings.get(INTEGRATION_ID_SETTING, "") or "")
         if not integration_id.isdigit():
-            raise ConnectorError(NOT_CONNECTED_MESSAGE, permanent=True)
+            raise NotConnectedError
         token = access_token(int(integration_id), self.config, settings=settings)
         return {"Authorization": f"Bearer {token['access_token']}"}, {}
 
@@ -350,9 +368,4 @@ def oauth_config_for(integration: Integration) -> OAuth2Config | None:
     from integrations.registry import PRESETS
 
     preset = next((p for p in PRESETS if p.slug == integration.preset), None)
-    connector_class = preset.connector_class if preset else None
-    finder = getattr(connector_class, "oauth_config", None)
-    if finder is None:
-        return None
-    config = finder(integration.settings or {})
-    return config if isinstance(config, OAuth2Config) else None
+    return preset_oauth_config(preset.connector_class if preset else None, integration.settings or {})

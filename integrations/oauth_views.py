@@ -119,5 +119,7 @@ def integration_oauth_callback(request: HttpRequest, tenant: Tenant) -> HttpResp
     except ConnectorError as exc:
         messages.error(request, f"Connecting failed: {exc.message}")
         return redirect(overview)
-    messages.success(request, f"{integration.name} is connected to the CRM.")
+    messages.success(
+        request, f"{integration.name} is connected to the CRM; Sync now fetches its phone numbers."
+    )
     return redirect(overview)

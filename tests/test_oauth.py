@@ -278,3 +278,22 @@ def test_a_5xx_from_the_token_endpoint_while_refreshing_is_temporary(
         assert _stored_token(integration) == old
         # The next try (the sync's retry) refreshes.
         assert access_token(integration.pk, REST_JSON_OAUTH, settings=connector_settings(integration)) != old
+
+
+@pytest.mark.django_db
+def test_the_wizard_creates_an_oauth_integration_and_goes_straight_to_connect(
+    admin_client: Client, tenant: Tenant, server: OAuthServer, allow_private_addresses: None
+) -> None:
+    values = {f"settings-{name}": value for name, value in _settings(server).items()}
+
+    response = admin_client.post(
+        reverse("integration-add", args=["rest_json"]), {"name": "Wizard CRM", **values, "action": "create"}
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    integration = Integration.objects.get(tenant=tenant, name="Wizard CRM")
+    assert response["Location"] == reverse("integration-oauth-connect", args=[integration.pk])
+    assert integration.sync_runs.count() == 0  # the first sync waits for Connect
+    back = _connect(admin_client, integration)
+    assert back["Location"] == reverse("integration-overview", args=[integration.pk])
+    assert _stored_token(integration)["access_token"] in server.access_tokens
