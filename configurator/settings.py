@@ -338,6 +338,12 @@ SYNC_INCREMENTAL_INTERVAL_MINUTES = env.int("SYNC_INCREMENTAL_INTERVAL_MINUTES",
 LIVE_LOOKUP_TIMEOUT_SECONDS = env.float("LIVE_LOOKUP_TIMEOUT_SECONDS", default=2.0)
 # Seconds a live lookup's answer is kept per (integration, E.164 caller number).
 LIVE_LOOKUP_CACHE_SECONDS = env.int("LIVE_LOOKUP_CACHE_SECONDS", default=60)
+# OAuth 2.0 for connectors (issue 6): integrations/oauth.py, integrations/oauth_views.py
+# Base URL of the OAuth callback as the CRM must call it ("https://cti.example.com"); "" builds it
+# from the request (set it behind proxies that rewrite the host or scheme).
+OAUTH_REDIRECT_BASE_URL = env.str("OAUTH_REDIRECT_BASE_URL", default="")
+# An access token expiring within this many seconds is refreshed before use.
+OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=60)
 CONNECTOR_HTTP_TIMEOUT = env.float("CONNECTOR_HTTP_TIMEOUT", default=30.0)  # seconds
 
 # Outbound HTTP guard (issue 5, SSRF): integrations/outbound.py

@@ -100,6 +100,10 @@ class Integration(models.Model):
     last_incremental_sync_at = models.DateTimeField(
         null=True, blank=True, help_text="Start of the last successful incremental sync."
     )
+    # OAuth 2.0 (integrations/oauth.py): the stored token's version (compare-and-swap on refresh)
+    # and whether the CRM no longer accepts the app's authorization (the admin must reconnect).
+    oauth_token_version = models.PositiveIntegerField(default=0)
+    oauth_reconnect_required = models.BooleanField(default=False)
 
     class Meta:
         ordering = ("position", "id")

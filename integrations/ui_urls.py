@@ -2,11 +2,21 @@
 
 from django.urls import URLPattern, path
 
-from integrations import phonebook_views, views
+from integrations import oauth_views, phonebook_views, views
 
 urlpatterns: list[URLPattern] = [
     path("integrations/add/", views.preset_list, name="integration-presets"),
     path("integrations/add/<slug:preset_slug>/", views.integration_add, name="integration-add"),
+    path(
+        "integrations/oauth/callback/",
+        oauth_views.integration_oauth_callback,
+        name="integration-oauth-callback",
+    ),
+    path(
+        "integrations/<int:integration_id>/oauth/connect/",
+        oauth_views.integration_oauth_connect,
+        name="integration-oauth-connect",
+    ),
     path("integrations/<int:integration_id>/", views.integration_overview, name="integration-overview"),
     path("integrations/<int:integration_id>/status/", views.integration_status, name="integration-status"),
     path("integrations/<int:integration_id>/sync/", views.integration_sync, name="integration-sync"),

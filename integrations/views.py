@@ -30,6 +30,7 @@ from integrations.forms import (
 )
 from integrations.matching import Call, CallInputError, call_from_params
 from integrations.models import Integration, Script, SyncState
+from integrations.oauth import TOKEN_SECRET, NotConnectedError, oauth_config_for, preset_oauth_config
 from integrations.phonebook_views import phonebook_overview_context
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, UnknownPresetError, find_preset, get_preset
@@ -150,6 +151,11 @@ def _test_connection(*, preset: Preset, settings_values: dict[str, str]) -> dict
         }
     try:
         integration_test_connection(preset=preset, settings_values=settings_values)
+    except NotConnectedError:
+        return {
+            "ok": True,
+            "message": "The settings are usable; after creating, Connect grants the app access in the CRM.",
+        }
     except ConnectorError as exc:
         return {"ok": False, "message": exc.message}
     return {"ok": True, "message": "Connection OK: the CRM answered with these settings."}
@@ -185,6 +191,8 @@ def integration_add(request: HttpRequest, tenant: Tenant, preset_slug: str) -> H
                 connection["message"] = f"Not created: {connection['message']}"
             elif action == "create" and forms_valid:
                 fields = form.ordered_notification_fields() if preset.has_phone_data else None
+                # OAuth: no token yet; the first sync waits for Connect, which runs next.
+                uses_oauth = preset_oauth_config(preset.connector_class, plain) is not None
                 try:
                     integration = integration_create(
                         tenant=tenant,
@@ -192,10 +200,14 @@ def integration_add(request: HttpRequest, tenant: Tenant, preset_slug: str) -> H
                         name=form.cleaned_data["name"],
                         settings_values=settings_form.values(),
                         notification_fields=fields,
+                        start_sync=not uses_oauth,
                     )
                 except ValidationError as exc:
                     _put_errors(exc, form, settings_form)
                 else:
+                    if uses_oauth:
+                        messages.success(request, "Integration created; grant the app access in the CRM.")
+                        return redirect("integration-oauth-connect", integration_id=integration.pk)
                     if preset.has_phone_data:
                         messages.success(request, "Integration created; the first sync has started.")
                     else:
@@ -252,6 +264,8 @@ def _status_context(*, tenant: Tenant, integration: Integration) -> dict[str, An
         "sync_stale": stale,
         "stale_message": STALE_MESSAGE,
         "held": integration.held_generation is not None,
+        "uses_oauth": oauth_config_for(integration) is not None,
+        "oauth_connected": TOKEN_SECRET in (integration.secrets or {}),
     }
 
 

@@ -4,7 +4,8 @@
 
 - `request()`: joins paths to the base URL (a setting, or a host the CRM handed back such as
   Salesforce's `instance_url`), applies the preset's declared auth (`ApiKeyHeader`,
-  `ApiKeyQuery`, `Basic`, `Bearer`), refuses links to other hosts (credentials stay with the
+  `ApiKeyQuery`, `Basic`, `Bearer`, or `integrations.oauth.OAuth2`: a stored OAuth 2.0 token,
+  refreshed before it expires), refuses links to other hosts (credentials stay with the
   CRM), counts requests against a per-sync budget (`max_requests`, default `SYNC_MAX_REQUESTS`),
   honours rate-limit headers (`Retry-After`, `X-RateLimit-Remaining`/`-Reset`, `RateLimit-*`,
   `RateLimit: remaining=..., reset=...`) and a connector's own throttling signal

@@ -34,6 +34,7 @@ from integrations.connectors.http_base import (
     json_path_values,
     json_text,
 )
+from integrations.oauth import OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
 
 WHAT = "The REST API"
@@ -44,6 +45,7 @@ AUTH_KINDS = (
     ("query", "API key in a query parameter"),
     ("basic", "User name and password (HTTP Basic)"),
     ("bearer", "Bearer token"),
+    ("oauth2_code", "OAuth 2.0 (authorization code, Connect button)"),
 )
 PAGING_STYLES = (
     ("none", "No paging (one answer has every record)"),
@@ -254,6 +256,15 @@ def rest_json_config(settings: Mapping[str, str]) -> RestJsonConfig:
     )
 
 
+# The OAuth 2.0 declaration of the rest_json preset: every URL comes from a setting.
+REST_JSON_OAUTH = OAuth2Config(
+    authorize_url="{oauth_authorize_url}",
+    token_url="{oauth_token_url}",  # noqa: S106 (a URL template)
+    scopes_setting="oauth_scopes",
+    token_endpoint_auth_method="client_secret_basic",  # noqa: S106 (a method name)
+)
+
+
 def _auth(kind: str, *, settings: Mapping[str, str], errors: dict[str, str]) -> Auth:
     name = (settings.get("api_key_name") or "").strip()
     has_secret = bool((settings.get("secret") or "").strip())
@@ -262,6 +273,14 @@ def _auth(kind: str, *, settings: Mapping[str, str], errors: dict[str, str]) -> 
     if kind not in dict(AUTH_KINDS):
         errors["auth_kind"] = f'"{kind}" is not an auth kind; choose one of {", ".join(dict(AUTH_KINDS))}.'
         return NoAuth()
+    if kind == "oauth2_code":
+        for setting, what in (("oauth_authorize_url", "authorization URL"), ("oauth_token_url", "token URL")):
+            value = (settings.get(setting) or "").strip()
+            if not value.lower().startswith(("http://", "https://")):
+                errors[setting] = f"OAuth 2.0 needs the {what} (http:// or https://)."
+        if not (settings.get("oauth_client_id") or "").strip():
+            errors["oauth_client_id"] = "OAuth 2.0 needs the client id."
+        return OAuth2(REST_JSON_OAUTH)
     if not has_secret:
         errors["secret"] = "this auth kind needs the key, password or token."  # noqa: S105 (a message)
     if kind == "header":
@@ -307,6 +326,11 @@ class RestJsonConnector(HttpConnector):
         path = lookup_target(c.lookup_path, e164)
         items = self._items(self.get_json(path), c.lookup_records_path, url=path.split("?", 1)[0])
         return [r for r in (self.record(item) for item in items) if isinstance(r, CrmRecord)]
+
+    @classmethod
+    def oauth_config(cls, settings: Mapping[str, Any]) -> OAuth2Config | None:
+        """The OAuth 2.0 declaration when the auth kind is "oauth2_code", else None."""
+        return REST_JSON_OAUTH if (settings.get("auth_kind") or "").strip() == "oauth2_code" else None
 
     @classmethod
     def settings_problems(cls, settings: Mapping[str, str]) -> dict[str, str]:
@@ -503,6 +527,26 @@ REST_JSON_SETTINGS: tuple[SettingField, ...] = (
     ),
     SettingField("username", "User name", required=False, help_text="For HTTP Basic."),
     SettingField("secret", "API key, password or token", SettingKind.SECRET, required=False),
+    SettingField(
+        "oauth_authorize_url",
+        "OAuth authorization URL",
+        SettingKind.URL,
+        required=False,
+        placeholder="https://crm.example.com/oauth/authorize",
+        help_text="For OAuth 2.0: where the admin grants access (Connect on the overview).",
+    ),
+    SettingField(
+        "oauth_token_url",
+        "OAuth token URL",
+        SettingKind.URL,
+        required=False,
+        placeholder="https://crm.example.com/oauth/token",
+    ),
+    SettingField("oauth_client_id", "OAuth client id", required=False),
+    SettingField("oauth_client_secret", "OAuth client secret", SettingKind.SECRET, required=False),
+    SettingField(
+        "oauth_scopes", "OAuth scopes", required=False, help_text="Space-separated, e.g. contacts.read."
+    ),
     SettingField("list_path", "List endpoint", placeholder="/v1/contacts"),
     SettingField("paging", "Paging", SettingKind.CHOICE, default="none", choices=PAGING_STYLES),
     SettingField("page_size", "Page size", required=False, default="100"),

@@ -1,0 +1,299 @@
+"""OAuth 2.0 for connectors against a local authorization server the tests start (tests/oauth_server.py).
+
+The whole flow: Connect -> the server's consent -> callback with the code -> token stored
+encrypted -> a sync uses it; `state` checked; refresh before expiry; two refreshes at once keep
+one valid token; a revoked refresh token means "reconnect required"; a 5xx is temporary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import time_machine
+from django.db import connection
+from django.http import HttpRequest
+from django.test import Client
+from django.urls import reverse
+
+from configurator.models import Tenant
+from integrations import oauth
+from integrations.connectors.base import ConnectorError
+from integrations.connectors.rest_json import REST_JSON_OAUTH
+from integrations.models import Integration
+from integrations.oauth import RECONNECT_MESSAGE, TOKEN_SECRET, access_token, refresh_access_token
+from integrations.services import integration_create
+from integrations.sync import connector_settings, phone_cache_sync
+from tests.conftest import PASSWORD
+from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, CONTACTS, OAuthServer
+
+START = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def server() -> Iterator[OAuthServer]:
+    running = OAuthServer().start()
+    yield running
+    running.stop()
+
+
+def _settings(server: OAuthServer) -> dict[str, str]:
+    return {
+        "base_url": server.url,
+        "auth_kind": "oauth2_code",
+        "oauth_authorize_url": f"{server.url}/authorize",
+        "oauth_token_url": f"{server.url}/token",
+        "oauth_client_id": CLIENT_ID,
+        "oauth_client_secret": CLIENT_SECRET,
+        "oauth_scopes": "contacts.read",
+        "list_path": "/api/contacts",
+        "phone_paths": "phone",
+    }
+
+
+@pytest.fixture
+def integration(tenant: Tenant, server: OAuthServer, allow_private_addresses: None) -> Integration:
+    return integration_create(
+        tenant=tenant,
+        preset_slug="rest_json",
+        name="OAuth CRM",
+        settings_values=_settings(server),
+        start_sync=False,
+    )
+
+
+def _connect(client: Client, integration: Integration) -> Any:
+    """Run Connect -> the server's authorize endpoint (auto-consent) -> our callback."""
+    started = client.get(reverse("integration-oauth-connect", args=[integration.pk]))
+    assert started.status_code == 302
+    consent = httpx.get(started["Location"])
+    assert consent.status_code == 302, consent.text
+    back = urlsplit(consent.headers["Location"])
+    assert back.path == reverse("integration-oauth-callback")
+    return client.get(f"{back.path}?{back.query}")
+
+
+def _stored_token(integration: Integration) -> dict[str, Any]:
+    integration.refresh_from_db()
+    token = (integration.secrets or {})[TOKEN_SECRET]
+    assert isinstance(token, dict)
+    return token
+
+
+def _raw_secrets(integration: Integration) -> str:
+    """The secrets column as stored in the database."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secrets FROM integrations_integration WHERE id = %s", [integration.pk])
+        row = cursor.fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+@pytest.mark.django_db
+def test_connect_runs_the_flow_stores_the_token_encrypted_and_a_sync_uses_it(
+    admin_client: Client, integration: Integration, server: OAuthServer
+) -> None:
+    started = admin_client.get(reverse("integration-oauth-connect", args=[integration.pk]))
+    query = parse_qs(urlsplit(started["Location"]).query)
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["scope"] == ["contacts.read"]
+    assert query["redirect_uri"] == ["http://testserver/integrations/oauth/callback/"]
+
+    response = _connect(admin_client, integration)
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("integration-overview", args=[integration.pk])
+    token = _stored_token(integration)
+    assert token["access_token"] in server.access_tokens
+    assert token["refresh_token"] in server.refresh_tokens
+    # PKCE: the code was exchanged with the verifier matching the challenge the server checked.
+    assert server.token_requests[-1]["grant_type"] == "authorization_code"
+    assert server.token_requests[-1]["code_verifier"]
+    raw = _raw_secrets(integration)
+    assert token["access_token"] not in raw
+    assert token["refresh_token"] not in raw
+    page = admin_client.get(reverse("integration-overview", args=[integration.pk])).content.decode()
+    assert "is connected to the CRM" in page
+    assert 'id="oauth-status"' in page
+
+    result = phone_cache_sync(integration_id=integration.pk, sleep=lambda s: None)
+
+    assert (result.status, result.records) == ("ok", len(CONTACTS)), result.error
+    assert server.api_tokens_seen == [token["access_token"]]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("state", ["", "forged-state"])
+def test_a_missing_or_wrong_state_is_refused_and_nothing_is_stored(
+    admin_client: Client, integration: Integration, server: OAuthServer, state: str
+) -> None:
+    admin_client.get(reverse("integration-oauth-connect", args=[integration.pk]))
+
+    response = admin_client.get(reverse("integration-oauth-callback"), {"code": "abc", "state": state})
+
+    assert response.status_code == 400
+    assert "missing or unknown state" in response.content.decode()
+    integration.refresh_from_db()
+    assert TOKEN_SECRET not in (integration.secrets or {})
+    assert server.token_requests == []
+
+
+@pytest.mark.django_db
+def test_connect_is_tenant_scoped_and_for_admins_only(
+    tenant: Tenant, other_admin_client: Client, integration: Integration, server: OAuthServer
+) -> None:
+    url = reverse("integration-oauth-connect", args=[integration.pk])
+    assert other_admin_client.get(url).status_code == 404
+    member = Client()
+    assert member.login(request=HttpRequest(), username="member", password=PASSWORD)
+    assert member.get(url).status_code == 403
+    # A state started by the other tenant's admin is not accepted for this tenant's session either.
+    assert member.get(reverse("integration-oauth-callback"), {"state": "x", "code": "y"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_an_expiring_access_token_is_refreshed_before_use_and_saved(
+    admin_client: Client, integration: Integration, server: OAuthServer
+) -> None:
+    with time_machine.travel(START, tick=False) as traveller:
+        _connect(admin_client, integration)
+        first = _stored_token(integration)
+        traveller.move_to(START + dt.timedelta(seconds=server.expires_in - 30))  # inside the 60 s margin
+
+        result = phone_cache_sync(integration_id=integration.pk, sleep=lambda s: None)
+
+        assert result.status == "ok", result.error
+        second = _stored_token(integration)
+        assert second["access_token"] != first["access_token"]
+        assert second["refresh_token"] != first["refresh_token"]
+        assert server.api_tokens_seen == [second["access_token"]]
+        assert second["access_token"] not in _raw_secrets(integration)  # saved back encrypted
+        assert [r["grant_type"] for r in server.token_requests] == ["authorization_code", "refresh_token"]
+
+
+@pytest.mark.django_db
+def test_a_worker_that_read_the_old_token_uses_the_one_another_worker_refreshed(
+    admin_client: Client, integration: Integration, server: OAuthServer
+) -> None:
+    with time_machine.travel(START, tick=False) as traveller:
+        _connect(admin_client, integration)
+        stale = _stored_token(integration)
+        traveller.move_to(START + dt.timedelta(seconds=server.expires_in))
+        settings = connector_settings(integration)
+        worker_a = access_token(integration.pk, REST_JSON_OAUTH, settings=settings)
+
+        worker_b = refresh_access_token(integration.pk, REST_JSON_OAUTH, settings=settings, stale=stale)
+
+        assert worker_b == worker_a == _stored_token(integration)
+        assert [r["grant_type"] for r in server.token_requests].count("refresh_token") == 1
+        assert worker_a["refresh_token"] in server.refresh_tokens
+
+
+@pytest.mark.django_db
+def test_a_refresh_racing_another_one_on_the_server_keeps_the_winners_token(
+    admin_client: Client, integration: Integration, server: OAuthServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker B sends the same refresh token after worker A rotated it (no row lock, e.g.
+    SQLite): the server says invalid_grant, B re-reads and uses A's token; no reconnect."""
+    with time_machine.travel(START, tick=False) as traveller:
+        _connect(admin_client, integration)
+        stale = _stored_token(integration)
+        traveller.move_to(START + dt.timedelta(seconds=server.expires_in))
+        settings = connector_settings(integration)
+        real = oauth.token_request
+        winner: dict[str, Any] = {}
+
+        def racing(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            if not winner:  # worker A refreshes and saves while B's request is on its way
+                monkeypatch.setattr(oauth, "token_request", real)
+                winner.update(real(*args, **kwargs))
+                Integration.objects.filter(pk=integration.pk).update(
+                    secrets={**(integration.secrets or {}), TOKEN_SECRET: winner}
+                )
+                Integration.objects.filter(pk=integration.pk).update(oauth_token_version=99)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(oauth, "token_request", racing)
+
+        used = refresh_access_token(integration.pk, REST_JSON_OAUTH, settings=settings, stale=stale)
+
+        assert used["access_token"] == winner["access_token"]
+        assert server.token_requests[-1]["refresh_token"] == stale["refresh_token"]  # refused on the server
+        integration.refresh_from_db()
+        assert not integration.oauth_reconnect_required
+        assert _stored_token(integration)["refresh_token"] in server.refresh_tokens
+
+
+@pytest.mark.django_db
+def test_a_revoked_refresh_token_marks_reconnect_required_and_fails_the_sync_for_good(
+    admin_client: Client, integration: Integration, server: OAuthServer
+) -> None:
+    with time_machine.travel(START, tick=False) as traveller:
+        _connect(admin_client, integration)
+        server.revoke(_stored_token(integration)["refresh_token"])
+        traveller.move_to(START + dt.timedelta(seconds=server.expires_in))
+
+        result = phone_cache_sync(integration_id=integration.pk, sleep=lambda s: None)
+
+    assert result.status == "failed"
+    assert result.error == RECONNECT_MESSAGE
+    integration.refresh_from_db()
+    assert integration.oauth_reconnect_required
+    with pytest.raises(ConnectorError) as caught:
+        access_token(integration.pk, REST_JSON_OAUTH, settings=connector_settings(integration))
+    assert caught.value.permanent
+    page = admin_client.get(reverse("integration-overview", args=[integration.pk])).content.decode()
+    assert 'id="oauth-reconnect"' in page
+    assert ">Reconnect</a>" in page
+    assert "reconnect required" in page  # the sidebar badge
+    assert server.api_tokens_seen == []
+
+    _connect(admin_client, integration)  # Reconnect
+
+    integration.refresh_from_db()
+    assert not integration.oauth_reconnect_required
+    assert phone_cache_sync(integration_id=integration.pk, sleep=lambda s: None).status == "ok"
+
+
+@pytest.mark.django_db
+def test_a_5xx_from_the_token_endpoint_while_refreshing_is_temporary(
+    admin_client: Client, integration: Integration, server: OAuthServer
+) -> None:
+    with time_machine.travel(START, tick=False) as traveller:
+        _connect(admin_client, integration)
+        old = _stored_token(integration)
+        traveller.move_to(START + dt.timedelta(seconds=server.expires_in))
+        server.fail_token_requests = 1
+
+        with pytest.raises(ConnectorError) as caught:
+            access_token(integration.pk, REST_JSON_OAUTH, settings=connector_settings(integration))
+
+        assert not caught.value.permanent
+        integration.refresh_from_db()
+        assert not integration.oauth_reconnect_required
+        assert _stored_token(integration) == old
+        # The next try (the sync's retry) refreshes.
+        assert access_token(integration.pk, REST_JSON_OAUTH, settings=connector_settings(integration)) != old
+
+
+@pytest.mark.django_db
+def test_the_wizard_creates_an_oauth_integration_and_goes_straight_to_connect(
+    admin_client: Client, tenant: Tenant, server: OAuthServer, allow_private_addresses: None
+) -> None:
+    values = {f"settings-{name}": value for name, value in _settings(server).items()}
+
+    response = admin_client.post(
+        reverse("integration-add", args=["rest_json"]), {"name": "Wizard CRM", **values, "action": "create"}
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    integration = Integration.objects.get(tenant=tenant, name="Wizard CRM")
+    assert response["Location"] == reverse("integration-oauth-connect", args=[integration.pk])
+    assert integration.sync_runs.count() == 0  # the first sync waits for Connect
+    back = _connect(admin_client, integration)
+    assert back["Location"] == reverse("integration-overview", args=[integration.pk])
+    assert _stored_token(integration)["access_token"] in server.access_tokens
