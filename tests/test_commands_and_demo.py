@@ -188,3 +188,25 @@ def test_the_demo_matches_its_caller_across_notations_against_a_real_carddav_ser
         .status_code
         == 200
     )
+
+
+def test_integration_add_refuses_live_lookup_for_a_preset_that_cannot_search_and_creates_nothing(tenant):
+    with pytest.raises(CommandError, match="cannot be searched by phone number"):
+        run(
+            "integration_add", "--tenant", "Acme", "--preset", "carddav", "--no-test", "--lookup", "live",
+            "--setting", "url=https://dav.example.com/book/",
+        )  # fmt: skip
+    assert not Integration.objects.exists()
+
+
+def test_integration_add_sets_live_lookup_where_the_preset_can_search(tenant):
+    out = run(
+        "integration_add", "--tenant", "Acme", "--preset", "rest_json", "--no-test", "--lookup", "live",
+        "--setting", "base_url=https://crm.example.com", "--setting", "list_path=/contacts",
+        "--setting", "records_path=data", "--setting", "id_path=id", "--setting", "name_paths=name",
+        "--setting", "phone_paths=phone", "--setting", "lookup_path=/contacts/search?phone={number}",
+    )  # fmt: skip
+
+    integration = Integration.objects.get()
+    assert integration.lookup_mode == "live"
+    assert f"Created integration {integration.pk}" in out

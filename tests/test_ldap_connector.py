@@ -30,9 +30,14 @@ from integrations.connectors.ldap import (
     generalized_time,
 )
 from integrations.matching import call_from_params, match_call
+from integrations.models import PhoneCacheEntry
 from integrations.outbound import PRIVATE_ADDRESS_MESSAGE
 from integrations.registry import get_preset
-from integrations.services import integration_create, integration_settings_clean
+from integrations.services import (
+    integration_create,
+    integration_set_lookup_mode,
+    integration_settings_clean,
+)
 from integrations.sync import phone_cache_sync
 from tests.slapd_server import (
     ADMIN_DN,
@@ -625,3 +630,32 @@ def test_an_anonymous_bind_lists_what_anonymous_users_may_read(slapd_server, all
 
     # slapd lets anonymous users read, but only 500 entries: the listing fails instead of shrinking.
     assert "size limit" in error.message
+
+
+@pytest.mark.django_db
+def test_a_live_lookup_finds_the_caller_in_the_directory_without_a_sync(
+    tenant: Tenant, slapd_server: SlapdServer, allow_private_addresses
+):
+    integration = integration_create(
+        tenant=tenant,
+        preset_slug="ldap",
+        name="Company directory",
+        settings_values=slapd_server.settings(),
+        start_sync=False,
+    )
+    integration_set_lookup_mode(tenant=tenant, integration=integration, mode="live")
+
+    known = match_call(
+        tenant=tenant, call=call_from_params(tenant=tenant, params={"caller_number": "+31612345678"})
+    )
+    unknown = match_call(
+        tenant=tenant, call=call_from_params(tenant=tenant, params={"caller_number": "+31699999999"})
+    )
+
+    assert [(m["notification"]["title"], m["source"]) for m in known["matches"]] == [
+        ("Jan Jansen (Sales)", "live")
+    ]
+    assert [lookup["status"] for lookup in known["lookups"]] == ["ok"]
+    assert unknown["matches"] == []
+    assert [lookup["status"] for lookup in unknown["lookups"]] == ["ok"]
+    assert not PhoneCacheEntry.objects.filter(integration=integration).exists()  # nothing was synced

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
+from django.db import transaction
 
 from configurator.audit import AuditedCommand
 from configurator.management.commands.apikey_create import tenant_by_name_or_id
@@ -11,6 +12,7 @@ from integrations.connectors.base import ConnectorError
 from integrations.registry import PRESETS, UnknownPresetError, get_preset
 from integrations.services import (
     integration_create,
+    integration_set_lookup_mode,
     integration_settings_clean,
     integration_test_connection,
 )
@@ -25,6 +27,13 @@ class Command(AuditedCommand):
         parser.add_argument("--name", default="", help="integration name (default: the preset's name)")
         parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE")
         parser.add_argument("--no-test", action="store_true", help="skip the connection test")
+        parser.add_argument(
+            "--lookup",
+            choices=("cached", "live"),
+            default="cached",
+            help="match against the phone cache (default) or ask the CRM live on each call "
+            "(presets that can search by number; no sync is queued then)",
+        )
         parser.add_argument(
             "--no-sync",
             action="store_true",
@@ -55,13 +64,18 @@ class Command(AuditedCommand):
             except ConnectorError as exc:
                 raise CommandError(f"Connection test failed: {exc.message}") from exc
         try:
-            integration = integration_create(
-                tenant=tenant,
-                preset_slug=preset.slug,
-                name=options["name"],
-                settings_values=values,
-                start_sync=not options["no_sync"],
-            )
+            with transaction.atomic():  # a refused lookup mode leaves nothing behind
+                integration = integration_create(
+                    tenant=tenant,
+                    preset_slug=preset.slug,
+                    name=options["name"],
+                    settings_values=values,
+                    start_sync=not options["no_sync"] and options["lookup"] == "cached",
+                )
+                if options["lookup"] != "cached":
+                    integration_set_lookup_mode(
+                        tenant=tenant, integration=integration, mode=options["lookup"]
+                    )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(f"Created integration {integration.pk} {integration.name!r} ({preset.name}).")
