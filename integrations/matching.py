@@ -421,9 +421,7 @@ def _live_lookups(*, tenant: Tenant, e164: str) -> tuple[list[PhoneCacheEntry], 
             try:
                 records = _ask(integration, e164=e164, timeout=left)
             except ConnectorError as exc:
-                kind = "timeout" if "in time" in exc.message or "longer than" in exc.message else "error"
-                if time.monotonic() >= deadline:
-                    kind = "timeout"
+                kind = "timeout" if exc.timed_out or time.monotonic() >= deadline else "error"
                 statuses.append(_status(integration, kind, exc.message))
                 continue
             except Exception as exc:  # a connector bug must not make the match a 500

@@ -34,13 +34,22 @@ class ConnectorError(Exception):
     credentials, no permission, address book not found); False for network trouble, 5xx, 429.
     `retry_after` (seconds) is set when the CRM said when to come back (HTTP Retry-After): the
     sync then schedules its retry for that moment instead of `SYNC_RETRY_MINUTES`.
+    `timed_out` is True when the CRM did not answer in time (a timeout, or the total-time cap).
     """
 
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        timed_out: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.retry_after = retry_after
+        self.timed_out = timed_out
 
 
 @dataclass(frozen=True)
@@ -325,10 +334,11 @@ def transport_error(exc: httpx.HTTPError, *, what: str = "The CRM") -> Connector
     """
     if isinstance(exc, OutboundAddressRefused):
         return ConnectorError(exc.message, permanent=True)
+    timed_out = isinstance(exc, httpx.TimeoutException)  # includes the total-time cap
     if isinstance(exc, OutboundError):
-        return ConnectorError(f"{what} {exc.message}")
-    if isinstance(exc, httpx.TimeoutException):
-        return ConnectorError(f"{what} did not answer in time.")
+        return ConnectorError(f"{what} {exc.message}", timed_out=timed_out)
+    if timed_out:
+        return ConnectorError(f"{what} did not answer in time.", timed_out=True)
     if _caused_by(exc, ssl.SSLCertVerificationError):
         return ConnectorError(f"{what} is unreachable: its TLS certificate could not be verified.")
     if _caused_by(exc, ssl.SSLError):

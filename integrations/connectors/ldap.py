@@ -543,7 +543,7 @@ def _network_error(exc: BaseException) -> ConnectorError:
             )
         return ConnectorError(f"{WHAT} is unreachable: the secure (TLS) connection failed.", permanent=True)
     if isinstance(exc, LDAPResponseTimeoutError | LDAPSocketReceiveError) or "timed out" in text:
-        return ConnectorError(f"{WHAT} did not answer in time.")
+        return ConnectorError(f"{WHAT} did not answer in time.", timed_out=True)
     if isinstance(exc, LDAPSocketOpenError):
         return ConnectorError(
             f"{WHAT} is unreachable: check the address, and that the server accepts connections."
