@@ -583,6 +583,9 @@ def _preview(request: HttpRequest, tenant: Tenant, *, integration: Integration |
             "scheme_refused": link is None,
             "call": call,
             "caller_number_shown": scripts_engine.format_phone(call.caller_number, None, tenant.country),
+            # strftime, not the |date filter: Django drops the zone name of a time in the
+            # ambiguous fall-back hour, where the name (CEST or CET) is exactly what tells them apart.
+            "start_time_shown": call.start_time.strftime("%Y-%m-%d %H:%M:%S %Z") if call.start_time else "",
             "record": record,
         }
     )

@@ -31,7 +31,12 @@ from integrations.sync import connector_settings, phone_cache_sync
 from tests.conftest import PASSWORD
 from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, CONTACTS, OAuthServer
 
-START = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+
+@pytest.fixture
+def start() -> dt.datetime:
+    """The instant the token tests freeze the clock at: now (whatever the wall clock says, so the
+    admin's session, signed in at the real now, is still valid there), to the second."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 @pytest.fixture
@@ -70,6 +75,7 @@ def _connect(client: Client, integration: Integration) -> Any:
     """Run Connect -> the server's authorize endpoint (auto-consent) -> our callback."""
     started = client.get(reverse("integration-oauth-connect", args=[integration.pk]))
     assert started.status_code == 302
+    assert started["Location"].startswith("http"), f"not sent to the CRM: {started['Location']}"
     consent = httpx.get(started["Location"])
     assert consent.status_code == 302, consent.text
     back = urlsplit(consent.headers["Location"])
@@ -157,12 +163,12 @@ def test_connect_is_tenant_scoped_and_for_admins_only(
 
 @pytest.mark.django_db
 def test_an_expiring_access_token_is_refreshed_before_use_and_saved(
-    admin_client: Client, integration: Integration, server: OAuthServer
+    admin_client: Client, integration: Integration, server: OAuthServer, start: dt.datetime
 ) -> None:
-    with time_machine.travel(START, tick=False) as traveller:
+    with time_machine.travel(start, tick=False) as traveller:
         _connect(admin_client, integration)
         first = _stored_token(integration)
-        traveller.move_to(START + dt.timedelta(seconds=server.expires_in - 30))  # inside the 60 s margin
+        traveller.move_to(start + dt.timedelta(seconds=server.expires_in - 30))  # inside the 60 s margin
 
         result = phone_cache_sync(integration_id=integration.pk, sleep=lambda s: None)
 
@@ -177,12 +183,12 @@ def test_an_expiring_access_token_is_refreshed_before_use_and_saved(
 
 @pytest.mark.django_db
 def test_a_worker_that_read_the_old_token_uses_the_one_another_worker_refreshed(
-    admin_client: Client, integration: Integration, server: OAuthServer
+    admin_client: Client, integration: Integration, server: OAuthServer, start: dt.datetime
 ) -> None:
-    with time_machine.travel(START, tick=False) as traveller:
+    with time_machine.travel(start, tick=False) as traveller:
         _connect(admin_client, integration)
         stale = _stored_token(integration)
-        traveller.move_to(START + dt.timedelta(seconds=server.expires_in))
+        traveller.move_to(start + dt.timedelta(seconds=server.expires_in))
         settings = connector_settings(integration)
         worker_a = access_token(integration.pk, REST_JSON_OAUTH, settings=settings)
 
@@ -195,14 +201,18 @@ def test_a_worker_that_read_the_old_token_uses_the_one_another_worker_refreshed(
 
 @pytest.mark.django_db
 def test_a_refresh_racing_another_one_on_the_server_keeps_the_winners_token(
-    admin_client: Client, integration: Integration, server: OAuthServer, monkeypatch: pytest.MonkeyPatch
+    admin_client: Client,
+    integration: Integration,
+    server: OAuthServer,
+    monkeypatch: pytest.MonkeyPatch,
+    start: dt.datetime,
 ) -> None:
     """Worker B sends the same refresh token after worker A rotated it (no row lock, e.g.
     SQLite): the server says invalid_grant, B re-reads and uses A's token; no reconnect."""
-    with time_machine.travel(START, tick=False) as traveller:
+    with time_machine.travel(start, tick=False) as traveller:
         _connect(admin_client, integration)
         stale = _stored_token(integration)
-        traveller.move_to(START + dt.timedelta(seconds=server.expires_in))
+        traveller.move_to(start + dt.timedelta(seconds=server.expires_in))
         settings = connector_settings(integration)
         real = oauth.token_request
         winner: dict[str, Any] = {}
@@ -230,12 +240,12 @@ def test_a_refresh_racing_another_one_on_the_server_keeps_the_winners_token(
 
 @pytest.mark.django_db
 def test_a_revoked_refresh_token_marks_reconnect_required_and_fails_the_sync_for_good(
-    admin_client: Client, integration: Integration, server: OAuthServer
+    admin_client: Client, integration: Integration, server: OAuthServer, start: dt.datetime
 ) -> None:
-    with time_machine.travel(START, tick=False) as traveller:
+    with time_machine.travel(start, tick=False) as traveller:
         _connect(admin_client, integration)
         server.revoke(_stored_token(integration)["refresh_token"])
-        traveller.move_to(START + dt.timedelta(seconds=server.expires_in))
+        traveller.move_to(start + dt.timedelta(seconds=server.expires_in))
 
         result = phone_cache_sync(integration_id=integration.pk, sleep=lambda s: None)
 
@@ -261,12 +271,12 @@ def test_a_revoked_refresh_token_marks_reconnect_required_and_fails_the_sync_for
 
 @pytest.mark.django_db
 def test_a_5xx_from_the_token_endpoint_while_refreshing_is_temporary(
-    admin_client: Client, integration: Integration, server: OAuthServer
+    admin_client: Client, integration: Integration, server: OAuthServer, start: dt.datetime
 ) -> None:
-    with time_machine.travel(START, tick=False) as traveller:
+    with time_machine.travel(start, tick=False) as traveller:
         _connect(admin_client, integration)
         old = _stored_token(integration)
-        traveller.move_to(START + dt.timedelta(seconds=server.expires_in))
+        traveller.move_to(start + dt.timedelta(seconds=server.expires_in))
         server.fail_token_requests = 1
 
         with pytest.raises(ConnectorError) as caught:

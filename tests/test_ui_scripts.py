@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
 from configurator.models import Tenant
+from tests.conftest import PASSWORD
 from integrations.models import Integration, Script
 from integrations.services import integration_create, script_create
 
@@ -306,3 +311,24 @@ def test_the_preview_shows_the_sample_calls_start_time_in_the_tenants_time_zone(
     text = preview(admin_client, "https://x.example/?t=#(Start time)")
     assert "%2B01%3A00" in text or "%2B02%3A00" in text  # Europe/Amsterdam offset in the link
     assert " CET<" in text or " CEST<" in text
+
+
+@pytest.mark.parametrize(
+    ("instant", "shown", "offset"),
+    [
+        # 2026-10-25: Amsterdam goes from CEST back to CET at 03:00 local; 02:30 happens twice.
+        (datetime(2026, 10, 25, 0, 30, tzinfo=UTC), "2026-10-25 02:30:00 CEST", "%2B02%3A00"),
+        (datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "2026-10-25 02:30:00 CET", "%2B01%3A00"),
+        (datetime(2027, 3, 28, 1, 30, tzinfo=UTC), "2027-03-28 03:30:00 CEST", "%2B02%3A00"),
+        (datetime(2026, 11, 22, 23, 30, tzinfo=UTC), "2026-11-23 00:30:00 CET", "%2B01%3A00"),
+    ],
+)
+def test_the_preview_names_the_zone_even_in_the_hour_the_clocks_go_back(
+    tenant: Tenant, instant: datetime, shown: str, offset: str
+) -> None:
+    with time_machine.travel(instant, tick=False):
+        client = Client()  # signed in at the frozen instant, so the session has not expired there
+        assert client.login(request=HttpRequest(), username="admin", password=PASSWORD)
+        text = preview(client, "https://x.example/?t=#(Start time)")
+    assert f">{shown}<" in text
+    assert offset in text
