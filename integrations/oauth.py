@@ -42,6 +42,7 @@ TOKEN_SECRET = "oauth_token"  # noqa: S105 (the key in Integration.secrets, not 
 INTEGRATION_ID_SETTING = "_integration_id"
 
 RECONNECT_MESSAGE = "The CRM no longer accepts the app's authorization: reconnect the integration."
+CLIENT_CREDENTIALS = "client_credentials"
 NOT_CONNECTED_MESSAGE = "The integration is not connected to the CRM yet: use Connect on its overview."
 
 
@@ -54,7 +55,12 @@ class OAuth2Config:
     whole URL). `scopes` are fixed scopes; `scopes_setting` names a setting with more
     (space or comma separated). `token_endpoint_auth_method` is "client_secret_basic" or
     "client_secret_post" (RFC 6749 §2.3.1). `instance_url_field` names a field of the token
-    response holding the API host to use (Salesforce `instance_url`), "" for none.
+    response holding the API host to use (Salesforce `instance_url`, Zoho `api_domain`), "" for
+    none; the HTTP connector then calls that host instead of its base URL setting.
+    `grant` is "authorization_code" (the admin's Connect, RFC 6749 §4.1, refreshed with the
+    refresh token) or "client_credentials" (server to server, RFC 6749 §4.4: Dynamics 365 /
+    Dataverse application users, Microsoft Graph app-only, SuiteCRM 8; no Connect, a new token
+    is requested when the stored one expires).
     """
 
     authorize_url: str
@@ -65,6 +71,12 @@ class OAuth2Config:
     scopes_setting: str = ""
     token_endpoint_auth_method: str = "client_secret_basic"  # noqa: S105
     instance_url_field: str = ""
+    grant: str = "authorization_code"
+
+    @property
+    def needs_connect(self) -> bool:
+        """Whether the admin has to authorize the app with Connect (authorization code grant)."""
+        return self.grant != CLIENT_CREDENTIALS
 
     def url(self, template: str, settings: Mapping[str, Any]) -> str:
         """`template` with `{name}` replaced by the setting `name` (missing ones by "")."""
@@ -149,13 +161,19 @@ class InvalidGrantError(ConnectorError):
 
 
 def token_request(
-    config: OAuth2Config, *, settings: Mapping[str, Any], data: Mapping[str, str], now: float | None = None
+    config: OAuth2Config,
+    *,
+    settings: Mapping[str, Any],
+    data: Mapping[str, str],
+    now: float | None = None,
+    client: httpx.Client | None = None,
 ) -> dict[str, Any]:
     """POST `data` to the token endpoint (RFC 6749 §4.1.3, §6) and return the stored token.
 
     Client authentication per `token_endpoint_auth_method`. Returns {access_token,
     refresh_token, token_type, expires_at (Unix seconds as text, "" when the CRM gave no
-    lifetime), instance_url}. Raises
+    lifetime), instance_url}. `client` (default: a new `connector_client()`, the guarded
+    outbound client) is for tests that answer with a CRM's token endpoint double. Raises
     `InvalidGrantError` (permanent) for `invalid_grant`; a temporary `ConnectorError` for network
     failures, 429, 5xx and answers that are not JSON; a permanent one for other refusals
     (`invalid_client`...).
@@ -175,8 +193,11 @@ def token_request(
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
     what = "The CRM's token endpoint"
     try:
-        with connector_client() as client:
+        if client is not None:
             response = client.post(url, data=form, headers=headers)
+        else:
+            with connector_client() as own:
+                response = own.post(url, data=form, headers=headers)
     except httpx.HTTPError as exc:
         raise transport_error(exc, what=what) from exc
     except httpx.InvalidURL as exc:
@@ -277,7 +298,11 @@ def access_token(integration_id: int, config: OAuth2Config, *, settings: Mapping
     Raises a permanent `ConnectorError`: not connected yet, or reconnect required
     (`RECONNECT_MESSAGE`); a temporary one when refreshing met a network failure or a 5xx.
     """
-    token, _, reconnect = _stored(integration_id)
+    token, version, reconnect = _stored(integration_id)
+    if config.grant == CLIENT_CREDENTIALS:
+        if token is not None and token.get("access_token") and not _expiring(token, time.time()):
+            return token
+        return _client_credentials_token(integration_id, config, settings=settings, version=version)
     if token is None:
         raise NotConnectedError
     if reconnect:
@@ -285,6 +310,42 @@ def access_token(integration_id: int, config: OAuth2Config, *, settings: Mapping
     if not _expiring(token, time.time()):
         return token
     return refresh_access_token(integration_id, config, settings=settings, stale=token)
+
+
+def client_credentials_request(config: OAuth2Config, *, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A new token by the client credentials grant (RFC 6749 §4.4), not stored.
+
+    Sends `grant_type=client_credentials` and the scopes (when any) to the token endpoint.
+    Raises `ConnectorError` as `token_request` does; a refusal is permanent and names the
+    CRM's reason ("invalid_client", "AADSTS7000215: Invalid client secret...").
+    """
+    data = {"grant_type": CLIENT_CREDENTIALS}
+    scope = config.scope(settings)
+    if scope:
+        data["scope"] = scope
+    return token_request(config, settings=settings, data=data)
+
+
+def _client_credentials_token(
+    integration_id: int, config: OAuth2Config, *, settings: Mapping[str, Any], version: int
+) -> dict[str, Any]:
+    """Request a client-credentials token and store it for the next requests and workers.
+
+    Saved with a compare-and-swap on `oauth_token_version`: when another worker stored one
+    meanwhile, both tokens are valid and this one is used for this sync only.
+    """
+    from integrations.models import Integration
+
+    fresh = client_credentials_request(config, settings=settings)
+    row = Integration.objects.filter(pk=integration_id).only("secrets").first()
+    if row is None:
+        raise ConnectorError("The integration no longer exists.", permanent=True)
+    secrets = {**(row.secrets or {}), TOKEN_SECRET: fresh}
+    row.secrets = secrets
+    Integration.objects.filter(pk=integration_id, oauth_token_version=version).update(
+        secrets=row.secrets, oauth_token_version=version + 1, oauth_reconnect_required=False
+    )
+    return fresh
 
 
 def refresh_access_token(
@@ -356,11 +417,25 @@ class OAuth2:
 
     def apply(self, settings: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
         """The bearer header with the current access token."""
+        token = self.token(settings)
+        return {"Authorization": f"Bearer {token['access_token']}"}, {}
+
+    def token(self, settings: Mapping[str, str]) -> dict[str, Any]:
+        """The usable token (see `access_token`). Without an integration (the wizard's connection
+        test) a client-credentials token is requested and not stored; an authorization-code
+        preset raises `NotConnectedError`."""
         integration_id = str(settings.get(INTEGRATION_ID_SETTING, "") or "")
         if not integration_id.isdigit():
+            if self.config.grant == CLIENT_CREDENTIALS:
+                return client_credentials_request(self.config, settings=settings)
             raise NotConnectedError
-        token = access_token(int(integration_id), self.config, settings=settings)
-        return {"Authorization": f"Bearer {token['access_token']}"}, {}
+        return access_token(int(integration_id), self.config, settings=settings)
+
+    def instance_url(self, settings: Mapping[str, str]) -> str:
+        """The API host the token endpoint handed back (Salesforce `instance_url`), "" for none."""
+        if not self.config.instance_url_field:
+            return ""
+        return str(self.token(settings).get("instance_url", "") or "")
 
 
 def oauth_config_for(integration: Integration) -> OAuth2Config | None:

@@ -55,7 +55,7 @@ def integration_oauth_connect(request: HttpRequest, tenant: Tenant, integration_
     integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
     config = oauth_config_for(integration)
     overview = reverse("integration-overview", args=[integration.pk])
-    if config is None:
+    if config is None or not config.needs_connect:
         messages.error(request, "This integration does not use OAuth 2.0: there is nothing to connect.")
         return redirect(overview)
     try:

@@ -69,6 +69,12 @@ SAMPLE_RECORD: dict[str, str] = {
 }
 
 
+def _needs_connect(integration: Integration) -> bool:
+    """Whether the integration authorizes with OAuth 2.0 Connect (not client credentials)."""
+    config = oauth_config_for(integration)
+    return config is not None and config.needs_connect
+
+
 def _integration_or_404(*, tenant: Tenant, integration_id: int) -> Integration:
     try:
         return integration_get(tenant=tenant, integration_id=integration_id)
@@ -192,7 +198,8 @@ def integration_add(request: HttpRequest, tenant: Tenant, preset_slug: str) -> H
             elif action == "create" and forms_valid:
                 fields = form.ordered_notification_fields() if preset.has_phone_data else None
                 # OAuth: no token yet; the first sync waits for Connect, which runs next.
-                uses_oauth = preset_oauth_config(preset.connector_class, plain) is not None
+                oauth = preset_oauth_config(preset.connector_class, plain)
+                uses_oauth = oauth is not None and oauth.needs_connect
                 try:
                     integration = integration_create(
                         tenant=tenant,
@@ -264,7 +271,7 @@ def _status_context(*, tenant: Tenant, integration: Integration) -> dict[str, An
         "sync_stale": stale,
         "stale_message": STALE_MESSAGE,
         "held": integration.held_generation is not None,
-        "uses_oauth": oauth_config_for(integration) is not None,
+        "uses_oauth": _needs_connect(integration),
         "oauth_connected": TOKEN_SECRET in (integration.secrets or {}),
     }
 

@@ -53,6 +53,8 @@ class OAuthServer:
     redirect_uri: str = "http://testserver/integrations/oauth/callback/"
     expires_in: int = 3600
     fail_token_requests: int = 0
+    # Hand back the API host in the token answer, as Salesforce's `instance_url` does.
+    hand_back_instance_url: bool = False
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
     access_tokens: dict[str, float] = field(default_factory=dict)
     refresh_tokens: set[str] = field(default_factory=set)
@@ -121,16 +123,20 @@ class OAuthServer:
             params["code"] = code
         return "302 Found", [("Location", f"{self.redirect_uri}?{urlencode(params)}")], b""
 
-    def _issue(self) -> dict[str, Any]:
-        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    def _issue(self, *, refresh: bool = True) -> dict[str, Any]:
+        access = secrets.token_urlsafe(24)
         self.access_tokens[access] = time.time() + self.expires_in
-        self.refresh_tokens.add(refresh)
-        return {
+        token: dict[str, Any] = {
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": self.expires_in,
-            "refresh_token": refresh,
         }
+        if refresh:
+            token["refresh_token"] = secrets.token_urlsafe(24)
+            self.refresh_tokens.add(token["refresh_token"])
+        if self.hand_back_instance_url:
+            token["instance_url"] = self.url
+        return token
 
     def _token(
         self, form: dict[str, list[str]], authorization: str
@@ -162,6 +168,9 @@ class OAuthServer:
                     return self._json("400 Bad Request", {"error": "invalid_grant"})
                 self.refresh_tokens.discard(refresh)  # rotation: a reused refresh token is refused
                 return self._json("200 OK", self._issue())
+            if grant == "client_credentials":
+                # RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
+                return self._json("200 OK", self._issue(refresh=False))
             return self._json("400 Bad Request", {"error": "unsupported_grant_type"})
 
     def _contacts(self, authorization: str) -> tuple[str, list[tuple[str, str]], bytes]:

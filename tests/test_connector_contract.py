@@ -8,13 +8,19 @@ recorded requests, like the CRM would (a request without the recorded credential
 and the suite injects the faults: 401, 403, 5xx, timeouts, 429 with Retry-After, a CRM that
 repeats its first page's cursor, a request budget of one.
 
+OAuth 2.0 connectors add `token.json` to a case: the stored token (`access_token`, and
+`instance_url` when the CRM hands back its API host). The suite serves it in place of the
+integration's stored token (`integrations.oauth.access_token`, whose refreshing and storing
+tests/test_oauth.py covers against a real token endpoint), so the double sees the bearer token
+the connector would send; "credentials the CRM does not know" then sends a wrong token.
+
 Also: every preset's default scripts parse and render for a sample record.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +29,10 @@ import httpx
 import pytest
 
 import scripts_engine
+from integrations import oauth
 from integrations.connectors.base import ConnectorError, CrmRecord, RetryPolicy, SkippedRecord
 from integrations.connectors.http_base import HttpConnector
+from integrations.oauth import OAuth2Config
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS
 from integrations.services import preset_default_scripts
@@ -43,6 +51,7 @@ class ContractCase:
     exchanges: list[dict[str, Any]]
     empty: dict[str, Any]
     expected: dict[str, Any]
+    token: dict[str, str] | None = None
 
     def __str__(self) -> str:
         return f"{self.preset.slug}/{self.name}"
@@ -71,12 +80,26 @@ def contract_cases() -> list[ContractCase]:
                     exchanges=load("exchanges.json"),
                     empty=load("empty.json"),
                     expected=load("expected.json"),
+                    token=load("token.json") if (directory / "token.json").exists() else None,
                 )
             )
     return cases
 
 
 CASES = contract_cases()
+
+# The tokens the patched `access_token` serves, by the `_integration_id` a double gives its connector.
+_TOKENS: dict[int, dict[str, str]] = {}
+
+
+@pytest.fixture(autouse=True)
+def _stored_oauth_tokens(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    def stored(integration_id: int, config: OAuth2Config, *, settings: Any) -> dict[str, str]:
+        return _TOKENS[integration_id]
+
+    monkeypatch.setattr(oauth, "access_token", stored)
+    yield
+    _TOKENS.clear()
 
 
 def _response(recorded: dict[str, Any]) -> httpx.Response:
@@ -94,6 +117,7 @@ class ContractDouble:
     repeat_first_page: bool = False
     fault: Callable[[httpx.Request], httpx.Response] | None = None
     fault_times: int = 0
+    wrong_token: bool = False
     requests: list[httpx.Request] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
 
@@ -126,8 +150,15 @@ class ContractDouble:
         connector_class = self.case.preset.connector_class
         assert connector_class is not None
         assert issubclass(connector_class, HttpConnector)
+        values = dict(settings or self.case.settings)
+        if self.case.token is not None:
+            key = len(_TOKENS) + 1
+            _TOKENS[key] = dict(self.case.token)
+            if self.wrong_token:
+                _TOKENS[key]["access_token"] = "wrong"
+            values[oauth.INTEGRATION_ID_SETTING] = str(key)
         return connector_class(
-            settings=settings or self.case.settings,
+            settings=values,
             client=httpx.Client(transport=httpx.MockTransport(self.handler)),
             sleep=(waits if waits is not None else []).append,
             retry=RetryPolicy(retries=RETRIES, backoff=1.0, max_retry_after=60),
@@ -211,11 +242,11 @@ def test_bad_credentials_are_permanent_with_the_admins_message(case: ContractCas
 @contract
 def test_credentials_the_crm_does_not_know_are_refused(case: ContractCase) -> None:
     secret_names = case.preset.secret_setting_names & set(case.settings)
-    assert secret_names, "a contract case sends credentials"
+    assert secret_names or case.token, "a contract case sends credentials"
     wrong = {**case.settings, **dict.fromkeys(secret_names, "wrong")}
 
     with pytest.raises(ConnectorError, match="HTTP 401") as caught:
-        list(ContractDouble(case).connector(settings=wrong).iter_records())
+        list(ContractDouble(case, wrong_token=True).connector(settings=wrong).iter_records())
 
     assert caught.value.permanent
 

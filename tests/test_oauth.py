@@ -7,6 +7,7 @@ one valid token; a revoked refresh token means "reconnect required"; a 5xx is te
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -22,10 +23,14 @@ from django.urls import reverse
 
 from configurator.models import Tenant
 from integrations import oauth
-from integrations.connectors.base import ConnectorError
-from integrations.connectors.rest_json import REST_JSON_OAUTH
+from integrations.connectors.base import ConnectorError, CrmRecord
+from integrations.connectors.rest_json import (
+    REST_JSON_OAUTH,
+    REST_JSON_OAUTH_CLIENT_CREDENTIALS,
+    RestJsonConnector,
+)
 from integrations.models import Integration
-from integrations.oauth import RECONNECT_MESSAGE, TOKEN_SECRET, access_token, refresh_access_token
+from integrations.oauth import RECONNECT_MESSAGE, TOKEN_SECRET, OAuth2, access_token, refresh_access_token
 from integrations.services import integration_create
 from integrations.sync import connector_settings, phone_cache_sync
 from tests.conftest import PASSWORD
@@ -307,3 +312,113 @@ def test_the_wizard_creates_an_oauth_integration_and_goes_straight_to_connect(
     back = _connect(admin_client, integration)
     assert back["Location"] == reverse("integration-overview", args=[integration.pk])
     assert _stored_token(integration)["access_token"] in server.access_tokens
+
+
+@pytest.fixture
+def client_credentials(tenant: Tenant, server: OAuthServer, allow_private_addresses: None) -> Integration:
+    values = {**_settings(server), "auth_kind": "oauth2_client_credentials", "oauth_authorize_url": ""}
+    return integration_create(
+        tenant=tenant,
+        preset_slug="rest_json",
+        name="Server to server",
+        settings_values=values,
+        start_sync=False,
+    )
+
+
+@pytest.mark.django_db
+def test_client_credentials_sync_without_connect_and_reuse_the_stored_token_until_it_expires(
+    client_credentials: Integration, server: OAuthServer, start: dt.datetime
+) -> None:
+    with time_machine.travel(start, tick=False) as traveller:
+        first = phone_cache_sync(integration_id=client_credentials.pk, sleep=lambda s: None)
+        second = phone_cache_sync(integration_id=client_credentials.pk, sleep=lambda s: None)
+        traveller.move_to(start + dt.timedelta(seconds=server.expires_in))
+        third = phone_cache_sync(integration_id=client_credentials.pk, sleep=lambda s: None)
+
+    assert [first.status, second.status, third.status] == ["ok", "ok", "ok"], first.error
+    assert [r["grant_type"] for r in server.token_requests] == ["client_credentials"] * 2
+    assert "refresh_token" not in server.token_requests[0]
+    assert server.api_tokens_seen[0] == server.api_tokens_seen[1] != server.api_tokens_seen[2]
+    assert _stored_token(client_credentials)["access_token"] == server.api_tokens_seen[2]
+    assert _stored_token(client_credentials)["access_token"] not in _raw_secrets(client_credentials)
+
+
+@pytest.mark.django_db
+def test_client_credentials_need_no_connect_button_and_connect_refuses(
+    admin_client: Client, client_credentials: Integration
+) -> None:
+    page = admin_client.get(reverse("integration-overview", args=[client_credentials.pk])).content.decode()
+    assert 'id="oauth-reconnect"' not in page
+    assert reverse("integration-oauth-connect", args=[client_credentials.pk]) not in page
+
+    response = admin_client.get(reverse("integration-oauth-connect", args=[client_credentials.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("integration-overview", args=[client_credentials.pk])
+
+
+@pytest.mark.django_db
+def test_the_wizards_connection_test_asks_a_client_credentials_token_without_storing_it(
+    admin_client: Client, tenant: Tenant, server: OAuthServer, allow_private_addresses: None
+) -> None:
+    values = {**_settings(server), "auth_kind": "oauth2_client_credentials", "oauth_authorize_url": ""}
+    form = {f"settings-{name}": value for name, value in values.items()}
+
+    response = admin_client.post(
+        reverse("integration-add", args=["rest_json"]), {"name": "CC", **form, "action": "test"}
+    )
+
+    assert response.status_code == 200
+    assert [r["grant_type"] for r in server.token_requests] == ["client_credentials"]
+    assert len(server.api_tokens_seen) == 1
+    assert not Integration.objects.filter(tenant=tenant, name="CC").exists()
+
+
+@pytest.mark.django_db
+def test_a_wrong_client_secret_is_a_permanent_error_naming_the_crms_reason(
+    client_credentials: Integration, server: OAuthServer
+) -> None:
+    settings = {**connector_settings(client_credentials), "oauth_client_secret": "wrong"}
+
+    with pytest.raises(ConnectorError) as caught:
+        access_token(client_credentials.pk, REST_JSON_OAUTH_CLIENT_CREDENTIALS, settings=settings)
+
+    assert caught.value.permanent
+    assert "invalid_client" in caught.value.message
+
+
+class _HandedBackHost(RestJsonConnector):
+    """A connector whose OAuth token names the API host, as Salesforce's `instance_url` does."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.auth = OAuth2(dataclasses.replace(REST_JSON_OAUTH, instance_url_field="instance_url"))
+
+
+@pytest.mark.django_db
+def test_the_host_the_token_endpoint_hands_back_is_the_one_called(
+    integration: Integration, server: OAuthServer, start: dt.datetime
+) -> None:
+    server.hand_back_instance_url = True
+    handed_back = dataclasses.replace(REST_JSON_OAUTH, instance_url_field="instance_url")
+    with time_machine.travel(start, tick=False):
+        token = oauth.client_credentials_request(handed_back, settings=connector_settings(integration))
+    assert token["instance_url"] == server.url  # read from the token answer
+    integration.secrets = {**(integration.secrets or {}), TOKEN_SECRET: token}
+    integration.save(update_fields=["secrets"])
+    settings = {**connector_settings(integration), "base_url": "https://login.crm.invalid"}
+    calls: list[str] = []
+
+    def record(request: httpx.Request) -> None:
+        calls.append(str(request.url))
+
+    with (
+        time_machine.travel(start, tick=False),
+        httpx.Client(event_hooks={"request": [record]}) as client,
+    ):
+        records = list(_HandedBackHost(settings=settings, client=client).iter_records())
+
+    assert [r.display_name for r in records if isinstance(r, CrmRecord)] == [c["name"] for c in CONTACTS]
+    assert calls
+    assert all(call.startswith(server.url) for call in calls)

@@ -300,8 +300,10 @@ class HttpConnector(Connector):
     Declarations (class attributes): `auth` (an `Auth`, default none), `base_url_setting` (the
     setting holding the API's base URL, default "base_url"), `page_size`, `max_pages`. Hooks:
     `is_throttled(response)` for a CRM's own throttling signal, `auth_settings()` when tokens
-    live elsewhere than the settings. Set `self.instance_url` to use a host the CRM handed back
-    (Salesforce `instance_url`, Zoho's `api_domain`) instead of the base URL setting.
+    live elsewhere than the settings. `self.instance_url` is the host the CRM handed back
+    (Salesforce `instance_url`, Zoho's `api_domain`): an auth with an `instance_url(settings)`
+    method (`integrations.oauth.OAuth2` whose config names `instance_url_field`) sets it before
+    the first request; a connector may also set it. It replaces the base URL setting.
 
     `max_requests` (constructor keyword) is the budget of HTTP requests, retries included, for
     one instance (one sync or connection test); default `SYNC_MAX_REQUESTS`. Going over it
@@ -329,6 +331,7 @@ class HttpConnector(Connector):
         self.max_requests = max_requests
         self.requests_made = 0
         self.instance_url = ""
+        self._instance_url_asked = False
         self._pending_wait: float | None = None
 
     # --- hooks of Connector.send
@@ -391,6 +394,12 @@ class HttpConnector(Connector):
 
         Raises a permanent `ConnectorError` when it is not an http(s) URL.
         """
+        if not self.instance_url and not self._instance_url_asked:
+            # A host the token endpoint handed back (Salesforce `instance_url`, Zoho `api_domain`).
+            self._instance_url_asked = True
+            handed_back = getattr(self.auth, "instance_url", None)
+            if handed_back is not None:
+                self.instance_url = handed_back(self.auth_settings())
         url = (self.instance_url or self.settings.get(self.base_url_setting, "")).strip()
         try:
             _http_url_validator(url)

@@ -10,6 +10,7 @@ declaration (`Preset`), a settings reader, and `iter_records` built from a pagin
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
@@ -34,7 +35,7 @@ from integrations.connectors.http_base import (
     json_path_values,
     json_text,
 )
-from integrations.oauth import OAuth2, OAuth2Config
+from integrations.oauth import CLIENT_CREDENTIALS, OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
 
 WHAT = "The REST API"
@@ -46,6 +47,7 @@ AUTH_KINDS = (
     ("basic", "User name and password (HTTP Basic)"),
     ("bearer", "Bearer token"),
     ("oauth2_code", "OAuth 2.0 (authorization code, Connect button)"),
+    ("oauth2_client_credentials", "OAuth 2.0 (client credentials, server to server)"),
 )
 PAGING_STYLES = (
     ("none", "No paging (one answer has every record)"),
@@ -263,6 +265,12 @@ REST_JSON_OAUTH = OAuth2Config(
     scopes_setting="oauth_scopes",
     token_endpoint_auth_method="client_secret_basic",  # noqa: S106 (a method name)
 )
+# The same with the client credentials grant (RFC 6749 §4.4): no Connect, no authorization URL.
+REST_JSON_OAUTH_CLIENT_CREDENTIALS = dataclasses.replace(REST_JSON_OAUTH, grant=CLIENT_CREDENTIALS)
+_OAUTH_BY_KIND = {
+    "oauth2_code": REST_JSON_OAUTH,
+    "oauth2_client_credentials": REST_JSON_OAUTH_CLIENT_CREDENTIALS,
+}
 
 
 def _auth(kind: str, *, settings: Mapping[str, str], errors: dict[str, str]) -> Auth:
@@ -273,14 +281,18 @@ def _auth(kind: str, *, settings: Mapping[str, str], errors: dict[str, str]) -> 
     if kind not in dict(AUTH_KINDS):
         errors["auth_kind"] = f'"{kind}" is not an auth kind; choose one of {", ".join(dict(AUTH_KINDS))}.'
         return NoAuth()
-    if kind == "oauth2_code":
-        for setting, what in (("oauth_authorize_url", "authorization URL"), ("oauth_token_url", "token URL")):
+    if kind in _OAUTH_BY_KIND:
+        config = _OAUTH_BY_KIND[kind]
+        urls = (("oauth_authorize_url", "authorization URL"), ("oauth_token_url", "token URL"))
+        for setting, what in urls if config.needs_connect else urls[1:]:
             value = (settings.get(setting) or "").strip()
             if not value.lower().startswith(("http://", "https://")):
                 errors[setting] = f"OAuth 2.0 needs the {what} (http:// or https://)."
         if not (settings.get("oauth_client_id") or "").strip():
             errors["oauth_client_id"] = "OAuth 2.0 needs the client id."
-        return OAuth2(REST_JSON_OAUTH)
+        if not config.needs_connect and not (settings.get("oauth_client_secret") or "").strip():
+            errors["oauth_client_secret"] = "The client credentials grant needs the client secret."  # noqa: S105
+        return OAuth2(config)
     if not has_secret:
         errors["secret"] = "this auth kind needs the key, password or token."  # noqa: S105 (a message)
     if kind == "header":
@@ -329,8 +341,9 @@ class RestJsonConnector(HttpConnector):
 
     @classmethod
     def oauth_config(cls, settings: Mapping[str, Any]) -> OAuth2Config | None:
-        """The OAuth 2.0 declaration when the auth kind is "oauth2_code", else None."""
-        return REST_JSON_OAUTH if (settings.get("auth_kind") or "").strip() == "oauth2_code" else None
+        """The OAuth 2.0 declaration of the auth kind ("oauth2_code", "oauth2_client_credentials"),
+        else None."""
+        return _OAUTH_BY_KIND.get((settings.get("auth_kind") or "").strip())
 
     @classmethod
     def settings_problems(cls, settings: Mapping[str, str]) -> dict[str, str]:
