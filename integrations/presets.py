@@ -91,6 +91,9 @@ class Preset:
       presets that only pop (their scripts pass the call to the CRM, which finds the caller).
     - `record_types`: e.g. ("contact", "company"), in match order.
     - `fields`: the record fields beyond `STANDARD_FIELDS`.
+    - `docs_url`: the API documentation the connector follows; `credentials_url`: the CRM's page
+      on creating the credentials it needs; `auth_methods`, `paging`, `category` ("CRM",
+      "Helpdesk", "Address book", "Directory", "Screen pop") describe it on the catalog page.
     """
 
     slug: str
@@ -104,6 +107,13 @@ class Preset:
     default_notification_fields: tuple[str, ...] = ()
     keywords: tuple[str, ...] = field(default=())
     docs_url: str = ""
+    # For the catalog page (/catalog/, /api/v1/catalog): how the admin authorizes us ("API token",
+    # "OAuth 2.0"), how the connector pages ("cursor (after)"), the kind of product, and the CRM's
+    # own page on creating the credentials (an API token, an OAuth app).
+    auth_methods: tuple[str, ...] = ()
+    paging: str = ""
+    category: str = "CRM"
+    credentials_url: str = ""
 
     @property
     def has_phone_data(self) -> bool:
