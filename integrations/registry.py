@@ -15,7 +15,17 @@ from integrations.connectors.carddav_brands import (
 )
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
-from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
+from integrations.connectors.popup_only import (
+    CUSTOM_URL,
+    DYNAMICS_SEARCH,
+    EFECTE_ESM,
+    FRESHDESK_SEARCH,
+    HUBSPOT_SEARCH,
+    ORACLE_CRM_ON_DEMAND,
+    SALESFORCE_SEARCH,
+    WEB_SEARCH,
+    ZENDESK_SEARCH,
+)
 from integrations.connectors.rest_json import REST_JSON
 from integrations.presets import Preset
 
@@ -30,6 +40,12 @@ PRESETS: tuple[Preset, ...] = (
     EFECTE_ESM,
     ORACLE_CRM_ON_DEMAND,
     WEB_SEARCH,
+    SALESFORCE_SEARCH,
+    HUBSPOT_SEARCH,
+    DYNAMICS_SEARCH,
+    ZENDESK_SEARCH,
+    FRESHDESK_SEARCH,
+    CUSTOM_URL,
     LDAP,
     PHONEBOOK_UPLOAD,
     REST_JSON,

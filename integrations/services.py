@@ -6,6 +6,7 @@ Views, API views, tasks and management commands call these and stay thin.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -111,9 +112,57 @@ def integration_settings_clean(
         names = {setting.name: setting.label for setting in preset.settings}
         problems = preset.connector_class.settings_problems({**plain, **secrets})
         errors.update({name: f"{names.get(name, name)}: {why}" for name, why in problems.items()})
+    if not errors:
+        errors.update(_default_script_problems(preset, {**plain, **secrets}))
     if errors:
         raise ValidationError(errors)
     return plain, secrets
+
+
+_SETTING_PART = re.compile(r"\{([a-z0-9_]+)\}")
+
+
+def _default_script_problems(preset: Preset, values: Mapping[str, str]) -> dict[str, str]:
+    """What is wrong with the settings a pre-configured script is built from, by setting name.
+
+    A value that makes the script invalid ("my company" as a subdomain, a custom URL with an
+    unclosed placeholder) is reported under the first setting the script uses, with the
+    template language's message, so that the admin sees it on the form rather than as a failed
+    create. Record fields are not checked here (the preset's own scripts use only its fields).
+    """
+    labels = {setting.name: setting.label for setting in preset.settings}
+    problems: dict[str, str] = {}
+    for script, spec in zip(
+        preset.default_scripts, preset_default_scripts(preset=preset, settings_values=values), strict=True
+    ):
+        used = [name for name in _SETTING_PART.findall(script.template) if name in labels]
+        if not used:
+            continue
+        name = next((n for n in used if n not in problems), used[0])
+        try:
+            template = scripts_engine.validate(
+                spec.template, record_fields=[f.name for f in preset.all_fields] or None
+            )
+        except scripts_engine.TemplateError as exc:
+            problems[name] = f"{labels[name]}: the script “{script.name}” it builds is not valid: {exc}"
+            continue
+        if any(p.kind == "record" for p in template.placeholders):
+            continue
+        link = scripts_engine.render(
+            template,
+            call=scripts_engine.CallProperties(caller_number="+31201234567", call_id="1"),
+            record=None,
+            country="NL",
+        )
+        if link and link.lower().startswith(("http://", "https://")):
+            try:
+                _url_validator(link)
+            except ValidationError:
+                problems[name] = (
+                    f"{labels[name]}: the script “{script.name}” would open {link}, "
+                    "which is not a valid address."
+                )
+    return problems
 
 
 def _url_host_refused(url: str, *, resolver: Resolver | None = None) -> bool:

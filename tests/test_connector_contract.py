@@ -381,6 +381,8 @@ def _sample_settings(preset: Preset) -> dict[str, str]:
             )
         elif setting.kind == SettingKind.SECRET:
             values[setting.name] = "s3cret"
+        elif setting.placeholder and "#(" in setting.placeholder:
+            values[setting.name] = setting.placeholder  # a URL template (the custom URL preset)
         else:
             values[setting.name] = setting.default or "sample"
     return values

@@ -47,6 +47,8 @@ EFECTE_ESM = Preset(
         ),
     ),
     keywords=("efecte", "matrix42", "itsm", "service management", "helpdesk"),
+    category="Helpdesk",
+    auth_methods=("The agent's own ESM session",),
     docs_url="https://efecte.helpjuice.com/en_US/connectivity-and-integration-esm/computer-telephony-integration-cti",
 )
 
@@ -88,6 +90,7 @@ ORACLE_CRM_ON_DEMAND = Preset(
         ),
     ),
     keywords=("oracle", "crmod", "siebel", "on demand"),
+    auth_methods=("The agent's own CRM On Demand session",),
     docs_url="https://docs.oracle.com/cd/G29753_01/books/OnDemCTIDev/c-CTICommand-Servlet-API.html",
 )
 
@@ -112,4 +115,160 @@ WEB_SEARCH = Preset(
     ),
     default_scripts=(DefaultScript("Search the web", "{search_url}#(Caller number)", ScriptApplies.ALWAYS),),
     keywords=("google", "bing", "duckduckgo", "search"),
+    category="Screen pop",
+    auth_methods=("None",),
+)
+
+
+# --- CRM searches: the call's number is handed to the CRM's own search page -----------------
+#
+# For tenants whose CRM we do not sync (no API access, or an edition without one): the agent
+# lands on the CRM's search results for the caller number and picks the record there. Each
+# preset asks only for the address parts its URL needs and the number format the CRM stores.
+
+
+def _number_format(default: str = "e164") -> SettingField:
+    return SettingField(
+        "number_format",
+        "Number format to search for",
+        SettingKind.CHOICE,
+        default=default,
+        choices=_NUMBER_FORMATS,
+        help_text="The CRM searches the text as written: pick the notation your records use.",
+    )
+
+
+def _search_preset(
+    *,
+    slug: str,
+    name: str,
+    description: str,
+    address: SettingField,
+    template: str,
+    keywords: tuple[str, ...],
+    docs_url: str,
+    category: str = "CRM",
+) -> Preset:
+    """A screen-pop-only preset opening `template` (with `{setting}` parts) for every call."""
+    return Preset(
+        slug=slug,
+        name=name,
+        description=description,
+        settings=(address, _number_format()),
+        default_scripts=(
+            DefaultScript(f"Search in {name.removesuffix(' search')}", template, ScriptApplies.ALWAYS),
+        ),
+        keywords=keywords,
+        docs_url=docs_url,
+        category=category,
+        paging="",
+        auth_methods=("The agent's own CRM session",),
+    )
+
+
+# Salesforce global search. The Classic search page takes the term in `str`; Lightning
+# Experience redirects Classic URLs to its own pages (UNCONFIRMED for the search page in every
+# org; the Open CTI `searchAndScreenPop()` JavaScript API is the in-Salesforce alternative).
+SALESFORCE_SEARCH = _search_preset(
+    slug="salesforce_search",
+    name="Salesforce search",
+    description="Opens Salesforce's global search for the caller number; Salesforce shows the matches.",
+    address=SettingField(
+        "base_url",
+        "Salesforce address (My Domain)",
+        SettingKind.URL,
+        placeholder="https://mycompany.my.salesforce.com",
+    ),
+    template=(
+        "{base_url}/_ui/search/ui/UnifiedSearchResults?searchType=2&str=#(Caller number:{number_format})"
+    ),
+    keywords=("salesforce", "sfdc", "sales cloud", "service cloud", "open cti", "lightning"),
+    docs_url="https://developer.salesforce.com/docs/service/api-cti/guide/sforce-api-cti-searchandscreenpop-lex.html",
+)
+
+# HubSpot's contacts index with a search query (the URL HubSpot's own calling apps open).
+HUBSPOT_SEARCH = _search_preset(
+    slug="hubspot_search",
+    name="HubSpot search",
+    description="Opens HubSpot's contact list searched for the caller number.",
+    address=SettingField(
+        "portal_id",
+        "HubSpot account id (Hub ID)",
+        placeholder="1234567",
+        help_text="The number after /contacts/ in your HubSpot address bar.",
+    ),
+    template=(
+        "https://app.hubspot.com/contacts/{portal_id}/objects/0-1/views/all/list"
+        "?query=#(Caller number:{number_format})"
+    ),
+    keywords=("hubspot", "hub spot", "marketing hub", "sales hub"),
+    docs_url="https://knowledge.hubspot.com/account-management/manage-multiple-hubspot-accounts",
+)
+
+# Dynamics 365 / Dataverse model-driven apps: the Unified Interface search page
+# (`pagetype=search`, `searchType` 0 = relevance / Dataverse search, 1 = categorized), the page
+# the Channel Integration Framework's renderSearchPage opens.
+DYNAMICS_SEARCH = _search_preset(
+    slug="dynamics_search",
+    name="Microsoft Dynamics 365 search",
+    description="Opens Dynamics 365's search for the caller number in your organization.",
+    address=SettingField(
+        "base_url", "Organization address", SettingKind.URL, placeholder="https://mycompany.crm4.dynamics.com"
+    ),
+    template="{base_url}/main.aspx?pagetype=search&searchType=1&searchText=#(Caller number:{number_format})",
+    keywords=("dynamics", "microsoft", "d365", "dataverse", "crm", "power apps"),
+    docs_url="https://learn.microsoft.com/en-us/dynamics365/customer-service/channel-integration-framework/reference/microsoft-ciframework/rendersearchpage",
+)
+
+# Zendesk Support agent interface search, restricted to users.
+ZENDESK_SEARCH = _search_preset(
+    slug="zendesk_search",
+    name="Zendesk search",
+    description="Opens Zendesk Support's search for users with the caller number.",
+    address=SettingField(
+        "subdomain",
+        "Zendesk subdomain",
+        placeholder="mycompany",
+        help_text="The part before .zendesk.com.",
+    ),
+    template="https://{subdomain}.zendesk.com/agent/search/1?type=user&q=#(Caller number:{number_format})",
+    keywords=("zendesk", "zendesk support", "helpdesk", "tickets"),
+    docs_url="https://support.zendesk.com/hc/en-us/articles/4408886879258",
+    category="Helpdesk",
+)
+
+# Freshdesk agent portal search for contacts.
+FRESHDESK_SEARCH = _search_preset(
+    slug="freshdesk_search",
+    name="Freshdesk search",
+    description="Opens Freshdesk's contact search for the caller number.",
+    address=SettingField(
+        "domain",
+        "Freshdesk domain",
+        placeholder="mycompany",
+        help_text="The part before .freshdesk.com.",
+    ),
+    template="https://{domain}.freshdesk.com/a/search/contacts?term=#(Caller number:{number_format})",
+    keywords=("freshdesk", "freshworks", "helpdesk", "tickets"),
+    docs_url="https://support.freshdesk.com/support/solutions/articles/37566-searching-for-tickets-contacts-companies-and-solutions",
+    category="Helpdesk",
+)
+
+# Any CRM with a search or contact URL: the admin writes the URL with the placeholder.
+CUSTOM_URL = Preset(
+    slug="custom_url",
+    name="Custom URL",
+    description="Any web application: write its address with #(Caller number) where the number goes.",
+    settings=(
+        SettingField(
+            "url_template",
+            "Address to open",
+            placeholder="https://crm.example.com/search?phone=#(Caller number:E164)",
+            help_text="Placeholders: #(Caller number), #(Caller number:E164), #(DDI number), #(Call id)…",
+        ),
+    ),
+    default_scripts=(DefaultScript("Open", "{url_template}", ScriptApplies.ALWAYS),),
+    keywords=("custom", "url", "link", "other", "generic", "intranet", "web application"),
+    category="Screen pop",
+    auth_methods=("The agent's own session",),
 )
