@@ -256,6 +256,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The catalog's incremental and live_lookup share one enum.
+    "ENUM_NAME_OVERRIDES": {"SupportLevelEnum": ["yes", "no", "configurable"]},
     "REDOC_DIST": "SIDECAR",
 }
 

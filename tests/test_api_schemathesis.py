@@ -80,8 +80,31 @@ def test_no_generated_request_gets_a_500_or_an_undocumented_answer(wsgi_app, api
     matched = 0
     good_key = {"Authorization": f"Api-Key {api_key[1]}"}
 
-    operations = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
-    assert sorted(op.method.upper() for op in operations) == ["GET", "POST"]
+    every = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
+    assert sorted((op.path, op.method.upper()) for op in every) == [
+        ("/api/v1/catalog", "GET"),
+        ("/api/v1/match", "GET"),
+        ("/api/v1/match", "POST"),
+    ]
+    operations = [op for op in every if op.path == "/api/v1/match"]
+    catalog_statuses: Counter[int] = Counter()
+    [catalog_operation] = [op for op in every if op.path == "/api/v1/catalog"]
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+        @settings(
+            max_examples=EXAMPLES // 4,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=catalog_operation.as_strategy(mode))
+        def run_catalog(case: Any) -> None:
+            catalog_statuses[case.call_and_validate(checks=CHECKS).status_code] += 1
+
+        run_catalog()
+    assert set(catalog_statuses) == {200}, catalog_statuses  # public, any query answers
     for operation in operations:
         known_caller: dict[str, Any] = (
             {"query": {"caller_number": "020 123 4567"}}

@@ -430,6 +430,9 @@ CARDDAV = Preset(
     slug="carddav",
     name="CardDAV address book",
     description="Any CardDAV server: Nextcloud, iCloud, Radicale, SOGo, many phone books (RFC 6352).",
+    category="Address book",
+    auth_methods=("User name and password or app password (HTTP Basic)",),
+    paging="one REPORT of the whole address book (RFC 6352 addressbook-query)",
     settings=(
         SettingField(
             "url",

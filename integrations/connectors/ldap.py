@@ -582,6 +582,9 @@ LDAP = Preset(
     slug="ldap",
     name="LDAP / Active Directory",
     description="A company directory over LDAP: OpenLDAP, Active Directory, FreeIPA, Samba (RFC 4511).",
+    category="Directory",
+    auth_methods=("Bind DN and password (simple bind over LDAPS or StartTLS)", "Anonymous"),
+    paging="simple paged results (RFC 2696)",
     settings=(
         SettingField(
             "server_url",
