@@ -24,6 +24,7 @@ from integrations.connectors.base import ConnectorError
 from integrations.models import Integration
 from integrations.oauth import authorization_start, exchange_code, oauth_config_for
 from integrations.selectors import integration_get
+from integrations.services import integration_sync_request
 from integrations.sync import connector_settings
 
 SESSION_KEY = "oauth_flows"
@@ -119,7 +120,14 @@ def integration_oauth_callback(request: HttpRequest, tenant: Tenant) -> HttpResp
     except ConnectorError as exc:
         messages.error(request, f"Connecting failed: {exc.message}")
         return redirect(overview)
-    messages.success(
-        request, f"{integration.name} is connected to the CRM; Sync now fetches its phone numbers."
-    )
+    # The first sync waited for Connect; a reconnect of an integration that synced before leaves
+    # the schedule alone (its next sync uses the new token).
+    integration.refresh_from_db()
+    never_synced = integration.last_sync_at is None and not integration.sync_runs.exists()
+    if never_synced and integration_sync_request(tenant=tenant, integration=integration):
+        messages.success(request, f"{integration.name} is connected to the CRM; its first sync has started.")
+    else:
+        messages.success(
+            request, f"{integration.name} is connected to the CRM; Sync now fetches its phone numbers."
+        )
     return redirect(overview)

@@ -297,7 +297,11 @@ def test_a_5xx_from_the_token_endpoint_while_refreshing_is_temporary(
 
 @pytest.mark.django_db
 def test_the_wizard_creates_an_oauth_integration_and_goes_straight_to_connect(
-    admin_client: Client, tenant: Tenant, server: OAuthServer, allow_private_addresses: None
+    admin_client: Client,
+    tenant: Tenant,
+    server: OAuthServer,
+    allow_private_addresses: None,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     values = {f"settings-{name}": value for name, value in _settings(server).items()}
 
@@ -309,9 +313,21 @@ def test_the_wizard_creates_an_oauth_integration_and_goes_straight_to_connect(
     integration = Integration.objects.get(tenant=tenant, name="Wizard CRM")
     assert response["Location"] == reverse("integration-oauth-connect", args=[integration.pk])
     assert integration.sync_runs.count() == 0  # the first sync waits for Connect
-    back = _connect(admin_client, integration)
+    with django_capture_on_commit_callbacks(execute=True):
+        back = _connect(admin_client, integration)
     assert back["Location"] == reverse("integration-overview", args=[integration.pk])
     assert _stored_token(integration)["access_token"] in server.access_tokens
+    # Connect starts the first sync (it ran in-process here) and says so.
+    [run] = integration.sync_runs.all()
+    assert run.status == "ok"
+    integration.refresh_from_db()
+    assert integration.cached_numbers == len(CONTACTS)
+    page = admin_client.get(back["Location"]).content.decode()
+    assert "its first sync has started" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _connect(admin_client, integration)  # a reconnect does not start another sync
+    assert integration.sync_runs.count() == 1
 
 
 @pytest.fixture
