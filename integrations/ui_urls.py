@@ -21,6 +21,12 @@ urlpatterns: list[URLPattern] = [
     path("integrations/<int:integration_id>/status/", views.integration_status, name="integration-status"),
     path("integrations/<int:integration_id>/sync/", views.integration_sync, name="integration-sync"),
     path(
+        "integrations/<int:integration_id>/lookup-mode/",
+        views.integration_lookup_mode,
+        name="integration-lookup-mode",
+    ),
+    path("integrations/<int:integration_id>/sample/", views.integration_sample, name="integration-sample"),
+    path(
         "integrations/<int:integration_id>/hold/accept/",
         views.integration_hold_accept_view,
         name="integration-hold-accept",

@@ -21,6 +21,7 @@ import scripts_engine
 from configurator.models import Tenant
 from configurator.views import example_caller_number, render_page, tenant_admin_required
 from integrations.connectors.base import ConnectorError
+from integrations.connectors.phonebook import PhoneBookConnector
 from integrations.forms import (
     APPLIES_LABELS,
     IntegrationDeleteForm,
@@ -29,7 +30,7 @@ from integrations.forms import (
     ScriptForm,
 )
 from integrations.matching import Call, CallInputError, call_from_params
-from integrations.models import Integration, Script, SyncState
+from integrations.models import Integration, LookupMode, Script, SyncState
 from integrations.oauth import TOKEN_SECRET, NotConnectedError, oauth_config_for, preset_oauth_config
 from integrations.phonebook_views import phonebook_overview_context
 from integrations.presets import Preset, ScriptApplies, SettingKind
@@ -46,7 +47,9 @@ from integrations.services import (
     integration_delete,
     integration_hold_accept,
     integration_hold_reject,
+    integration_sample_records,
     integration_set_enabled,
+    integration_set_lookup_mode,
     integration_settings_clean,
     integration_sync_request,
     integration_test_connection,
@@ -55,7 +58,7 @@ from integrations.services import (
     script_update,
     script_validate,
 )
-from integrations.sync import STALE_MESSAGE, sync_is_stale
+from integrations.sync import STALE_MESSAGE, connector_settings, sync_is_stale
 
 SECRET_MASK = "••••••"  # noqa: S105 - what the overview shows instead of a secret
 
@@ -296,7 +299,78 @@ def integration_overview(request: HttpRequest, tenant: Tenant, integration_id: i
             "sync_runs": sync_run_list(tenant=tenant, integration=integration),
             "applies_labels": APPLIES_LABELS,
             "active_integration_id": integration.pk,
+            **_lookup_context(integration, preset),
             **phonebook_overview_context(tenant=tenant, integration=integration),
+        },
+    )
+
+
+def _lookup_context(integration: Integration, preset: Preset | None) -> dict[str, Any]:
+    """The overview's "Matching" card: cached or live, and why live is not possible ("" if it is)."""
+    connector_class = preset.connector_class if preset else None
+    if connector_class is None or connector_class is PhoneBookConnector:
+        return {"lookup_card": False}
+    problem = (
+        connector_class.lookup_problem({**(integration.settings or {}), **(integration.secrets or {})})
+        if connector_class.supports_lookup
+        else f"{preset.name if preset else 'This CRM'} cannot be searched by phone number: "
+        "it can only be synced."
+    )
+    return {
+        "lookup_card": True,
+        "lookup_live": integration.lookup_mode == LookupMode.LIVE,
+        "lookup_problem": problem,
+    }
+
+
+@tenant_admin_required
+@require_POST
+def integration_lookup_mode(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """Switch between matching against the phone cache and asking the CRM live, per call."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    mode = request.POST.get("lookup_mode", "")
+    try:
+        integration_set_lookup_mode(tenant=tenant, integration=integration, mode=mode)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if mode == LookupMode.LIVE:
+            messages.success(
+                request, "Calls are now matched by asking the CRM live; the phone cache is not used."
+            )
+        else:
+            messages.success(request, "Calls are now matched against the phone cache, synced every night.")
+    return redirect("integration-overview", integration_id=integration.pk)
+
+
+@tenant_admin_required
+@require_POST
+def integration_sample(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """ "Fetch a sample": the first records the CRM lists, as the sync would cache them."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    preset = _preset_of(integration)
+    records: list[Any] = []
+    error = ""
+    if preset is None or preset.connector_class is None or preset.connector_class is PhoneBookConnector:
+        error = "This integration has no CRM to fetch records from."
+    else:
+        try:
+            records = integration_sample_records(
+                preset=preset,
+                settings_values={**connector_settings(integration)},
+                country=tenant.country,
+            )
+        except ConnectorError as exc:
+            error = exc.message
+    return render_page(
+        request,
+        "integrations/integration_sample.html",
+        tenant=tenant,
+        context={
+            "integration": integration,
+            "records": records,
+            "error": error,
+            "active_integration_id": integration.pk,
         },
     )
 

@@ -67,11 +67,14 @@ class _Handler(BaseHTTPRequestHandler):
         if api.delay:
             time.sleep(api.delay)
         parts = urlsplit(self.path)
-        if parts.path != "/search":
+        if parts.path not in ("/search", "/contacts"):
             self._send(404, {"error": "not found"})
             return
         if api.status != 200:
             self._send(api.status, {"error": "server error"})
+            return
+        if parts.path == "/contacts":
+            self._send(200, {"results": api.contacts})  # the whole listing, one page
             return
         wanted = _digits(parse_qs(parts.query).get("phone", [""])[0])
         found = [
