@@ -432,7 +432,7 @@ CARDDAV = Preset(
     description="Any CardDAV server: Nextcloud, iCloud, Radicale, SOGo, many phone books (RFC 6352).",
     category="Address book",
     auth_methods=("User name and password or app password (HTTP Basic)",),
-    paging="one REPORT of the whole address book (RFC 6352 addressbook-query)",
+    paging="PROPFIND, then addressbook-multiget in batches (RFC 6352)",
     settings=(
         SettingField(
             "url",
