@@ -315,10 +315,11 @@ def should_hold(*, previous: int, new: int) -> bool:
     return drop > previous * ratio and drop > minimum
 
 
-def _held_message(*, records: int, numbers: int, skipped: int, previous: int) -> str:
+def _held_message(*, records: int, numbers: int, skipped: int, previous: int, upload: bool = False) -> str:
     unreadable = f" ({skipped} unreadable)" if skipped else ""
+    source = "The uploaded phone book held" if upload else "The CRM returned"
     return (
-        f"The CRM returned {records} contacts{unreadable} with {numbers} phone numbers, the last sync "
+        f"{source} {records} contacts{unreadable} with {numbers} phone numbers, the last sync "
         f"had {previous} phone numbers; the old cache is kept. Accept the new result or keep the old one."
     )
 
@@ -619,7 +620,13 @@ def _finish(run: _Run, *, integration: Integration, counters: dict[str, int]) ->
         previous, old_held = current
         mine = Integration.objects.filter(pk=run.integration_id, sync_run_token=run.token)
         if should_hold(previous=previous, new=numbers):
-            message = _held_message(records=records, numbers=numbers, skipped=skipped, previous=previous)
+            message = _held_message(
+                records=records,
+                numbers=numbers,
+                skipped=skipped,
+                previous=previous,
+                upload=integration.preset == "phonebook_upload",
+            )
             mine.update(
                 **released,
                 held_generation=run.generation,
