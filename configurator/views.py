@@ -8,6 +8,7 @@ selectors and services explicitly (there is no "current tenant" global).
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, Concatenate, ParamSpec
 
@@ -164,6 +165,14 @@ def example_caller_number(*, country: str) -> str:
 def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     """List the tenant's API keys; POST creates one and shows it once (it is stored hashed)."""
     form = ApiKeyCreateForm(request.POST or None)
+    if request.method == "POST" and not _form_token_take(request, request.POST.get("form_token", "")):
+        # A reload (or a second click) of a form whose key was already created: no second key.
+        messages.info(
+            request,
+            "That form was already used: its key was shown once and is not shown again. "
+            "Create a new key if it was not copied, and revoke the old one.",
+        )
+        return redirect("api-keys")
     if request.method == "POST" and form.is_valid():
         try:
             api_key, key = api_key_create(tenant=tenant, name=form.cleaned_data["name"])
@@ -186,8 +195,34 @@ def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         request,
         "configurator/api_keys.html",
         tenant=tenant,
-        context={"form": form, "api_keys": api_key_list(tenant=tenant), "active": "api-keys"},
+        context={
+            "form": form,
+            "form_token": _form_token_issue(request),
+            "api_keys": api_key_list(tenant=tenant),
+            "active": "api-keys",
+        },
     )
+
+
+FORM_TOKENS_SESSION_KEY = "api_key_form_tokens"
+MAX_FORM_TOKENS = 20
+
+
+def _form_token_issue(request: HttpRequest) -> str:
+    """A one-time token for the "Create a key" form, remembered in the session (the last 20)."""
+    token = secrets.token_urlsafe(16)
+    tokens = [t for t in request.session.get(FORM_TOKENS_SESSION_KEY, []) if isinstance(t, str)]
+    request.session[FORM_TOKENS_SESSION_KEY] = [*tokens, token][-MAX_FORM_TOKENS:]
+    return token
+
+
+def _form_token_take(request: HttpRequest, token: str) -> bool:
+    """Use up `token`: True the first time a form issued by `_form_token_issue` comes back."""
+    tokens = request.session.get(FORM_TOKENS_SESSION_KEY, [])
+    if not token or not isinstance(tokens, list) or token not in tokens:
+        return False
+    request.session[FORM_TOKENS_SESSION_KEY] = [t for t in tokens if t != token]
+    return True
 
 
 @tenant_admin_required

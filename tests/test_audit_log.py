@@ -36,6 +36,7 @@ from integrations.services import (
     script_update,
 )
 from tests.conftest import PASSWORD
+from tests.test_ui import form_token
 
 SECRET = "hunter2-unique"
 URL = reverse("audit-log")
@@ -149,7 +150,7 @@ def test_every_ui_write_path_records_its_action_and_the_signed_in_admin(
         reverse("script-add"), {"name": "Bing", "template": "https://bing.com/", "applies": "always"}
     )
     admin_client.post(reverse("script-delete", args=[Script.objects.get(name="Bing").pk]))
-    admin_client.post(reverse("api-keys"), {"name": "PBX 1"})
+    admin_client.post(reverse("api-keys"), {"name": "PBX 1", "form_token": form_token(admin_client)})
     admin_client.post(reverse("api-key-revoke", args=[TenantAPIKey.objects.get(name="PBX 1").prefix]))
     admin_client.post(reverse("integration-delete", args=[integration.pk]), {"confirm_name": "Google"})
     assert not Integration.objects.filter(pk=integration.pk).exists(), "the delete form changed"
@@ -439,7 +440,7 @@ def test_the_page_is_paginated_fifty_a_page_newest_first(tenant: Tenant, admin_c
 
 
 def test_the_actor_name_survives_the_users_deletion(tenant: Tenant, admin_client: Client) -> None:
-    admin_client.post(reverse("api-keys"), {"name": "PBX 1"})
+    admin_client.post(reverse("api-keys"), {"name": "PBX 1", "form_token": form_token(admin_client)})
     get_user_model().objects.filter(username="admin").delete()
 
     row = next(r for r in audit_rows(audit_entry_list(tenant=tenant)) if r.name == "PBX 1")

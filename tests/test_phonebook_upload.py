@@ -270,7 +270,7 @@ def test_a_much_smaller_reupload_is_held_and_the_old_cache_stays_live(tenant):
     integration.refresh_from_db()
     assert integration.cached_numbers == 200
     assert integration.held_numbers == 10
-    assert integration.held_message.startswith("The uploaded phone book held 10 contacts with 10 phone numbers")
+    assert integration.held_message.startswith("The uploaded phone book held 10 contacts with 10 phone")
     assert _match(tenant, "0205550100") == ["Person 100"]
     assert _match(tenant, "0205550505") == []
     upload.refresh_from_db()

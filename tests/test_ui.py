@@ -568,8 +568,17 @@ def test_the_other_admin_sees_only_their_own_tenant(tenant: Tenant, other_admin_
 # API keys -----------------------------------------------------------------------------------
 
 
+def form_token(client: Client) -> str:
+    """The once-only token of the "Create a key" form, as the page issues it."""
+    found = re.search(r'name="form_token" value="([^"]+)"', client.get(reverse("api-keys")).text)
+    assert found is not None
+    return found.group(1)
+
+
 def test_creating_an_api_key_shows_it_once_with_a_curl_example(tenant: Tenant, admin_client: Client) -> None:
-    response = admin_client.post(reverse("api-keys"), {"name": "Main office PBX"})
+    response = admin_client.post(
+        reverse("api-keys"), {"name": "Main office PBX", "form_token": form_token(admin_client)}
+    )
 
     assert response.status_code == 200
     api_key = TenantAPIKey.objects.get(tenant=tenant)
@@ -587,8 +596,25 @@ def test_creating_an_api_key_shows_it_once_with_a_curl_example(tenant: Tenant, a
     assert key not in listing.text
 
 
+def test_reloading_the_created_page_does_not_create_a_second_key(
+    tenant: Tenant, admin_client: Client
+) -> None:
+    data = {"name": "Main office PBX", "form_token": form_token(admin_client)}
+    first = admin_client.post(reverse("api-keys"), data)
+    key = first.context["key"]
+
+    reload = admin_client.post(reverse("api-keys"), data, follow=True)
+
+    assert TenantAPIKey.objects.filter(tenant=tenant).count() == 1
+    assert "That form was already used" in reload.text
+    assert key not in reload.text
+    forged = admin_client.post(reverse("api-keys"), {"name": "No token"}, follow=True)
+    assert "That form was already used" in forged.text
+    assert TenantAPIKey.objects.filter(tenant=tenant).count() == 1
+
+
 def test_an_api_key_needs_a_name(tenant: Tenant, admin_client: Client) -> None:
-    response = admin_client.post(reverse("api-keys"), {"name": ""})
+    response = admin_client.post(reverse("api-keys"), {"name": "", "form_token": form_token(admin_client)})
     assert response.status_code == 200
     assert "This field is required." in response.text
     assert not TenantAPIKey.objects.exists()
