@@ -18,6 +18,7 @@ from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
 from integrations.connectors.rest_json import REST_JSON
+from integrations.connectors.teamleader import TEAMLEADER
 from integrations.presets import Preset
 
 PRESETS: tuple[Preset, ...] = (
@@ -36,6 +37,7 @@ PRESETS: tuple[Preset, ...] = (
     REST_JSON,
     # E: Insightly, Teamleader Focus, Copper
     INSIGHTLY,
+    TEAMLEADER,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
