@@ -13,6 +13,7 @@ from integrations.connectors.carddav_brands import (
     CARDDAV_SOGO,
     CARDDAV_SYNOLOGY,
 )
+from integrations.connectors.copper import COPPER
 from integrations.connectors.insightly import INSIGHTLY
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
@@ -38,6 +39,7 @@ PRESETS: tuple[Preset, ...] = (
     # E: Insightly, Teamleader Focus, Copper
     INSIGHTLY,
     TEAMLEADER,
+    COPPER,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
