@@ -176,30 +176,24 @@ class TeamleaderConnector(HttpConnector):
                 t for t in (json_text(item.get("first_name")), json_text(item.get("last_name"))) if t
             )
         url = _web_url(item.get("web_url"), listing, record_id)
-        emails = item.get("emails")
-        email = (
-            next(
-                (
-                    json_text(e.get("email"))
-                    for e in emails
-                    if isinstance(e, dict) and json_text(e.get("email"))
-                ),
-                "",
-            )
-            if isinstance(emails, list)
-            else ""
-        )
         fields = {
             "DisplayName": name,
             "Identifier": record_id,
             "PopUpUri": url,
-            "Email": email,
+            "Email": _first_email(item.get("emails")),
             "Company": name if listing.record_type == "company" else "",
             "Website": json_text(item.get("website")),
         }
         return CrmRecord(
             id=record_id, type=listing.record_type, display_name=name, phones=phones, url=url, fields=fields
         )
+
+
+def _first_email(emails: Any) -> str:
+    """The first non-empty `emails[].email`, "" when there is none."""
+    if not isinstance(emails, list):
+        return ""
+    return next((text for e in emails if isinstance(e, dict) and (text := json_text(e.get("email")))), "")
 
 
 def _web_url(value: Any, listing: TeamleaderList, record_id: str) -> str:
