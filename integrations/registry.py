@@ -13,6 +13,8 @@ from integrations.connectors.carddav_brands import (
     CARDDAV_SOGO,
     CARDDAV_SYNOLOGY,
 )
+from integrations.connectors.copper import COPPER
+from integrations.connectors.insightly import INSIGHTLY
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import (
@@ -27,6 +29,7 @@ from integrations.connectors.popup_only import (
     ZENDESK_SEARCH,
 )
 from integrations.connectors.rest_json import REST_JSON
+from integrations.connectors.teamleader import TEAMLEADER
 from integrations.presets import Preset
 
 PRESETS: tuple[Preset, ...] = (
@@ -49,6 +52,10 @@ PRESETS: tuple[Preset, ...] = (
     LDAP,
     PHONEBOOK_UPLOAD,
     REST_JSON,
+    # E: Insightly, Teamleader Focus, Copper
+    INSIGHTLY,
+    TEAMLEADER,
+    COPPER,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
