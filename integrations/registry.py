@@ -13,6 +13,7 @@ from integrations.connectors.carddav_brands import (
     CARDDAV_SOGO,
     CARDDAV_SYNOLOGY,
 )
+from integrations.connectors.freshdesk import FRESHDESK
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
@@ -36,6 +37,7 @@ PRESETS: tuple[Preset, ...] = (
     REST_JSON,
     # D: helpdesks (Zendesk Support, Freshdesk, Zammad)
     ZENDESK,
+    FRESHDESK,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
