@@ -18,6 +18,7 @@ from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
 from integrations.connectors.rest_json import REST_JSON
+from integrations.connectors.zammad import ZAMMAD
 from integrations.connectors.zendesk import ZENDESK
 from integrations.presets import Preset
 
@@ -38,6 +39,7 @@ PRESETS: tuple[Preset, ...] = (
     # D: helpdesks (Zendesk Support, Freshdesk, Zammad)
     ZENDESK,
     FRESHDESK,
+    ZAMMAD,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
