@@ -129,6 +129,14 @@ def test_a_used_up_ratelimit_window_is_waited_for_before_the_next_page() -> None
     assert [r.id for r in records] == ["1", "2"]
 
 
+def test_a_deleted_user_in_the_full_listing_is_left_out() -> None:
+    page = users_page(user(1, "Jane", "+31201234567"), user(2, "Deleted", "+31201234568", active=False))
+
+    records = list(connector(lambda request: httpx.Response(200, json=page)).iter_records())
+
+    assert [r.id for r in records] == ["1"]
+
+
 def test_the_last_page_ends_on_has_more_false_even_with_an_after_cursor() -> None:
     requests: list[httpx.Request] = []
 
@@ -142,9 +150,10 @@ def test_the_last_page_ends_on_has_more_false_even_with_an_after_cursor() -> Non
     assert len(requests) == 1
 
 
-def test_an_answer_without_a_users_list_is_a_clear_error() -> None:
+@pytest.mark.parametrize("body", [{"users": "nope"}, {"error": "InvalidEndpoint"}, [], {"users": None}])
+def test_an_answer_without_a_users_list_is_a_clear_error(body: Any) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"users": "nope"})
+        return httpx.Response(200, json=body)
 
     with pytest.raises(ConnectorError, match='without a "users" list') as caught:
         list(connector(handler).iter_records())

@@ -128,11 +128,11 @@ class FreshdeskConnector(HttpConnector):
         forms = _written_forms(e164)
         terms = " OR ".join(f"{name}:'{form}'" for form in forms for name, _ in PHONE_FIELDS)
         document = self.get_json("/api/v2/search/contacts", params={"query": f'"{terms}"'})
-        if not isinstance(document, dict) or not isinstance(document.get("results", []), list | None):
+        if not isinstance(document, dict) or not isinstance(document.get("results"), list):
             raise ConnectorError(
                 f'{WHAT} answered its contact search without a "results" list.', permanent=True
             )
-        found = [self.record(item) for item in document.get("results") or []]
+        found = [self.record(item) for item in document["results"]]
         return [record for record in found if isinstance(record, CrmRecord)]
 
     def test_connection(self) -> None:

@@ -148,19 +148,22 @@ class ZendeskConnector(HttpConnector):
         raise self._too_many_pages()
 
     def _document(self, document: Any, path: str) -> dict[str, Any]:
-        if not isinstance(document, dict) or not isinstance(document.get("users", []), list | None):
+        if not isinstance(document, dict) or not isinstance(document.get("users"), list):
             raise ConnectorError(f'{WHAT} answered {path} without a "users" list.', permanent=True)
         return document
 
     def iter_records(self) -> Iterator[CrmRecord | SkippedRecord]:
-        """Every user with a phone number, page by page; a `SkippedRecord` per unreadable item.
+        """Every user with a phone number, page by page; a `SkippedRecord` per unreadable item;
+        deleted users (`active: false`) are left out.
 
         Raises `ConnectorError` as `HttpConnector.request` does, a permanent one for an answer
         without a `users` list, and a temporary one when a cursor repeats.
         """
         for document in self._cursor_pages("/api/v2/users.json"):
             identities = _phone_identities(document.get("identities"))
-            for item in document.get("users") or []:
+            for item in document["users"]:
+                if isinstance(item, dict) and item.get("active") is False:
+                    continue  # a deleted user (`active: false`): its numbers are not cached
                 record = self.record(item, identities)
                 if record is not None:
                     yield record
@@ -181,7 +184,7 @@ class ZendeskConnector(HttpConnector):
         for _ in range(self.max_pages):
             document = self._document(self.get_json(path, params=query), path)
             identities = _phone_identities(document.get("identities"))
-            for item in document.get("users") or []:
+            for item in document["users"]:
                 if isinstance(item, dict) and item.get("active") is False and json_text(item.get("id")):
                     yield DeletedRecord(id=json_text(item.get("id")), type=USER)
                     continue
@@ -207,9 +210,9 @@ class ZendeskConnector(HttpConnector):
         if not digits:
             return []
         document = self.get_json("/api/v2/search.json", params={"query": f"type:user phone:*{digits}"})
-        if not isinstance(document, dict) or not isinstance(document.get("results", []), list | None):
+        if not isinstance(document, dict) or not isinstance(document.get("results"), list):
             raise ConnectorError(f'{WHAT} answered its search without a "results" list.', permanent=True)
-        found = [self.record(item, {}) for item in document.get("results") or []]
+        found = [self.record(item, {}) for item in document["results"]]
         return [record for record in found if isinstance(record, CrmRecord)]
 
     def test_connection(self) -> None:
