@@ -299,7 +299,10 @@ ZENDESK = Preset(
             "API token",
             SettingKind.SECRET,
             required=False,
-            help_text="Admin Center > Apps and integrations > APIs > Zendesk API > Add API token.",
+            help_text=(
+                "Admin Center > Apps and integrations > APIs > API tokens > Add API token (API token "
+                "access must be turned on under API configuration)."
+            ),
         ),
         SettingField(
             "oauth_client_id",
@@ -320,7 +323,7 @@ ZENDESK = Preset(
     default_scripts=(DefaultScript("Open user in Zendesk", "$(PopUpUri)", ScriptApplies.ON_MATCH),),
     keywords=("zendesk", "zendesk support", "helpdesk", "tickets", "talk", "service desk"),
     docs_url="https://developer.zendesk.com/api-reference/ticketing/users/users/",
-    credentials_url="https://support.zendesk.com/hc/en-us/articles/4408889192858-Managing-access-to-the-Zendesk-API",
+    credentials_url="https://support.zendesk.com/hc/en-us/articles/4408889192858",
     auth_methods=("API token", "OAuth 2.0"),
     paging="cursor (page[after] from meta.after_cursor); incremental export cursor",
     category="Helpdesk",
