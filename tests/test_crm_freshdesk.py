@@ -15,12 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from django.core.exceptions import ValidationError
 
 import scripts_engine
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RetryPolicy, SkippedRecord
 from integrations.connectors.freshdesk import FRESHDESK, FreshdeskConnector
 from integrations.presets import ScriptApplies
-from integrations.services import preset_default_scripts
+from integrations.services import integration_settings_clean, preset_default_scripts
 
 SETTINGS = {"domain": "acme", "api_key": "key-1"}
 
@@ -220,3 +221,15 @@ def test_the_default_scripts_open_the_contact_and_create_one_with_the_caller_num
 
     assert opened == "https://acme.freshdesk.com/a/contacts/5"
     assert created == "https://acme.freshdesk.com/a/contacts/new?phone=%2B31201234567"
+
+
+def test_the_wizard_form_rejects_a_full_address_as_domain() -> None:
+    with pytest.raises(ValidationError) as caught:
+        integration_settings_clean(
+            preset=FRESHDESK, values={**SETTINGS, "domain": "https://acme.freshdesk.com"}
+        )
+
+    assert "domain" in caught.value.message_dict
+    plain, secrets = integration_settings_clean(preset=FRESHDESK, values=SETTINGS)
+    assert plain == {"domain": "acme"}
+    assert secrets == {"api_key": "key-1"}

@@ -17,13 +17,14 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 
 import scripts_engine
 from integrations import oauth
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RetryPolicy, SkippedRecord
 from integrations.connectors.zendesk import ZENDESK, ZENDESK_OAUTH, ZendeskConnector
 from integrations.oauth import authorization_start, token_request
-from integrations.services import preset_default_scripts
+from integrations.services import integration_settings_clean, preset_default_scripts
 
 SETTINGS = {
     "subdomain": "acme",
@@ -340,3 +341,15 @@ def test_the_default_script_opens_the_users_page() -> None:
     )
 
     assert link == "https://acme.zendesk.com/agent/users/42"
+
+
+def test_the_wizard_form_rejects_a_full_address_as_subdomain() -> None:
+    with pytest.raises(ValidationError) as caught:
+        integration_settings_clean(preset=ZENDESK, values={**SETTINGS, "subdomain": "acme.zendesk.com"})
+
+    assert caught.value.message_dict["subdomain"] == [
+        'Zendesk subdomain: Give only the subdomain: "acme" for https://acme.zendesk.com.'
+    ]
+    plain, secrets = integration_settings_clean(preset=ZENDESK, values=SETTINGS)
+    assert plain["subdomain"] == "acme"
+    assert secrets == {"api_token": "tok-1"}
