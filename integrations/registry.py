@@ -14,6 +14,7 @@ from integrations.connectors.carddav_brands import (
     CARDDAV_SYNOLOGY,
 )
 from integrations.connectors.copper import COPPER
+from integrations.connectors.freshdesk import FRESHDESK
 from integrations.connectors.insightly import INSIGHTLY
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
@@ -30,6 +31,8 @@ from integrations.connectors.popup_only import (
 )
 from integrations.connectors.rest_json import REST_JSON
 from integrations.connectors.teamleader import TEAMLEADER
+from integrations.connectors.zammad import ZAMMAD
+from integrations.connectors.zendesk import ZENDESK
 from integrations.presets import Preset
 
 PRESETS: tuple[Preset, ...] = (
@@ -56,6 +59,10 @@ PRESETS: tuple[Preset, ...] = (
     INSIGHTLY,
     TEAMLEADER,
     COPPER,
+    # D: helpdesks (Zendesk Support, Freshdesk, Zammad)
+    ZENDESK,
+    FRESHDESK,
+    ZAMMAD,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
