@@ -17,6 +17,7 @@ from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
 from integrations.connectors.rest_json import REST_JSON
+from integrations.connectors.salesforce import SALESFORCE
 from integrations.presets import Preset
 
 PRESETS: tuple[Preset, ...] = (
@@ -33,6 +34,8 @@ PRESETS: tuple[Preset, ...] = (
     LDAP,
     PHONEBOOK_UPLOAD,
     REST_JSON,
+    # B: Salesforce, Dynamics 365 / Dataverse, Microsoft 365 contacts (Graph)
+    SALESFORCE,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
