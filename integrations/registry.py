@@ -13,6 +13,7 @@ from integrations.connectors.carddav_brands import (
     CARDDAV_SOGO,
     CARDDAV_SYNOLOGY,
 )
+from integrations.connectors.dynamics import DYNAMICS
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
@@ -36,6 +37,7 @@ PRESETS: tuple[Preset, ...] = (
     REST_JSON,
     # B: Salesforce, Dynamics 365 / Dataverse, Microsoft 365 contacts (Graph)
     SALESFORCE,
+    DYNAMICS,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
