@@ -15,6 +15,7 @@ from integrations.connectors.carddav_brands import (
 )
 from integrations.connectors.dynamics import DYNAMICS
 from integrations.connectors.ldap import LDAP
+from integrations.connectors.microsoft_graph import MICROSOFT_GRAPH
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
 from integrations.connectors.rest_json import REST_JSON
@@ -38,6 +39,7 @@ PRESETS: tuple[Preset, ...] = (
     # B: Salesforce, Dynamics 365 / Dataverse, Microsoft 365 contacts (Graph)
     SALESFORCE,
     DYNAMICS,
+    MICROSOFT_GRAPH,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
