@@ -350,7 +350,7 @@ def test_changes_since_a_moment_with_converted_leads_and_the_delete_log() -> Non
 
 
 @time_machine.travel(NOW, tick=False)
-def test_the_delete_log_is_asked_no_further_back_than_it_keeps() -> None:
+def test_the_delete_log_is_asked_no_further_back_than_it_keeps_and_at_least_a_minute() -> None:
     starts: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -360,8 +360,9 @@ def test_the_delete_log_is_asked_no_further_back_than_it_keeps() -> None:
         return httpx.Response(200, json=EMPTY_BATCH)
 
     list(connector(handler).iter_changes(dt.datetime(2026, 1, 1, tzinfo=dt.UTC)))
+    list(connector(handler).iter_changes(NOW - dt.timedelta(seconds=20)))
 
-    assert set(starts) == {"2026-02-24T09:30:00+00:00"}
+    assert starts == ["2026-02-24T09:30:00+00:00"] * 3 + ["2026-03-10T09:29:00+00:00"] * 3
 
 
 def test_lookup_searches_the_phone_fields_with_sosl() -> None:

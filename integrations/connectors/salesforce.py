@@ -295,7 +295,9 @@ class SalesforceConnector(HttpConnector):
                     if record is not None:
                         yield record
         now = dt.datetime.now(dt.UTC)
+        # The delete log ignores seconds and wants end after start: ask at least the last minute.
         start = max(since.astimezone(dt.UTC), now - dt.timedelta(days=DELETED_LOG_DAYS))
+        start = min(start, now - dt.timedelta(minutes=1))
         window = {
             "start": start.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
             "end": now.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
