@@ -14,9 +14,11 @@ from integrations.connectors.carddav_brands import (
     CARDDAV_SYNOLOGY,
 )
 from integrations.connectors.copper import COPPER
+from integrations.connectors.dynamics import DYNAMICS
 from integrations.connectors.freshdesk import FRESHDESK
 from integrations.connectors.insightly import INSIGHTLY
 from integrations.connectors.ldap import LDAP
+from integrations.connectors.microsoft_graph import MICROSOFT_GRAPH
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import (
     CUSTOM_URL,
@@ -30,6 +32,7 @@ from integrations.connectors.popup_only import (
     ZENDESK_SEARCH,
 )
 from integrations.connectors.rest_json import REST_JSON
+from integrations.connectors.salesforce import SALESFORCE
 from integrations.connectors.teamleader import TEAMLEADER
 from integrations.connectors.zammad import ZAMMAD
 from integrations.connectors.zendesk import ZENDESK
@@ -63,6 +66,10 @@ PRESETS: tuple[Preset, ...] = (
     ZENDESK,
     FRESHDESK,
     ZAMMAD,
+    # B: Salesforce, Dynamics 365 / Dataverse, Microsoft 365 contacts (Graph)
+    SALESFORCE,
+    DYNAMICS,
+    MICROSOFT_GRAPH,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
