@@ -17,6 +17,7 @@ from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
 from integrations.connectors.rest_json import REST_JSON
+from integrations.connectors.zoho import ZOHO_CRM
 from integrations.presets import Preset
 
 PRESETS: tuple[Preset, ...] = (
@@ -33,6 +34,8 @@ PRESETS: tuple[Preset, ...] = (
     LDAP,
     PHONEBOOK_UPLOAD,
     REST_JSON,
+    # C: Zoho CRM, Google Contacts, Exact Online
+    ZOHO_CRM,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
