@@ -13,6 +13,7 @@ from integrations.connectors.carddav_brands import (
     CARDDAV_SOGO,
     CARDDAV_SYNOLOGY,
 )
+from integrations.connectors.google_contacts import GOOGLE_CONTACTS
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
@@ -36,6 +37,7 @@ PRESETS: tuple[Preset, ...] = (
     REST_JSON,
     # C: Zoho CRM, Google Contacts, Exact Online
     ZOHO_CRM,
+    GOOGLE_CONTACTS,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
