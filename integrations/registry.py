@@ -13,6 +13,7 @@ from integrations.connectors.carddav_brands import (
     CARDDAV_SOGO,
     CARDDAV_SYNOLOGY,
 )
+from integrations.connectors.exact_online import EXACT_ONLINE
 from integrations.connectors.google_contacts import GOOGLE_CONTACTS
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
@@ -38,6 +39,7 @@ PRESETS: tuple[Preset, ...] = (
     # C: Zoho CRM, Google Contacts, Exact Online
     ZOHO_CRM,
     GOOGLE_CONTACTS,
+    EXACT_ONLINE,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
