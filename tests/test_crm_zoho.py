@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 import scripts_engine
+from configurator.models import Tenant
 from integrations import oauth
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RetryPolicy
 from integrations.connectors.zoho import DATA_CENTRES, ZOHO_CRM, ZOHO_OAUTH, ZohoConnector, record_url
-from integrations.oauth import authorization_start, token_request
-from integrations.services import preset_default_scripts
+from integrations.matching import call_from_params, match_call
+from integrations.oauth import TOKEN_SECRET, authorization_start, token_request
+from integrations.services import integration_create, preset_default_scripts
+from integrations.sync import phone_cache_sync
 
 TOKEN = "1000.9d1c.test"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -327,3 +332,85 @@ def test_the_create_contact_script_renders_with_the_caller_number() -> None:
     assert link.startswith("https://crm.zoho.eu/crm/tab/Contacts/create?Phone=")
     assert "31201234567" in link
     assert json.dumps(ZOHO_CRM.record_types) == '["contact", "lead", "company"]'
+
+
+class _ZohoApi(BaseHTTPRequestHandler):
+    """A local Zoho Records API (127.0.0.1, port 0): Contacts on two pages, Leads, no Accounts."""
+
+    pages: ClassVar[dict[tuple[str, str], Any]] = {
+        ("/crm/v8/Contacts", ""): {
+            "data": [
+                {"id": "101", "Full_Name": "Jane Smith", "Mobile": "+31 6 1234 5678", "Account_Name": None}
+            ],
+            "info": {"per_page": 200, "count": 1, "page": 1, "more_records": True, "next_page_token": "t2"},
+        },
+        ("/crm/v8/Contacts", "t2"): {
+            "data": [{"id": "102", "Full_Name": "John Roe", "Phone": "020 555 0102"}],
+            "info": {"per_page": 200, "count": 1, "page": 2, "more_records": False, "next_page_token": None},
+        },
+        ("/crm/v8/Leads", ""): {
+            "data": [
+                {"id": "201", "Full_Name": "Lead Caller", "Company": "Zylker", "Phone": "+31 20 123 4567"}
+            ],
+            "info": {"per_page": 200, "count": 1, "page": 1, "more_records": False, "next_page_token": None},
+        },
+    }
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        token = parse_qs(parts.query).get("page_token", [""])[0]
+        if self.headers.get("Authorization") != f"Zoho-oauthtoken {TOKEN}":
+            status, body = 401, {"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token"}
+        elif (parts.path, token) in self.pages:
+            status, body = 200, self.pages[(parts.path, token)]
+        else:
+            status, body = 204, None
+        payload = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def zoho_api(allow_private_addresses: None) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ZohoApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.django_db
+def test_a_sync_uses_the_stored_tokens_api_domain_and_a_caller_matches_a_lead(
+    zoho_api: str, tenant: Tenant
+) -> None:
+    integration = integration_create(
+        tenant=tenant,
+        preset_slug="zoho_crm",
+        name="Zoho",
+        settings_values={
+            "data_centre": "zoho.eu",
+            "oauth_client_id": "1000.ID",
+            "oauth_client_secret": "sec",
+        },
+        start_sync=False,
+    )
+    # What Connect stores: the token answer's `api_domain` as the instance URL (here the local API).
+    token = {"access_token": TOKEN, "refresh_token": "1000.r", "expires_at": "", "instance_url": zoho_api}
+    integration.secrets = {**(integration.secrets or {}), TOKEN_SECRET: token}
+    integration.save(update_fields=["secrets"])
+
+    result = phone_cache_sync(integration_id=integration.pk, sleep=lambda seconds: None)
+
+    assert (result.status, result.records, result.numbers) == ("ok", 3, 3)
+    answer = match_call(
+        tenant=tenant, call=call_from_params(tenant=tenant, params={"caller_number": "0201234567"})
+    )
+    assert [m["record"]["url"] for m in answer["matches"]] == ["https://crm.zoho.eu/crm/tab/Leads/201"]
