@@ -40,6 +40,8 @@ PAGE_SIZE = 200  # the maximum of `per_page`
 # web UI: https://crm.<domain>. Source: https://www.zoho.com/crm/developer/docs/api/v8/multi-dc.html,
 # https://www.zoho.com/accounts/protocol/oauth/multi-dc.html (accounts servers, including
 # zohocloud.ca, zoho.sa, zoho.uk) and the Bigin multi-DC table (API hosts www.zohoapis.ca/.sa).
+# The API host is only the fallback: the token answer's `api_domain` decides (www.zohoapis.uk is
+# not in a Zoho table we could read).
 DATA_CENTRES: tuple[tuple[str, str, str], ...] = (
     ("zoho.com", "United States (zoho.com)", "https://www.zohoapis.com"),
     ("zoho.eu", "Europe (zoho.eu)", "https://www.zohoapis.eu"),
