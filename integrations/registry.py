@@ -15,7 +15,9 @@ from integrations.connectors.carddav_brands import (
 )
 from integrations.connectors.copper import COPPER
 from integrations.connectors.dynamics import DYNAMICS
+from integrations.connectors.exact_online import EXACT_ONLINE
 from integrations.connectors.freshdesk import FRESHDESK
+from integrations.connectors.google_contacts import GOOGLE_CONTACTS
 from integrations.connectors.insightly import INSIGHTLY
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.microsoft_graph import MICROSOFT_GRAPH
@@ -36,6 +38,7 @@ from integrations.connectors.salesforce import SALESFORCE
 from integrations.connectors.teamleader import TEAMLEADER
 from integrations.connectors.zammad import ZAMMAD
 from integrations.connectors.zendesk import ZENDESK
+from integrations.connectors.zoho import ZOHO_CRM
 from integrations.presets import Preset
 
 PRESETS: tuple[Preset, ...] = (
@@ -70,6 +73,10 @@ PRESETS: tuple[Preset, ...] = (
     SALESFORCE,
     DYNAMICS,
     MICROSOFT_GRAPH,
+    # C: Zoho CRM, Google Contacts, Exact Online
+    ZOHO_CRM,
+    GOOGLE_CONTACTS,
+    EXACT_ONLINE,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
