@@ -14,6 +14,7 @@ from integrations.connectors.carddav_brands import (
     CARDDAV_SYNOLOGY,
 )
 from integrations.connectors.ldap import LDAP
+from integrations.connectors.odoo import ODOO
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
 from integrations.connectors.rest_json import REST_JSON
@@ -33,6 +34,8 @@ PRESETS: tuple[Preset, ...] = (
     LDAP,
     PHONEBOOK_UPLOAD,
     REST_JSON,
+    # F: Odoo, SuiteCRM
+    ODOO,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
