@@ -18,6 +18,7 @@ from integrations.connectors.odoo import ODOO
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
 from integrations.connectors.rest_json import REST_JSON
+from integrations.connectors.suitecrm import SUITECRM, SUITECRM7
 from integrations.presets import Preset
 
 PRESETS: tuple[Preset, ...] = (
@@ -36,6 +37,8 @@ PRESETS: tuple[Preset, ...] = (
     REST_JSON,
     # F: Odoo, SuiteCRM
     ODOO,
+    SUITECRM,
+    SUITECRM7,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
