@@ -101,6 +101,7 @@ class FakeSuiteCrm:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=default_rows)
     tokens: set[str] = field(default_factory=set)
     requests: list[str] = field(default_factory=list)
+    accepts: set[str] = field(default_factory=set)
 
     def token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if form.get("grant_type") != "client_credentials":
@@ -176,6 +177,7 @@ def suitecrm(allow_private_addresses: None) -> Iterator[Callable[..., tuple[Fake
 
             def do_GET(self) -> None:
                 fake.requests.append(f"GET {self.path}")
+                fake.accepts.add(self.headers.get("Accept", ""))
                 url = urlsplit(self.path)
                 prefix = f"{fake.root}/V8/module/"
                 if not url.path.startswith(prefix):
@@ -262,7 +264,7 @@ def test_a_sync_lists_contacts_leads_and_accounts_with_one_stored_token(
 def test_records_have_their_type_phone_labels_and_record_view(
     suitecrm: Callable[..., tuple[FakeSuiteCrm, str]], tenant: Tenant
 ) -> None:
-    _, base_url = suitecrm()
+    fake, base_url = suitecrm()
     connector = SuiteCrmConnector(
         settings=stored_settings(tenant, "suitecrm", base_url), client=connector_client()
     )
@@ -279,6 +281,7 @@ def test_records_have_their_type_phone_labels_and_record_view(
     assert found[6].phones[0].type == "home"
     assert found[0].url == f"{base_url.rstrip('/')}/#/contacts/record/c00"
     assert found[7].url == f"{base_url.rstrip('/')}/#/accounts/record/a01"
+    assert fake.accepts == {"application/vnd.api+json"}
 
 
 def test_changes_since_list_modified_then_deleted_records(

@@ -23,6 +23,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector
 from integrations.oauth import CLIENT_CREDENTIALS, OAuth2, OAuth2Config
@@ -148,6 +150,20 @@ class SuiteCrmConnector(HttpConnector):
     def auth_settings(self) -> Mapping[str, str]:
         """The settings with `base_url` without a trailing slash (the token URL is built on it)."""
         return {**self.settings, "base_url": (self.settings.get("base_url") or "").strip().rstrip("/")}
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """`HttpConnector.request` asking for the JSON:API media type (`Accept:
+        application/vnd.api+json`, as SuiteCRM's API examples send it)."""
+        wanted = {"Accept": "application/vnd.api+json", **(headers or {})}
+        return super().request(method, path_or_url, params=params, json=json, headers=wanted)
 
     def record_url(self, module: SuiteModule, record_id: str) -> str:
         """SuiteCRM 8's record view: `{base}/#/{route}/record/{id}` (SuiteCRM-Core
