@@ -21,6 +21,7 @@ from integrations.connectors.google_contacts import GOOGLE_CONTACTS
 from integrations.connectors.insightly import INSIGHTLY
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.microsoft_graph import MICROSOFT_GRAPH
+from integrations.connectors.odoo import ODOO
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import (
     CUSTOM_URL,
@@ -35,6 +36,7 @@ from integrations.connectors.popup_only import (
 )
 from integrations.connectors.rest_json import REST_JSON
 from integrations.connectors.salesforce import SALESFORCE
+from integrations.connectors.suitecrm import SUITECRM, SUITECRM7
 from integrations.connectors.teamleader import TEAMLEADER
 from integrations.connectors.zammad import ZAMMAD
 from integrations.connectors.zendesk import ZENDESK
@@ -77,6 +79,10 @@ PRESETS: tuple[Preset, ...] = (
     ZOHO_CRM,
     GOOGLE_CONTACTS,
     EXACT_ONLINE,
+    # F: Odoo, SuiteCRM
+    ODOO,
+    SUITECRM,
+    SUITECRM7,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
