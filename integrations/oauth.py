@@ -206,11 +206,14 @@ def token_request(
         body = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         body = None
-    if response.status_code in (400, 401) and isinstance(body, dict):
-        error = str(body.get("error", ""))
-        if error == "invalid_grant":
+    # RFC 6749 §5.2 answers refusals with 400/401; Zoho answers them with 200 and an "error".
+    refused = response.status_code in (400, 401) or (response.is_success and not _has_token(body))
+    # HubSpot names the refusal in "status" (BAD_REFRESH_TOKEN) with a "message".
+    error = str(body.get("error") or body.get("status") or "") if isinstance(body, dict) else ""
+    if refused and isinstance(body, dict) and error:
+        if error in INVALID_GRANT_ERRORS:
             raise InvalidGrantError(RECONNECT_MESSAGE, permanent=True)
-        described = str(body.get("error_description", "")) or error
+        described = str(body.get("error_description") or body.get("message") or "") or error
         raise ConnectorError(f"{what} refused the request: {described}.", permanent=True)
     if not response.is_success:
         raise http_error(response, what=what)
@@ -228,6 +231,16 @@ def token_request(
         "expires_at": "" if expires_at is None else f"{expires_at:.0f}",
         "instance_url": instance_url,
     }
+
+
+# What token endpoints answer for an expired, revoked or used code or refresh token: RFC 6749's
+# `invalid_grant`, Zoho's `invalid_code` (https://www.zoho.com/accounts/protocol/oauth/) and
+# HubSpot's `BAD_REFRESH_TOKEN` (https://developers.hubspot.com/docs/api/oauth/tokens).
+INVALID_GRANT_ERRORS = frozenset({"invalid_grant", "invalid_code", "BAD_REFRESH_TOKEN"})
+
+
+def _has_token(body: Any) -> bool:
+    return isinstance(body, dict) and bool(body.get("access_token"))
 
 
 def _is_number(value: Any) -> bool:

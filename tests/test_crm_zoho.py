@@ -23,7 +23,7 @@ from integrations import oauth
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RetryPolicy
 from integrations.connectors.zoho import DATA_CENTRES, ZOHO_CRM, ZOHO_OAUTH, ZohoConnector, record_url
 from integrations.matching import call_from_params, match_call
-from integrations.oauth import TOKEN_SECRET, authorization_start, token_request
+from integrations.oauth import TOKEN_SECRET, InvalidGrantError, authorization_start, token_request
 from integrations.services import integration_create, preset_default_scripts
 from integrations.sync import phone_cache_sync
 
@@ -95,10 +95,11 @@ def test_zohos_refusal_in_a_200_answer_is_an_error_not_a_token() -> None:
         transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"error": "invalid_code"}))
     )
 
-    with pytest.raises(ConnectorError, match="without an access token"):
+    with pytest.raises(InvalidGrantError) as caught:
         token_request(
             ZOHO_OAUTH, settings={"data_centre": "zoho.com"}, data={"grant_type": "x"}, client=client
         )
+    assert caught.value.permanent  # reconnect required, not retried forever
 
 
 def test_connect_sends_the_admin_to_the_chosen_data_centre_with_offline_access() -> None:

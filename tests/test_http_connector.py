@@ -475,3 +475,12 @@ def test_a_next_link_back_to_the_first_page_is_a_repeat() -> None:
         )
 
     assert len(handler.requests) == 1
+
+
+def test_a_reset_in_epoch_milliseconds_is_read_as_such() -> None:
+    # Exact Online: X-RateLimit-Minutely-Reset style values are Unix times in milliseconds.
+    now = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
+    reset_ms = int((now.timestamp() + 30) * 1000)
+    response = httpx.Response(200, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset_ms)})
+
+    assert rate_limit_wait(response, now=now) == pytest.approx(30)

@@ -438,3 +438,35 @@ def test_the_host_the_token_endpoint_hands_back_is_the_one_called(
     assert [r.display_name for r in records if isinstance(r, CrmRecord)] == [c["name"] for c in CONTACTS]
     assert calls
     assert all(call.startswith(server.url) for call in calls)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, {"error": "invalid_grant"}),  # RFC 6749 §5.2
+        (200, {"error": "invalid_code"}),  # Zoho: a refusal in a 200 answer
+        (400, {"status": "BAD_REFRESH_TOKEN", "message": "refresh token is invalid"}),  # HubSpot
+    ],
+)
+def test_every_crms_spelling_of_a_dead_grant_means_reconnect(status: int, body: dict[str, str]) -> None:
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(status, json=body)))
+
+    with pytest.raises(oauth.InvalidGrantError) as caught:
+        oauth.token_request(
+            REST_JSON_OAUTH, settings={"oauth_token_url": "https://crm.example.com/t"}, data={}, client=client
+        )
+
+    assert caught.value.permanent
+    assert caught.value.message == RECONNECT_MESSAGE
+
+
+def test_another_refusal_names_the_crms_reason() -> None:
+    body = {"status": "BAD_CLIENT_ID", "message": "missing or unknown client id"}
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(400, json=body)))
+
+    with pytest.raises(ConnectorError, match="missing or unknown client id") as caught:
+        oauth.token_request(
+            REST_JSON_OAUTH, settings={"oauth_token_url": "https://crm.example.com/t"}, data={}, client=client
+        )
+
+    assert caught.value.permanent

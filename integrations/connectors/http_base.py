@@ -51,6 +51,8 @@ _http_url_validator = URLValidator(schemes=["http", "https"])
 
 # A reset value above this is a Unix time (GitHub, Exact Online), below it a number of seconds.
 _EPOCH_THRESHOLD = 1_000_000_000
+# Above this a reset is a Unix time in milliseconds (Exact Online's X-RateLimit-*-Reset).
+_EPOCH_MILLISECONDS_THRESHOLD = 100_000_000_000
 
 DEFAULT_MAX_REQUESTS = 10_000
 DEFAULT_MAX_PAGES = 10_000
@@ -256,11 +258,14 @@ def rate_limit_wait(response: httpx.Response, *, now: dt.datetime | None = None)
     Reads `X-RateLimit-Remaining` + `X-RateLimit-Reset` (GitHub, Exact Online, many others),
     `RateLimit-Remaining` + `RateLimit-Reset` and the combined `RateLimit: remaining=0, reset=5`
     or `RateLimit: "default";r=0;t=5` forms (IETF draft-ietf-httpapi-ratelimit-headers, Close).
-    A reset above 10^9 is a Unix time, else a number of seconds.
+    A reset above 10^11 is a Unix time in milliseconds (Exact Online), above 10^9 a Unix time in
+    seconds, else a number of seconds.
     """
     remaining, reset = _rate_limit_values(response.headers)
     if remaining is None or remaining > 0 or reset is None:
         return None
+    if reset > _EPOCH_MILLISECONDS_THRESHOLD:
+        reset /= 1000  # a Unix time in milliseconds (Exact Online)
     if reset > _EPOCH_THRESHOLD:
         now = now or dt.datetime.now(dt.UTC)
         return max(0.0, reset - now.timestamp())
