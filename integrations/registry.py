@@ -13,6 +13,7 @@ from integrations.connectors.carddav_brands import (
     CARDDAV_SOGO,
     CARDDAV_SYNOLOGY,
 )
+from integrations.connectors.hubspot import HUBSPOT
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
@@ -33,6 +34,8 @@ PRESETS: tuple[Preset, ...] = (
     LDAP,
     PHONEBOOK_UPLOAD,
     REST_JSON,
+    # A: HubSpot, Pipedrive, Close
+    HUBSPOT,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
