@@ -266,7 +266,7 @@ def test_changes_come_from_the_search_sorted_by_modification_with_a_new_window_a
     since = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
     start = str(int(since.timestamp() * 1000))
     later = dt.datetime(2026, 3, 1, 11, 0, tzinfo=dt.UTC)
-    pages = {
+    pages: dict[tuple[str, str, str], dict[str, Any]] = {
         ("contacts", start, ""): {
             "total": 12000,
             "results": [contact("151")],
@@ -323,7 +323,7 @@ def test_more_changes_at_one_moment_than_the_cap_fail_clearly() -> None:
     since = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
     start = str(int(since.timestamp() * 1000))
     same = "2026-03-01T09:00:00.000Z"
-    pages = {
+    pages: dict[tuple[str, str, str], dict[str, Any]] = {
         ("contacts", start, ""): {
             "results": [contact("151", modified=same)],
             "paging": {"next": {"after": "9900"}},
