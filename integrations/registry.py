@@ -16,6 +16,7 @@ from integrations.connectors.carddav_brands import (
 from integrations.connectors.hubspot import HUBSPOT
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
+from integrations.connectors.pipedrive import PIPEDRIVE
 from integrations.connectors.popup_only import EFECTE_ESM, ORACLE_CRM_ON_DEMAND, WEB_SEARCH
 from integrations.connectors.rest_json import REST_JSON
 from integrations.presets import Preset
@@ -36,6 +37,7 @@ PRESETS: tuple[Preset, ...] = (
     REST_JSON,
     # A: HubSpot, Pipedrive, Close
     HUBSPOT,
+    PIPEDRIVE,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
