@@ -101,7 +101,8 @@ def test_the_token_answers_api_domain_is_the_host_called_with_oauth(monkeypatch:
         seen.append(request)
         return httpx.Response(200, json={**LAST, "data": [JANE]})
 
-    records = list(connector(api, auth_kind="oauth2", **{INTEGRATION_ID_SETTING: "1"}).iter_records())
+    oauth_settings = {"auth_kind": "oauth2", INTEGRATION_ID_SETTING: "1"}
+    records = list(connector(api, None, **oauth_settings).iter_records())
 
     assert seen[0].url.host == "acme-eu.pipedrive.com"
     assert seen[0].headers["Authorization"] == "Bearer 53:179:6317ef33a9fb0c4d604ce0695dad44a12bad44c9"
