@@ -13,6 +13,7 @@ from integrations.connectors.carddav_brands import (
     CARDDAV_SOGO,
     CARDDAV_SYNOLOGY,
 )
+from integrations.connectors.close import CLOSE
 from integrations.connectors.hubspot import HUBSPOT
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
@@ -38,6 +39,7 @@ PRESETS: tuple[Preset, ...] = (
     # A: HubSpot, Pipedrive, Close
     HUBSPOT,
     PIPEDRIVE,
+    CLOSE,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
