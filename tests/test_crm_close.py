@@ -15,11 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from django.core.exceptions import ValidationError
 
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RetryPolicy
 from integrations.connectors.close import CLOSE, CloseConnector, changed_leads_query
 from integrations.registry import get_preset
-from integrations.services import preset_default_scripts
+from integrations.services import integration_settings_clean, preset_default_scripts
+from integrations.views import preset_matches
 
 KEY = "api_6cLGtXpaXjmmJ0yBNtB3x1.3KtD4uqoEI4lZsuT5JYSPn"
 LEAD = {
@@ -235,3 +237,17 @@ def test_the_preset_is_in_the_catalog_and_opens_the_lead() -> None:
     assert get_preset("close") is CLOSE
     scripts = preset_default_scripts(preset=CLOSE, settings_values={"api_key": KEY})
     assert [(s.name, s.template) for s in scripts] == [("Open lead in Close", "$(PopUpUri)")]
+
+
+@pytest.mark.parametrize("query", ["Close", "close.io", "closeio", "close crm"])
+def test_the_wizard_search_finds_close_by_name_and_aliases(query: str) -> None:
+    assert preset_matches(CLOSE, query)
+
+
+def test_the_settings_form_keeps_the_api_key_secret() -> None:
+    plain, secrets = integration_settings_clean(preset=CLOSE, values={"api_key": KEY})
+    assert (plain, secrets) == ({}, {"api_key": KEY})
+
+    with pytest.raises(ValidationError) as caught:
+        integration_settings_clean(preset=CLOSE, values={})
+    assert set(caught.value.message_dict) == {"api_key"}

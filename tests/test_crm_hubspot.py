@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from django.core.exceptions import ValidationError
 
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RetryPolicy
 from integrations.connectors.hubspot import (
@@ -26,7 +27,8 @@ from integrations.connectors.hubspot import (
 )
 from integrations.oauth import token_request
 from integrations.registry import get_preset
-from integrations.services import preset_default_scripts
+from integrations.services import integration_settings_clean, preset_default_scripts
+from integrations.views import preset_matches
 
 SETTINGS = {
     "auth_kind": "private_app",
@@ -368,3 +370,18 @@ def test_a_search_answer_without_results_is_a_clear_error() -> None:
 
     with pytest.raises(ConnectorError, match="without a record list"):
         connector(handler).lookup("+31201234567")
+
+
+@pytest.mark.parametrize("query", ["HubSpot", "hub spot", "hubapi", "sales hub"])
+def test_the_wizard_search_finds_hubspot_by_name_and_aliases(query: str) -> None:
+    assert preset_matches(HUBSPOT, query)
+
+
+def test_the_settings_form_keeps_the_token_secret_and_names_what_is_missing() -> None:
+    plain, secrets = integration_settings_clean(preset=HUBSPOT, values=SETTINGS)
+    assert secrets == {"access_token": "pat-na1-token"}
+    assert plain["hub_id"] == "4711"
+
+    with pytest.raises(ValidationError) as caught:
+        integration_settings_clean(preset=HUBSPOT, values={"auth_kind": "private_app", "hub_id": "4711"})
+    assert set(caught.value.message_dict) == {"access_token"}

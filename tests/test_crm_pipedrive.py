@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.core.exceptions import ValidationError
 
 from integrations import oauth
 from integrations.connectors.base import ConnectorError, CrmRecord, RetryPolicy
@@ -27,7 +28,8 @@ from integrations.connectors.pipedrive import (
 )
 from integrations.oauth import INTEGRATION_ID_SETTING, OAuth2Config, token_request
 from integrations.registry import get_preset
-from integrations.services import preset_default_scripts
+from integrations.services import integration_settings_clean, preset_default_scripts
+from integrations.views import preset_matches
 
 TOKEN = "659c9fddb16335e48cc67114694b52074e812e03"
 SETTINGS = {"company_domain": "acme", "auth_kind": "api_token", "api_token": TOKEN}
@@ -265,3 +267,18 @@ def test_the_preset_is_in_the_catalog_with_its_open_script() -> None:
     assert get_preset("pipedrive") is PIPEDRIVE
     scripts = preset_default_scripts(preset=PIPEDRIVE, settings_values=SETTINGS)
     assert [(s.name, s.template) for s in scripts] == [("Open in Pipedrive", "$(PopUpUri)")]
+
+
+@pytest.mark.parametrize("query", ["Pipedrive", "pipe drive"])
+def test_the_wizard_search_finds_pipedrive_by_name_and_aliases(query: str) -> None:
+    assert preset_matches(PIPEDRIVE, query)
+
+
+def test_the_settings_form_keeps_the_token_secret_and_checks_the_domain() -> None:
+    plain, secrets = integration_settings_clean(preset=PIPEDRIVE, values=SETTINGS)
+    assert secrets == {"api_token": TOKEN}
+    assert plain["company_domain"] == "acme"
+
+    with pytest.raises(ValidationError) as caught:
+        integration_settings_clean(preset=PIPEDRIVE, values={**SETTINGS, "company_domain": "acme corp"})
+    assert set(caught.value.message_dict) == {"company_domain"}
