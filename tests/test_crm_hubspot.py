@@ -25,7 +25,7 @@ from integrations.connectors.hubspot import (
     HubSpotConnector,
     hubspot_record_url,
 )
-from integrations.oauth import token_request
+from integrations.oauth import authorization_start, token_request
 from integrations.registry import get_preset
 from integrations.services import integration_settings_clean, preset_default_scripts
 from integrations.views import preset_matches
@@ -385,3 +385,28 @@ def test_the_settings_form_keeps_the_token_secret_and_names_what_is_missing() ->
     with pytest.raises(ValidationError) as caught:
         integration_settings_clean(preset=HUBSPOT, values={"auth_kind": "private_app", "hub_id": "4711"})
     assert set(caught.value.message_dict) == {"access_token"}
+
+
+def test_the_connect_button_authorizes_for_the_hub_with_the_required_scopes() -> None:
+    settings = {
+        **SETTINGS,
+        "auth_kind": "oauth2",
+        "oauth_client_id": "app-client",
+        "oauth_scopes": "crm.lists.read",
+    }
+    config = HubSpotConnector.oauth_config(settings)
+    assert config is not None
+
+    started = authorization_start(
+        config, settings=settings, redirect_uri="https://cti.example/oauth/callback"
+    )
+
+    url = httpx.URL(started.url)
+    assert (url.host, url.path) == ("app.hubspot.com", "/oauth/4711/authorize")
+    assert url.params["scope"].split() == [
+        "oauth",
+        "crm.objects.contacts.read",
+        "crm.objects.companies.read",
+        "crm.lists.read",
+    ]
+    assert url.params["client_id"] == "app-client"

@@ -58,12 +58,15 @@ UI_DOMAINS = (
     ("app-eu1.hubspot.com", "app-eu1.hubspot.com (accounts hosted in the EU)"),
 )
 
-# https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth (authorize on
-# app.hubspot.com, token on api.hubapi.com/oauth/v1/token; client id and secret in the form body).
+# https://developers.hubspot.com/docs/apps/legacy-apps/authentication/working-with-oauth: the
+# authorize URL on app.hubspot.com, for one account with its id between /oauth/ and /authorize;
+# the token on api.hubapi.com/oauth/v1/token with the client id and secret in the form body. The
+# scopes asked for must include every scope the app requires: the fixed ones plus the setting.
 HUBSPOT_OAUTH = OAuth2Config(
-    authorize_url="https://app.hubspot.com/oauth/authorize",
+    authorize_url="https://app.hubspot.com/oauth/{hub_id}/authorize",
     token_url="https://api.hubapi.com/oauth/v1/token",  # noqa: S106 (a URL)
     scopes=("oauth", "crm.objects.contacts.read", "crm.objects.companies.read"),
+    scopes_setting="oauth_scopes",
     token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a method name)
 )
 
@@ -385,6 +388,13 @@ HUBSPOT = Preset(
         ),
         SettingField("oauth_client_id", "OAuth client id", required=False, help_text="For OAuth 2.0."),
         SettingField("oauth_client_secret", "OAuth client secret", SettingKind.SECRET, required=False),
+        SettingField(
+            "oauth_scopes",
+            "More OAuth scopes",
+            required=False,
+            help_text="Other scopes your HubSpot app requires, space-separated (the contact and company "
+            "read scopes and oauth are always asked for).",
+        ),
     ),
     default_scripts=(DefaultScript("Open in HubSpot", "$(PopUpUri)", ScriptApplies.ON_MATCH),),
     connector_class=HubSpotConnector,
