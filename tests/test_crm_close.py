@@ -17,8 +17,10 @@ import httpx
 import pytest
 from django.core.exceptions import ValidationError
 
+from integrations import oauth
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RetryPolicy
-from integrations.connectors.close import CLOSE, CloseConnector, changed_leads_query
+from integrations.connectors.close import CLOSE, CLOSE_OAUTH, CloseConnector, changed_leads_query
+from integrations.oauth import token_request
 from integrations.registry import get_preset
 from integrations.services import integration_settings_clean, preset_default_scripts
 from integrations.views import preset_matches
@@ -246,8 +248,62 @@ def test_the_wizard_search_finds_close_by_name_and_aliases(query: str) -> None:
 
 def test_the_settings_form_keeps_the_api_key_secret() -> None:
     plain, secrets = integration_settings_clean(preset=CLOSE, values={"api_key": KEY})
-    assert (plain, secrets) == ({}, {"api_key": KEY})
+    assert (plain, secrets) == ({"auth_kind": "api_key"}, {"api_key": KEY})
 
     with pytest.raises(ValidationError) as caught:
         integration_settings_clean(preset=CLOSE, values={})
     assert set(caught.value.message_dict) == {"api_key"}
+
+
+def test_oauth_posts_the_client_in_the_form_and_the_token_is_sent_as_bearer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert CloseConnector.oauth_config({"api_key": KEY}) is None
+    assert CloseConnector.oauth_config({"auth_kind": "oauth2"}) is CLOSE_OAUTH
+    forms: list[str] = []
+
+    def token_endpoint(request: httpx.Request) -> httpx.Response:
+        assert str(request.url) == "https://api.close.com/oauth2/token/"
+        forms.append(request.content.decode())
+        # https://developer.close.com/api/overview/oauth-authentication: the token answer.
+        return httpx.Response(
+            200,
+            json={
+                "access_token": "access_abc",
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "refresh_token": "refresh_def",
+                "scope": "all.full_access offline_access",
+                "user_id": "user_xyz",
+                "organization_id": "orga_xyz",
+            },
+        )
+
+    token = token_request(
+        CLOSE_OAUTH,
+        settings={"oauth_client_id": "oa2client_1", "oauth_client_secret": "s3cret"},
+        data={"grant_type": "authorization_code", "code": "CODE"},
+        now=0.0,
+        client=httpx.Client(transport=httpx.MockTransport(token_endpoint)),
+    )
+    assert (token["access_token"], token["refresh_token"], token["expires_at"]) == (
+        "access_abc",
+        "refresh_def",
+        "3600",
+    )
+    assert "client_id=oa2client_1" in forms[0]
+    assert "client_secret=s3cret" in forms[0]
+
+    monkeypatch.setattr(oauth, "access_token", lambda integration_id, config, *, settings: token)
+    seen: list[httpx.Request] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=ONE_PAGE)
+
+    CloseConnector(
+        settings={"auth_kind": "oauth2", oauth.INTEGRATION_ID_SETTING: "1"},
+        client=httpx.Client(transport=httpx.MockTransport(api)),
+    ).test_connection()
+    assert seen[0].headers["Authorization"] == "Bearer access_abc"
+    assert seen[0].url.host == "api.close.com"

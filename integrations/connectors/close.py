@@ -3,7 +3,11 @@
 API (https://developer.close.com/api/overview/llms.txt and the pages named below):
 
 - One host, `https://api.close.com/api/v1/`. Auth: the API key as the HTTP Basic user name with an
-  empty password (https://developer.close.com/api/overview/authentication-with-api-keys).
+  empty password (https://developer.close.com/api/overview/authentication-with-api-keys), or an
+  OAuth 2.0 access token as a bearer token: authorize on `https://app.close.com/oauth2/authorize/`,
+  token `POST https://api.close.com/oauth2/token/` with the client id and secret in the form body;
+  the scopes (`all.full_access offline_access`) come with every app and are not asked for
+  (https://developer.close.com/api/overview/oauth-authentication).
 - A lead is the company/account; its contacts are the people, and the phone numbers belong to
   the contacts: `phones[{phone: "+19045551234", phone_formatted, type: "office"|"mobile"|
   "home"|"direct"|"fax"|"other"}]`. Close has no page of its own for a contact: a contact is shown
@@ -42,6 +46,7 @@ import httpx
 
 from integrations.connectors.base import CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import Basic, HttpConnector, json_text
+from integrations.oauth import OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
 
 API_URL = "https://api.close.com"
@@ -49,6 +54,16 @@ APP_URL = "https://app.close.com"
 DOCS_URL = "https://developer.close.com/api/overview/llms.txt"
 LEAD_FIELDS = "id,display_name,html_url,contacts"
 SEARCH_PAGE_SIZE = 200
+
+AUTH_KINDS = (
+    ("api_key", "API key"),
+    ("oauth2", "OAuth 2.0 (Connect button, OAuth app)"),
+)
+CLOSE_OAUTH = OAuth2Config(
+    authorize_url="https://app.close.com/oauth2/authorize/",
+    token_url="https://api.close.com/oauth2/token/",  # noqa: S106 (a URL)
+    token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a method name)
+)
 
 
 def _date_updated(object_type: str, since: str) -> dict[str, Any]:
@@ -88,17 +103,29 @@ class CloseConnector(HttpConnector):
 
     what = "Close"
     supports_incremental = True
-    auth = Basic("api_key")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.instance_url = API_URL
+        config = self.oauth_config(self.settings)
+        self.auth = OAuth2(config) if config is not None else Basic("api_key")
+
+    @classmethod
+    def oauth_config(cls, settings: Mapping[str, Any]) -> OAuth2Config | None:
+        """`CLOSE_OAUTH` when the auth kind is "oauth2", else None (API key)."""
+        return CLOSE_OAUTH if (settings.get("auth_kind") or "").strip() == "oauth2" else None
 
     @classmethod
     def settings_problems(cls, settings: Mapping[str, str]) -> dict[str, str]:
-        """A missing API key."""
-        key = (settings.get("api_key") or "").strip()
-        if not key:
+        """A missing API key, or OAuth client id."""
+        kind = (settings.get("auth_kind") or "api_key").strip()
+        if kind not in dict(AUTH_KINDS):
+            return {"auth_kind": f"choose one of {', '.join(dict(AUTH_KINDS))}."}
+        if kind == "oauth2":
+            if not (settings.get("oauth_client_id") or "").strip():
+                return {"oauth_client_id": "OAuth 2.0 needs the app's client id."}
+            return {}
+        if not (settings.get("api_key") or "").strip():
             return {"api_key": "enter the API key (Settings > Developer > API Keys)."}
         return {}
 
@@ -245,15 +272,21 @@ class CloseConnector(HttpConnector):
 CLOSE = Preset(
     slug="close",
     name="Close",
-    description="Close CRM: the contacts of every lead, with an API key.",
+    description="Close CRM: the contacts of every lead, with an API key or OAuth 2.0.",
     settings=(
+        SettingField(
+            "auth_kind", "Authentication", SettingKind.CHOICE, default="api_key", choices=AUTH_KINDS
+        ),
         SettingField(
             "api_key",
             "API key",
             SettingKind.SECRET,
+            required=False,
             placeholder="api_...",
             help_text="Settings > Developer > API Keys in Close.",
         ),
+        SettingField("oauth_client_id", "OAuth client id", required=False, help_text="For OAuth 2.0."),
+        SettingField("oauth_client_secret", "OAuth client secret", SettingKind.SECRET, required=False),
     ),
     default_scripts=(DefaultScript("Open lead in Close", "$(PopUpUri)", ScriptApplies.ON_MATCH),),
     connector_class=CloseConnector,
@@ -267,7 +300,7 @@ CLOSE = Preset(
     keywords=("close", "close.com", "close.io", "closeio", "close crm", "crm", "sales"),
     docs_url=DOCS_URL,
     credentials_url="https://developer.close.com/api/overview/authentication-with-api-keys",
-    auth_methods=("API key",),
+    auth_methods=("API key", "OAuth 2.0"),
     paging="offset (_skip/_limit, has_more)",
     category="CRM",
 )
