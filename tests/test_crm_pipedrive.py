@@ -150,6 +150,7 @@ def test_a_used_up_window_announced_by_the_headers_is_waited_before_the_next_pag
                 json={"success": True, "data": [JANE], "additional_data": {"next_cursor": "c2"}},
             ),
             httpx.Response(200, json=LAST),
+            httpx.Response(200, json=LAST),  # organizationFields: no phone fields
         ]
     )
     waits: list[float] = []
@@ -282,3 +283,48 @@ def test_the_settings_form_keeps_the_token_secret_and_checks_the_domain() -> Non
     with pytest.raises(ValidationError) as caught:
         integration_settings_clean(preset=PIPEDRIVE, values={**SETTINGS, "company_domain": "acme corp"})
     assert set(caught.value.message_dict) == {"company_domain"}
+
+
+def test_organization_phone_fields_are_discovered_unless_the_setting_names_them() -> None:
+    seen: list[httpx.Request] = []
+    phone_key = "2d1c3b4a59687f0e1d2c3b4a5968778695a4b3c2"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/api/v2/organizationFields":
+            fields = [
+                {
+                    "field_name": "Name",
+                    "field_code": "name",
+                    "field_type": "varchar",
+                    "is_custom_field": False,
+                },
+                {
+                    "field_name": "Switchboard",
+                    "field_code": phone_key,
+                    "field_type": "phone",
+                    "is_custom_field": True,
+                },
+            ]
+            return httpx.Response(200, json={**LAST, "data": fields})
+        if request.url.path == "/api/v2/organizations":
+            org = {"id": 7, "name": "Acme BV", "custom_fields": {phone_key: "+31 20 765 4321", "other": "x"}}
+            return httpx.Response(200, json={**LAST, "data": [org]})
+        return httpx.Response(200, json=LAST)
+
+    records = list(connector(handler).iter_records())
+
+    assert [r.url.path for r in seen] == [
+        "/api/v2/persons",
+        "/api/v2/organizationFields",
+        "/api/v2/organizations",
+    ]
+    assert seen[2].url.params["custom_fields"] == phone_key
+    assert [(r.id, r.type, r.phones[0].number) for r in records if isinstance(r, CrmRecord)] == [
+        ("7", "organization", "+31 20 765 4321")
+    ]
+
+    seen.clear()
+    list(connector(handler, None, organization_phone_fields="abc123").iter_records())
+    assert [r.url.path for r in seen] == ["/api/v2/persons", "/api/v2/organizations"]
+    assert seen[1].url.params["custom_fields"] == "abc123"

@@ -14,9 +14,10 @@ docs github.com/pipedrive/client-php `docs/versions/v2/Api/PersonsApi.md`, `Mode
   "additional_data": {"next_cursor": "..." | null}}`. A person has `id, name, first_name,
   last_name, org_id, emails[{value, primary, label}], phones[{value, primary, label}], job_title,
   update_time`. Organizations (`GET /api/v2/organizations`) have no standard phone field: their
-  numbers live in custom fields of type phone, whose keys (40-character hashes) the admin lists
-  in a setting; they are asked for with `custom_fields=` (at most 15 keys). Without that setting
-  organizations are not listed.
+  numbers live in custom fields of type phone. Their keys (40-character hashes) come from
+  `GET /api/v2/organizationFields` (`data[].field_code` where `field_type` is "phone") unless the
+  admin lists them in a setting; they are asked for with `custom_fields=` (at most 15 keys).
+  Without such fields organizations are not listed.
 - Incremental: `updated_since` (RFC 3339) with `sort_by=update_time&sort_direction=asc`.
   Deleted persons are not listed by v2, so deletions are left to the nightly full sync.
 - Lookup: `GET /api/v2/persons/search?term=...&fields=phone` (a wrapper of v1 itemSearch) answers
@@ -109,6 +110,7 @@ class PipedriveConnector(HttpConnector):
         self.settings = {**self.settings, _API_URL_SETTING: f"https://{domain}.pipedrive.com"}
         config = self.oauth_config(self.settings)
         self.auth = OAuth2(config) if config is not None else ApiKeyHeader("x-api-token", setting="api_token")
+        self._phone_keys: list[str] | None = None
 
     @classmethod
     def oauth_config(cls, settings: Mapping[str, Any]) -> OAuth2Config | None:
@@ -160,7 +162,7 @@ class PipedriveConnector(HttpConnector):
         else:
             custom = item.get("custom_fields")
             custom = custom if isinstance(custom, dict) else {}
-            for key in _phone_fields(self.settings):
+            for key in self.organization_phone_fields():
                 phones += [RecordPhone(n, "work") for n in _values(custom.get(key))]
         if not phones:
             return None
@@ -184,14 +186,40 @@ class PipedriveConnector(HttpConnector):
             id=record_id, type=record_type, display_name=name, phones=tuple(phones), url=url, fields=fields
         )
 
-    def _types(self) -> list[str]:
-        return ["person", "organization"] if _phone_fields(self.settings) else ["person"]
+    def organization_phone_fields(self) -> list[str]:
+        """The keys of the organizations' phone fields: the setting's, else those of the custom
+        fields of type "phone" that `/api/v2/organizationFields` lists (asked once, at most 15)."""
+        if self._phone_keys is None:
+            keys = _phone_fields(self.settings)
+            if not keys:
+                pages = self.pages_by_cursor(
+                    "/api/v2/organizationFields",
+                    items="data",
+                    cursor="additional_data.next_cursor",
+                    cursor_param="cursor",
+                    size_param="limit",
+                )
+                keys = [
+                    json_text(field.get("field_code"))
+                    for page in pages
+                    for field in page
+                    if isinstance(field, dict)
+                    and json_text(field.get("field_type")) == "phone"
+                    and json_text(field.get("field_code"))
+                ]
+            self._phone_keys = keys[:MAX_CUSTOM_FIELDS]
+        return self._phone_keys
+
+    def _types(self) -> Iterator[str]:
+        yield "person"
+        if self.organization_phone_fields():
+            yield "organization"
 
     def pages(self, record_type: str, params: Mapping[str, str] | None = None) -> Iterator[list[Any]]:
         """The v2 list endpoint's pages (`cursor` from `additional_data.next_cursor`)."""
         query = dict(params or {})
         if record_type == "organization":
-            query["custom_fields"] = ",".join(_phone_fields(self.settings))
+            query["custom_fields"] = ",".join(self.organization_phone_fields())
         return self.pages_by_cursor(
             f"/api/v2/{_OBJECTS[record_type]}",
             items="data",
@@ -214,7 +242,8 @@ class PipedriveConnector(HttpConnector):
         next(self.pages("person"), None)
 
     def iter_records(self) -> Iterator[CrmRecord | SkippedRecord]:
-        """Every person, then (with phone fields set) every organization, with a phone number.
+        """Every person, then (when organizations have phone fields) every organization, with a
+        phone number.
 
         Raises `ConnectorError` as `HttpConnector.request` and `pages_by_cursor` do.
         """
@@ -283,7 +312,7 @@ PIPEDRIVE = Preset(
             required=False,
             placeholder="a1b2c3...",
             help_text="API keys of organizations' phone custom fields, comma-separated (Company settings "
-            "> Data fields); empty: only persons are synced.",
+            "> Data fields); empty: every custom field of type phone.",
         ),
     ),
     default_scripts=(DefaultScript("Open in Pipedrive", "$(PopUpUri)", ScriptApplies.ON_MATCH),),
