@@ -13,16 +13,19 @@ from integrations.connectors.carddav_brands import (
     CARDDAV_SOGO,
     CARDDAV_SYNOLOGY,
 )
+from integrations.connectors.close import CLOSE
 from integrations.connectors.copper import COPPER
 from integrations.connectors.dynamics import DYNAMICS
 from integrations.connectors.exact_online import EXACT_ONLINE
 from integrations.connectors.freshdesk import FRESHDESK
 from integrations.connectors.google_contacts import GOOGLE_CONTACTS
+from integrations.connectors.hubspot import HUBSPOT
 from integrations.connectors.insightly import INSIGHTLY
 from integrations.connectors.ldap import LDAP
 from integrations.connectors.microsoft_graph import MICROSOFT_GRAPH
 from integrations.connectors.odoo import ODOO
 from integrations.connectors.phonebook import PHONEBOOK_UPLOAD
+from integrations.connectors.pipedrive import PIPEDRIVE
 from integrations.connectors.popup_only import (
     CUSTOM_URL,
     DYNAMICS_SEARCH,
@@ -83,6 +86,10 @@ PRESETS: tuple[Preset, ...] = (
     ODOO,
     SUITECRM,
     SUITECRM7,
+    # A: HubSpot, Pipedrive, Close
+    HUBSPOT,
+    PIPEDRIVE,
+    CLOSE,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
