@@ -47,6 +47,27 @@ from integrations.connectors.zoho import ZOHO_CRM
 from integrations.presets import Preset
 
 PRESETS: tuple[Preset, ...] = (
+    # CRMs with phone data
+    HUBSPOT,
+    SALESFORCE,
+    PIPEDRIVE,
+    ZOHO_CRM,
+    DYNAMICS,
+    INSIGHTLY,
+    TEAMLEADER,
+    ODOO,
+    SUITECRM,
+    SUITECRM7,
+    COPPER,
+    CLOSE,
+    EXACT_ONLINE,
+    # Helpdesks
+    ZENDESK,
+    FRESHDESK,
+    ZAMMAD,
+    # Address books and directories
+    MICROSOFT_GRAPH,
+    GOOGLE_CONTACTS,
     CARDDAV,
     CARDDAV_NEXTCLOUD,
     CARDDAV_ICLOUD,
@@ -54,42 +75,20 @@ PRESETS: tuple[Preset, ...] = (
     CARDDAV_SOGO,
     CARDDAV_SYNOLOGY,
     CARDDAV_MAILBOX_ORG,
-    EFECTE_ESM,
-    ORACLE_CRM_ON_DEMAND,
-    WEB_SEARCH,
+    LDAP,
+    PHONEBOOK_UPLOAD,
+    # Any JSON API, no code
+    REST_JSON,
+    # Screen pop only
     SALESFORCE_SEARCH,
     HUBSPOT_SEARCH,
     DYNAMICS_SEARCH,
     ZENDESK_SEARCH,
     FRESHDESK_SEARCH,
+    EFECTE_ESM,
+    ORACLE_CRM_ON_DEMAND,
+    WEB_SEARCH,
     CUSTOM_URL,
-    LDAP,
-    PHONEBOOK_UPLOAD,
-    REST_JSON,
-    # E: Insightly, Teamleader Focus, Copper
-    INSIGHTLY,
-    TEAMLEADER,
-    COPPER,
-    # D: helpdesks (Zendesk Support, Freshdesk, Zammad)
-    ZENDESK,
-    FRESHDESK,
-    ZAMMAD,
-    # B: Salesforce, Dynamics 365 / Dataverse, Microsoft 365 contacts (Graph)
-    SALESFORCE,
-    DYNAMICS,
-    MICROSOFT_GRAPH,
-    # C: Zoho CRM, Google Contacts, Exact Online
-    ZOHO_CRM,
-    GOOGLE_CONTACTS,
-    EXACT_ONLINE,
-    # F: Odoo, SuiteCRM
-    ODOO,
-    SUITECRM,
-    SUITECRM7,
-    # A: HubSpot, Pipedrive, Close
-    HUBSPOT,
-    PIPEDRIVE,
-    CLOSE,
 )
 
 _BY_SLUG = {preset.slug: preset for preset in PRESETS}
