@@ -19,6 +19,8 @@ Also: every preset's default scripts parse and render for a sample record.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,10 +29,11 @@ from typing import Any
 
 import httpx
 import pytest
+import time_machine
 
 import scripts_engine
 from integrations import oauth
-from integrations.connectors.base import ConnectorError, CrmRecord, RetryPolicy, SkippedRecord
+from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RetryPolicy, SkippedRecord
 from integrations.connectors.http_base import HttpConnector
 from integrations.oauth import OAuth2Config
 from integrations.presets import Preset, ScriptApplies, SettingKind
@@ -52,6 +55,7 @@ class ContractCase:
     empty: dict[str, Any]
     expected: dict[str, Any]
     token: dict[str, str] | None = None
+    changes: dict[str, Any] | None = None
 
     def __str__(self) -> str:
         return f"{self.preset.slug}/{self.name}"
@@ -81,6 +85,7 @@ def contract_cases() -> list[ContractCase]:
                     empty=load("empty.json"),
                     expected=load("expected.json"),
                     token=load("token.json") if (directory / "token.json").exists() else None,
+                    changes=load("changes.json") if (directory / "changes.json").exists() else None,
                 )
             )
     return cases
@@ -357,6 +362,63 @@ def test_the_connection_test_passes_on_the_first_page(case: ContractCase) -> Non
     double.connector().test_connection()
 
     assert len(double.requests) == 1
+
+
+# --- Incremental sync ------------------------------------------------------------------------
+
+INCREMENTAL_CASES = [case for case in CASES if case.changes is not None]
+
+
+@pytest.mark.parametrize("case", INCREMENTAL_CASES, ids=str)
+def test_an_incremental_listing_returns_the_changes_and_the_deletions(case: ContractCase) -> None:
+    """`changes.json`: `since` (ISO 8601), `now` (the frozen clock), the recorded `exchanges` of the
+    incremental listing, and what it must yield: changed `records` (as in expected.json) and
+    `deleted` ([{id, type}]) in order."""
+    assert case.changes is not None
+    changed = dataclasses.replace(case, exchanges=case.changes["exchanges"])
+    double = ContractDouble(changed)
+    connector_class = case.preset.connector_class
+    assert connector_class is not None
+    assert connector_class.incremental_supported(case.settings)
+    since = dt.datetime.fromisoformat(case.changes["since"])
+
+    with time_machine.travel(dt.datetime.fromisoformat(case.changes["now"]), tick=False):
+        items = list(double.connector().iter_changes(since))
+
+    assert double.unmatched == []
+    assert len(double.requests) == len(case.changes["exchanges"])
+    expected = case.changes["expected"]
+    assert_expected_records(dataclasses.replace(case, expected=expected), records_of(items))
+    deleted = [{"id": item.id, "type": item.type} for item in items if isinstance(item, DeletedRecord)]
+    assert deleted == expected.get("deleted", [])
+
+
+@pytest.mark.parametrize("case", INCREMENTAL_CASES, ids=str)
+def test_an_incremental_listing_that_fails_keeps_its_error(case: ContractCase) -> None:
+    assert case.changes is not None
+    double = ContractDouble(
+        dataclasses.replace(case, exchanges=case.changes["exchanges"]), fault=status(503), fault_times=-1
+    )
+
+    with (
+        time_machine.travel(dt.datetime.fromisoformat(case.changes["now"]), tick=False),
+        pytest.raises(ConnectorError, match=r"HTTP 503") as caught,
+    ):
+        list(double.connector().iter_changes(dt.datetime.fromisoformat(case.changes["since"])))
+
+    assert not caught.value.permanent
+
+
+def test_every_incremental_connector_has_a_contract_case_for_its_changes() -> None:
+    declared = {
+        p.slug
+        for p in http_presets()
+        if p.connector_class is not None
+        and any(p.connector_class.incremental_supported(case.settings) for case in CASES if case.preset == p)
+    }
+    covered = {case.preset.slug for case in INCREMENTAL_CASES}
+
+    assert declared <= covered, f"incremental connectors without changes.json: {sorted(declared - covered)}"
 
 
 # --- The catalog ------------------------------------------------------------------------------
