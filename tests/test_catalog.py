@@ -99,3 +99,10 @@ def test_the_catalog_is_in_the_api_schema_without_a_key(client: Client) -> None:
     operation = schema["paths"]["/api/v1/catalog"]["get"]
     assert operation["operationId"] == "catalog"
     assert operation.get("security", [{}]) in ([], [{}])
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.slug)
+def test_the_wizard_search_finds_every_preset_by_its_name(admin_client: Client, preset: Preset) -> None:
+    page = admin_client.get("/integrations/add/", {"q": preset.name.lower()}).content.decode()
+
+    assert f'/integrations/add/{preset.slug}/"' in page
