@@ -5,7 +5,9 @@ The Django admin lives at `settings.ADMIN_URL_PATH` (read when this module is im
 
 from django.conf import settings
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic.base import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from integrations.api import MatchView
@@ -22,4 +24,6 @@ urlpatterns = [
     # the page works under the Content-Security-Policy (script-src 'self').
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path(settings.ADMIN_URL_PATH, admin.site.urls),
+    # Browsers ask for /favicon.ico whatever the page says.
+    path("favicon.ico", RedirectView.as_view(url=static("app/favicon.svg"), permanent=True)),
 ]
