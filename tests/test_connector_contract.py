@@ -184,7 +184,9 @@ def status(code: int, **headers: str) -> Callable[[httpx.Request], httpx.Respons
     return lambda request: httpx.Response(code, headers=headers, json={"message": f"HTTP {code}"})
 
 
-def records_of(items: list[CrmRecord | SkippedRecord]) -> list[CrmRecord]:
+def records_of(
+    items: list[CrmRecord | SkippedRecord] | list[CrmRecord | SkippedRecord | DeletedRecord],
+) -> list[CrmRecord]:
     return [item for item in items if isinstance(item, CrmRecord)]
 
 

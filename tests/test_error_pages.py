@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
 from django.urls import path
 
 
-def _boom(request: object) -> None:
+def _boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("a bug")
 
 
