@@ -236,7 +236,7 @@ def token_request(
         reason = str(body.get("error_description") or body.get("message") or body.get("error_message") or "")
         if error in INVALID_GRANT_ERRORS:
             raise InvalidGrantError(RECONNECT_MESSAGE, reason=reason)
-        described = reason or error
+        described = (reason or error).rstrip(".")
         raise ConnectorError(f"{what} refused the request: {described}.", permanent=True)
     if not response.is_success:
         raise http_error(response, what=what)
