@@ -11,12 +11,16 @@ session that is no longer valid ("the client should get a new token and retry").
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -30,7 +34,9 @@ from integrations.connectors.sugarcrm import (
     SugarCrmConnector,
     sugarcrm_settings_problems,
 )
+from integrations.oauth import TOKEN_SECRET
 from integrations.services import integration_create, preset_default_scripts
+from integrations.sync import phone_cache_sync
 
 BASE = "https://example.sugarondemand.com"
 STORED = "5ee48ec7-023e-ecff-5184-530bd0358868"
@@ -333,3 +339,64 @@ def test_the_overview_has_no_connect_button(admin_client: Client, tenant: Tenant
     assert 'id="oauth-reconnect"' not in page
     connect = admin_client.get(reverse("integration-oauth-connect", args=[integration.pk]))
     assert connect["Location"] == reverse("integration-overview", args=[integration.pk])
+
+
+# --- End to end: a local Sugar on 127.0.0.1 (port 0), the platform's stored password-grant token
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def local_sugar(allow_private_addresses: None) -> Iterator[tuple[str, SugarDouble]]:
+    """`SugarDouble` served over HTTP on 127.0.0.1, port 0: (its URL, the double)."""
+    double = SugarDouble()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        headers = {k[5:].replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
+        url = f"http://127.0.0.1{environ['PATH_INFO']}?{environ.get('QUERY_STRING', '')}"
+        answer = double(httpx.Request(environ["REQUEST_METHOD"], url, headers=headers, content=body))
+        start_response(f"{answer.status_code} Sugar", [("Content-Type", "application/json")])
+        return [answer.content]
+
+    server = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", double
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db
+def test_syncs_get_one_password_grant_token_store_it_encrypted_and_reuse_it(
+    tenant: Tenant, local_sugar: tuple[str, SugarDouble]
+) -> None:
+    url, double = local_sugar
+    integration = integration_create(
+        tenant=tenant,
+        preset_slug="sugarcrm",
+        name="Sugar",
+        settings_values={"base_url": url, "username": "cti-sync", "password": "ExamplePassword"},
+        start_sync=False,
+    )
+
+    first = phone_cache_sync(integration_id=integration.pk, sleep=lambda s: None)
+    second = phone_cache_sync(integration_id=integration.pk, sleep=lambda s: None)
+
+    assert (first.status, first.records, second.status) == ("ok", 1, "ok"), first.error
+    token_requests = [r for r in double.requests if r.url.path.endswith("/oauth2/token")]
+    assert len(token_requests) == 1
+    assert parse_qs(token_requests[0].content.decode())["platform"] == ["cti"]
+    integration.refresh_from_db()
+    stored = (integration.secrets or {})[TOKEN_SECRET]
+    assert stored["access_token"] == "new-token-1"
+    assert stored["refresh_token"] == "refresh-1"
+    listing = [r for r in double.requests if not r.url.path.endswith("/oauth2/token")]
+    assert {r.headers["OAuth-Token"] for r in listing} == {"new-token-1"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secrets FROM integrations_integration WHERE id = %s", [integration.pk])
+        raw = str(cursor.fetchone())
+    assert "new-token-1" not in raw  # stored encrypted
+    assert "refresh-1" not in raw
