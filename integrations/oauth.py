@@ -14,6 +14,9 @@ on the integration row and re-reads the token first (PostgreSQL), and the new to
 with a compare-and-swap on `oauth_token_version`; a worker whose refresh token was already
 rotated by another (the CRM answers `invalid_grant`) re-reads and uses the other's token. Only an
 `invalid_grant` for the refresh token actually stored marks the integration "reconnect required".
+Two grants need no Connect: client credentials (RFC 6749 §4.4) and the resource owner password
+credentials grant (RFC 6749 §4.3, SugarCRM's only grant); their tokens are requested when none is
+stored or it expires.
 Every call to the token endpoint goes through `integrations.http.connector_client()`.
 """
 
@@ -43,6 +46,9 @@ INTEGRATION_ID_SETTING = "_integration_id"
 
 RECONNECT_MESSAGE = "The CRM no longer accepts the app's authorization: reconnect the integration."
 CLIENT_CREDENTIALS = "client_credentials"
+PASSWORD_GRANT = "password"  # noqa: S105 (a grant type, RFC 6749 §4.3.2)
+# The grants a server asks tokens for itself, without the admin's Connect.
+SERVER_GRANTS = frozenset({CLIENT_CREDENTIALS, PASSWORD_GRANT})
 NOT_CONNECTED_MESSAGE = "The integration is not connected to the CRM yet: use Connect on its overview."
 
 
@@ -60,7 +66,12 @@ class OAuth2Config:
     `grant` is "authorization_code" (the admin's Connect, RFC 6749 §4.1, refreshed with the
     refresh token) or "client_credentials" (server to server, RFC 6749 §4.4: Dynamics 365 /
     Dataverse application users, Microsoft Graph app-only, SuiteCRM 8; no Connect, a new token
-    is requested when the stored one expires).
+    is requested when the stored one expires) or "password" (the resource owner password
+    credentials grant, RFC 6749 §4.3: SugarCRM; the user name and password are the settings named
+    by `username_setting`/`password_setting`; no Connect; refreshed with the refresh token when
+    the answer has one, else or when that is refused a new password grant).
+    `token_params` are more form fields sent with every token request, (name, template filled
+    from the settings) pairs: SugarCRM's `platform`.
     """
 
     authorize_url: str
@@ -72,11 +83,14 @@ class OAuth2Config:
     token_endpoint_auth_method: str = "client_secret_basic"  # noqa: S105
     instance_url_field: str = ""
     grant: str = "authorization_code"
+    username_setting: str = "username"
+    password_setting: str = "password"  # noqa: S105 (a setting name)
+    token_params: tuple[tuple[str, str], ...] = ()
 
     @property
     def needs_connect(self) -> bool:
         """Whether the admin has to authorize the app with Connect (authorization code grant)."""
-        return self.grant != CLIENT_CREDENTIALS
+        return self.grant not in SERVER_GRANTS
 
     def url(self, template: str, settings: Mapping[str, Any]) -> str:
         """`template` with `{name}` replaced by the setting `name` (missing ones by "")."""
@@ -157,7 +171,12 @@ def preset_oauth_config(connector_class: type | None, settings: Mapping[str, Any
 
 class InvalidGrantError(ConnectorError):
     """The token endpoint answered `invalid_grant` (RFC 6749 §5.2): the code or refresh token is
-    expired, revoked or already used."""
+    expired, revoked or already used, or (password grant) the user name or password is wrong.
+    `reason` is the CRM's description ("" when it gave none)."""
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message, permanent=True)
+        self.reason = reason
 
 
 def token_request(
@@ -184,6 +203,8 @@ def token_request(
     client_id = str(settings.get(config.client_id_setting, "") or "").strip()
     secret = str(settings.get(config.client_secret_setting, "") or "")
     form = dict(data)
+    for name, template in config.token_params:
+        form.setdefault(name, config.url(template, settings))
     headers = {"Accept": "application/json"}
     if config.token_endpoint_auth_method == "client_secret_post":  # noqa: S105
         form.update(client_id=client_id, client_secret=secret)
@@ -211,9 +232,11 @@ def token_request(
     # HubSpot names the refusal in "status" (BAD_REFRESH_TOKEN) with a "message".
     error = str(body.get("error") or body.get("status") or "") if isinstance(body, dict) else ""
     if refused and isinstance(body, dict) and error:
+        # SugarCRM describes it in "error_message".
+        reason = str(body.get("error_description") or body.get("message") or body.get("error_message") or "")
         if error in INVALID_GRANT_ERRORS:
-            raise InvalidGrantError(RECONNECT_MESSAGE, permanent=True)
-        described = str(body.get("error_description") or body.get("message") or "") or error
+            raise InvalidGrantError(RECONNECT_MESSAGE, reason=reason)
+        described = (reason or error).rstrip(".")
         raise ConnectorError(f"{what} refused the request: {described}.", permanent=True)
     if not response.is_success:
         raise http_error(response, what=what)
@@ -312,9 +335,11 @@ def access_token(integration_id: int, config: OAuth2Config, *, settings: Mapping
     (`RECONNECT_MESSAGE`); a temporary one when refreshing met a network failure or a 5xx.
     """
     token, version, reconnect = _stored(integration_id)
-    if config.grant == CLIENT_CREDENTIALS:
+    if config.grant in SERVER_GRANTS:
         if token is not None and token.get("access_token") and not _expiring(token, time.time()):
             return token
+        if config.grant == PASSWORD_GRANT:
+            return _password_token(integration_id, config, settings=settings, version=version, stale=token)
         return _client_credentials_token(integration_id, config, settings=settings, version=version)
     if token is None:
         raise NotConnectedError
@@ -347,9 +372,15 @@ def _client_credentials_token(
     Saved with a compare-and-swap on `oauth_token_version`: when another worker stored one
     meanwhile, both tokens are valid and this one is used for this sync only.
     """
+    fresh = client_credentials_request(config, settings=settings)
+    return _store_server_token(integration_id, fresh, version=version)
+
+
+def _store_server_token(integration_id: int, fresh: dict[str, Any], *, version: int) -> dict[str, Any]:
+    """Save a token of a server grant (client credentials, password) with a compare-and-swap on
+    `oauth_token_version`; `fresh` is returned either way (both tokens are valid)."""
     from integrations.models import Integration
 
-    fresh = client_credentials_request(config, settings=settings)
     row = Integration.objects.filter(pk=integration_id).only("secrets").first()
     if row is None:
         raise ConnectorError("The integration no longer exists.", permanent=True)
@@ -359,6 +390,63 @@ def _client_credentials_token(
         secrets=row.secrets, oauth_token_version=version + 1, oauth_reconnect_required=False
     )
     return fresh
+
+
+def password_request(config: OAuth2Config, *, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A new token by the resource owner password credentials grant (RFC 6749 §4.3.2), not stored.
+
+    Sends `grant_type=password`, `username`, `password` (from the settings named by the config)
+    and the scopes (when any). Raises `ConnectorError` as `token_request` does; a refused user
+    name or password (`invalid_grant`) is a permanent error naming the CRM's reason
+    (SugarCRM: "Your username or password was incorrect.").
+    """
+    data = {
+        "grant_type": PASSWORD_GRANT,
+        "username": str(settings.get(config.username_setting, "") or "").strip(),
+        "password": str(settings.get(config.password_setting, "") or ""),
+    }
+    scope = config.scope(settings)
+    if scope:
+        data["scope"] = scope
+    try:
+        return token_request(config, settings=settings, data=data)
+    except InvalidGrantError as exc:
+        reason = f": {exc.reason.rstrip('.')}" if exc.reason else " (invalid_grant)"
+        raise ConnectorError(
+            f"The CRM's token endpoint refused the user name and password{reason}. "
+            "Check them in the settings.",
+            permanent=True,
+        ) from exc
+
+
+def _password_token(
+    integration_id: int,
+    config: OAuth2Config,
+    *,
+    settings: Mapping[str, Any],
+    version: int,
+    stale: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """A fresh password-grant token, stored: by the refresh token of `stale` when it has one
+    (RFC 6749 §6), else, or when the CRM refuses that refresh token (`invalid_grant`: expired,
+    or rotated by another login), by a new password grant. Saved as `_store_server_token` does."""
+    fresh: dict[str, Any] | None = None
+    refresh_token = str((stale or {}).get("refresh_token") or "")
+    if refresh_token:
+        try:
+            fresh = token_request(
+                config,
+                settings=settings,
+                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            )
+        except InvalidGrantError:
+            fresh = None
+        else:
+            if not fresh["instance_url"]:
+                fresh["instance_url"] = str((stale or {}).get("instance_url", "") or "")
+    if fresh is None:
+        fresh = password_request(config, settings=settings)
+    return _store_server_token(integration_id, fresh, version=version)
 
 
 def refresh_access_token(
@@ -435,12 +523,14 @@ class OAuth2:
 
     def token(self, settings: Mapping[str, str]) -> dict[str, Any]:
         """The usable token (see `access_token`). Without an integration (the wizard's connection
-        test) a client-credentials token is requested and not stored; an authorization-code
-        preset raises `NotConnectedError`."""
+        test) a client-credentials or password-grant token is requested and not stored; an
+        authorization-code preset raises `NotConnectedError`."""
         integration_id = str(settings.get(INTEGRATION_ID_SETTING, "") or "")
         if not integration_id.isdigit():
             if self.config.grant == CLIENT_CREDENTIALS:
                 return client_credentials_request(self.config, settings=settings)
+            if self.config.grant == PASSWORD_GRANT:
+                return password_request(self.config, settings=settings)
             raise NotConnectedError
         return access_token(int(integration_id), self.config, settings=settings)
 

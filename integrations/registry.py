@@ -39,6 +39,7 @@ from integrations.connectors.popup_only import (
 )
 from integrations.connectors.rest_json import REST_JSON
 from integrations.connectors.salesforce import SALESFORCE
+from integrations.connectors.sugarcrm import SUGARCRM
 from integrations.connectors.suitecrm import SUITECRM, SUITECRM7
 from integrations.connectors.teamleader import TEAMLEADER
 from integrations.connectors.zammad import ZAMMAD
@@ -58,6 +59,7 @@ PRESETS: tuple[Preset, ...] = (
     ODOO,
     SUITECRM,
     SUITECRM7,
+    SUGARCRM,
     COPPER,
     CLOSE,
     EXACT_ONLINE,

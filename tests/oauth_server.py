@@ -11,7 +11,9 @@ RFC 6749 and RFC 7636 the connector uses:
 - `POST /token` (§4.1.3, §6): HTTP Basic client authentication (§2.3.1); `authorization_code`
   checks the code (one use), `redirect_uri` and `code_verifier` (RFC 7636 §4.6);
   `refresh_token` rotates the refresh token: the old one is rejected afterwards with
-  `invalid_grant` (§10.4). Errors are JSON `{"error": ...}` with 400/401 (§5.2).
+  `invalid_grant` (§10.4); `client_credentials` (§4.4) issues no refresh token; `password`
+  (§4.3.2) checks the resource owner's `username`/`password` (`invalid_grant` when wrong) and
+  issues a refresh token. Errors are JSON `{"error": ...}` with 400/401 (§5.2).
 - `GET /api/contacts` (RFC 6750): a JSON list for a valid, unexpired bearer token; 401 otherwise.
 
 `fail_token_requests = n` makes the next n token requests answer 503; `revoke(refresh_token)`
@@ -34,6 +36,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 CLIENT_ID = "cti-app"
 CLIENT_SECRET = "s3cret-client"
+# The resource owner of the password grant.
+USERNAME = "ada"
+USER_PASSWORD = "analytical-engine"
 
 CONTACTS = [
     {"id": 1, "name": "Ada Lovelace", "phone": "+31 20 555 0101"},
@@ -171,6 +176,16 @@ class OAuthServer:
             if grant == "client_credentials":
                 # RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
                 return self._json("200 OK", self._issue(refresh=False))
+            if grant == "password":
+                if (one.get("username"), one.get("password")) != (USERNAME, USER_PASSWORD):
+                    return self._json(
+                        "400 Bad Request",
+                        {
+                            "error": "invalid_grant",
+                            "error_description": "Invalid username and password combination",
+                        },
+                    )
+                return self._json("200 OK", self._issue())
             return self._json("400 Bad Request", {"error": "unsupported_grant_type"})
 
     def _contacts(self, authorization: str) -> tuple[str, list[tuple[str, str]], bytes]:

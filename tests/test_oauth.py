@@ -34,7 +34,7 @@ from integrations.oauth import RECONNECT_MESSAGE, TOKEN_SECRET, OAuth2, access_t
 from integrations.services import integration_create
 from integrations.sync import connector_settings, phone_cache_sync
 from tests.conftest import PASSWORD
-from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, CONTACTS, OAuthServer
+from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, CONTACTS, USER_PASSWORD, USERNAME, OAuthServer
 
 
 @pytest.fixture
@@ -470,3 +470,119 @@ def test_another_refusal_names_the_crms_reason() -> None:
         )
 
     assert caught.value.permanent
+
+
+# --- The resource owner password credentials grant (RFC 6749 §4.3): SugarCRM's only grant.
+
+PASSWORD_CONFIG = dataclasses.replace(REST_JSON_OAUTH, authorize_url="", grant=oauth.PASSWORD_GRANT)
+
+
+class _PasswordGrant(RestJsonConnector):
+    """A connector whose token comes from the password grant."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.auth = OAuth2(PASSWORD_CONFIG)
+
+
+def _password_settings(integration: Integration, password: str = USER_PASSWORD) -> dict[str, str]:
+    return {**connector_settings(integration), "username": USERNAME, "password": password}
+
+
+def _names(integration: Integration, settings: dict[str, str]) -> list[str]:
+    with httpx.Client() as client:
+        records = list(_PasswordGrant(settings=settings, client=client).iter_records())
+    return [r.display_name for r in records if isinstance(r, CrmRecord)]
+
+
+@pytest.mark.django_db
+def test_the_password_grant_needs_no_connect_stores_its_token_encrypted_and_reuses_it_until_expiry(
+    integration: Integration, server: OAuthServer, start: dt.datetime
+) -> None:
+    settings = _password_settings(integration)
+    assert not PASSWORD_CONFIG.needs_connect
+    with time_machine.travel(start, tick=False) as traveller:
+        assert _names(integration, settings) == [c["name"] for c in CONTACTS]
+        first = _stored_token(integration)
+        assert _names(integration, settings) == [c["name"] for c in CONTACTS]  # reused
+        traveller.move_to(start + dt.timedelta(seconds=server.expires_in))
+        assert _names(integration, settings) == [c["name"] for c in CONTACTS]
+        second = _stored_token(integration)
+
+    grants = [r["grant_type"] for r in server.token_requests]
+    assert grants == ["password", "refresh_token"]  # refreshed with the answer's refresh token
+    assert server.token_requests[0]["username"] == USERNAME
+    assert server.token_requests[0]["password"] == USER_PASSWORD
+    assert server.token_requests[1]["refresh_token"] == first["refresh_token"]
+    assert server.api_tokens_seen == [first["access_token"]] * 2 + [second["access_token"]]
+    raw = _raw_secrets(integration)
+    assert second["access_token"] not in raw
+    assert second["refresh_token"] not in raw
+
+
+@pytest.mark.django_db
+def test_a_refused_refresh_token_falls_back_to_a_new_password_grant(
+    integration: Integration, server: OAuthServer, start: dt.datetime
+) -> None:
+    settings = _password_settings(integration)
+    with time_machine.travel(start, tick=False) as traveller:
+        first = access_token(integration.pk, PASSWORD_CONFIG, settings=settings)
+        server.revoke(first["refresh_token"])
+        traveller.move_to(start + dt.timedelta(seconds=server.expires_in))
+
+        second = access_token(integration.pk, PASSWORD_CONFIG, settings=settings)
+
+    assert [r["grant_type"] for r in server.token_requests] == ["password", "refresh_token", "password"]
+    assert second["access_token"] != first["access_token"]
+    assert _stored_token(integration)["access_token"] == second["access_token"]
+    integration.refresh_from_db()
+    assert not integration.oauth_reconnect_required
+
+
+@pytest.mark.django_db
+def test_a_wrong_password_is_a_permanent_error_naming_the_crms_reason(
+    integration: Integration, server: OAuthServer
+) -> None:
+    with pytest.raises(ConnectorError) as caught:
+        access_token(integration.pk, PASSWORD_CONFIG, settings=_password_settings(integration, "wrong"))
+
+    assert caught.value.permanent
+    assert "Invalid username and password combination" in caught.value.message
+    assert caught.value.message != RECONNECT_MESSAGE
+    integration.refresh_from_db()
+    assert TOKEN_SECRET not in (integration.secrets or {})
+    assert not integration.oauth_reconnect_required
+    assert server.api_tokens_seen == []
+
+
+@pytest.mark.django_db
+def test_without_an_integration_the_password_grant_asks_a_token_without_storing_it(
+    integration: Integration, server: OAuthServer
+) -> None:
+    settings = _password_settings(integration)
+    del settings[oauth.INTEGRATION_ID_SETTING]
+
+    token = OAuth2(PASSWORD_CONFIG).token(settings)
+
+    assert token["access_token"] in server.access_tokens
+    assert [r["grant_type"] for r in server.token_requests] == ["password"]
+    integration.refresh_from_db()
+    assert TOKEN_SECRET not in (integration.secrets or {})
+
+
+def test_every_token_request_carries_the_configured_extra_form_fields() -> None:
+    sent: list[dict[str, list[str]]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(parse_qs(request.content.decode()))
+        return httpx.Response(200, json={"access_token": "t", "expires_in": 60})
+
+    config = dataclasses.replace(PASSWORD_CONFIG, token_params=(("platform", "{platform}"),))
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    data = {"grant_type": "password", "username": "u", "password": "p"}
+    settings = {"oauth_token_url": "https://crm.example.com/t", "platform": "cti"}
+
+    oauth.token_request(config, settings=settings, data=data, client=client)
+
+    assert sent[0]["platform"] == ["cti"]
+    assert sent[0]["grant_type"] == ["password"]
