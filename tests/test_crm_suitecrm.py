@@ -4,8 +4,9 @@ A local SuiteCRM double on 127.0.0.1 (port 0) follows the V8 API as SuiteCRM's c
 `POST {root}/access_token` (client credentials in the form body, league/oauth2-server's
 `invalid_client` body on a bad secret), `GET {root}/V8/module/{Module}` with `page[number]`,
 `page[size]`, `fields[Module]`, `filter[date_modified][gte]` and `filter[deleted][eq]`, `meta`
-and `links` only on non-empty pages (Api/V8/Service/ModuleService.php), and the resource
-server's 401 for a bad bearer token.
+and `links` only on non-empty pages (Api/V8/Service/ModuleService.php), the resource
+server's 401 for a bad bearer token, and the 400 a listing of deleted records answers as soon as
+one matches (ModuleService loads each listed row again without deleted rows: SuiteCRM #8631).
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ class FakeSuiteCrm:
             key=lambda r: r["id"],
         )
         page = rows[(number - 1) * size : number * size]
+        if deleted and page:
+            detail = f"{module} module with id {page[0]['id']} is not found"
+            return 400, {"errors": {"status": 400, "title": None, "detail": detail}}
         body: dict[str, Any] = {
             "data": [
                 {
@@ -284,7 +288,7 @@ def test_records_have_their_type_phone_labels_and_record_view(
     assert fake.accepts == {"application/vnd.api+json"}
 
 
-def test_changes_since_list_modified_then_deleted_records(
+def test_changes_since_list_modified_records_and_no_deletions(
     suitecrm: Callable[..., tuple[FakeSuiteCrm, str]],
 ) -> None:
     fake, base_url = suitecrm()
@@ -296,14 +300,35 @@ def test_changes_since_list_modified_then_deleted_records(
 
     assert [(type(i).__name__, i.id) for i in items if not isinstance(i, SkippedRecord)] == [
         ("CrmRecord", "c90"),
-        ("DeletedRecord", "c91"),
         ("CrmRecord", "a01"),
-        ("DeletedRecord", "a02"),
     ]
-    assert DeletedRecord(id="a02", type="company") in items
     listings = [r for r in fake.requests if r.startswith("GET")]
     assert all("filter%5Bdate_modified%5D%5Bgte%5D=2026-03-11+09%3A00%3A00" in r for r in listings)
-    assert sum("filter%5Bdeleted%5D%5Beq%5D=1" in r for r in listings) == 3
+    assert not any("filter%5Bdeleted%5D" in r for r in listings)
+
+
+def test_suitecrm_cannot_list_deleted_records_so_changes_do_not_ask(
+    suitecrm: Callable[..., tuple[FakeSuiteCrm, str]],
+) -> None:
+    """SuiteCRM #8631: `filter[deleted][eq]=1` answers 400 once a deleted record matches; an
+    incremental sync that asked would fail whenever something was deleted since the last one."""
+    fake, base_url = suitecrm()
+    fake.tokens.add("jwt-test")
+
+    status, body = fake.listing(
+        "Contacts",
+        {"page[size]": "2", "page[number]": "1", "fields[Contacts]": "id", "filter[deleted][eq]": "1"},
+        "Bearer jwt-test",
+    )
+    assert (status, body["errors"]["detail"]) == (400, "Contacts module with id c91 is not found")
+
+    since = dt.datetime(2026, 3, 12, 0, 0, tzinfo=dt.UTC)
+    items = list(
+        SuiteCrmConnector(settings=settings_for(base_url), client=connector_client()).iter_changes(since)
+    )
+
+    assert [(type(i).__name__, i.id) for i in items] == [("CrmRecord", "c90")]
+    assert not any(isinstance(i, DeletedRecord) for i in items)
 
 
 def test_a_wrong_client_secret_names_suitecrms_reason(

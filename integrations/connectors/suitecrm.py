@@ -14,6 +14,13 @@ Filters are `filter[field][op]=value` (op eq, neq, gt, gte, lt, lte; records wit
 `deleted = 1` only when the filter asks for them). Sources: https://docs.suitecrm.com/developer/api/
 developer-setup-guide/json-api/ and salesagility/SuiteCRM `Api/V8/Service/ModuleService.php`,
 `Api/V8/JsonApi/Helper/PaginationObjectHelper.php`, `Api/V8/JsonApi/Repository/Filter.php`.
+
+Incremental: `filter[date_modified][gte]` (UTC "Y-m-d H:i:s"). Deleted records cannot be listed:
+with `filter[deleted][eq]=1` the list finds the soft-deleted rows, then loads each one again
+without deleted rows (`ModuleService::getRecords` -> `BeanManager::getBeanSafe`) and answers
+HTTP 400 `{"errors": {"status": 400, "title": null, "detail": "Contacts module with id ... is
+not found"}}` as soon as one exists (SuiteCRM issue #8631, confirmed 7.10 to 8.7; SuiteCRM-Core
+#661). So deletions are left to the nightly full sync, which replaces the cached numbers.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
+from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector
 from integrations.oauth import CLIENT_CREDENTIALS, OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
@@ -183,32 +190,23 @@ class SuiteCrmConnector(HttpConnector):
                     if record is not None:
                         yield record
 
-    def iter_changes(self, since: dt.datetime) -> Iterator[CrmRecord | SkippedRecord | DeletedRecord]:
-        """Records modified at or after `since` (`filter[date_modified][gte]`, UTC "Y-m-d H:i:s"),
-        then, per module, a `DeletedRecord` for each record deleted since then
-        (`filter[deleted][eq]=1`: SuiteCRM marks rows deleted and lists them only when asked)."""
+    def iter_changes(self, since: dt.datetime) -> Iterator[CrmRecord | SkippedRecord]:
+        """Records modified at or after `since` (`filter[date_modified][gte]`, UTC "Y-m-d H:i:s").
+
+        No `DeletedRecord`s: the V8 list answers HTTP 400 for `filter[deleted][eq]=1` once a
+        deleted record matches (see the module docstring), so the full sync handles deletions."""
         stamp = since.astimezone(dt.UTC).strftime(SUITECRM_DATETIME)
         changed = {"filter[date_modified][gte]": stamp}
-        deleted = {**changed, "filter[deleted][eq]": "1"}
         for module in MODULES:
             for page in self._pages(module, changed):
                 for item in page:
                     record = self.record(module, item)
                     if record is not None:
                         yield record
-            for page in self._pages(module, deleted, attributes=["id"]):
-                for item in page:
-                    record_id = _text(item.get("id")) if isinstance(item, dict) else ""
-                    if record_id:
-                        yield DeletedRecord(id=record_id, type=module.record_type)
-                    else:
-                        yield SkippedRecord(reason=f"a deleted {module.name} record without an id")
 
-    def _pages(
-        self, module: SuiteModule, filters: Mapping[str, str], *, attributes: list[str] | None = None
-    ) -> Iterator[list[Any]]:
+    def _pages(self, module: SuiteModule, filters: Mapping[str, str]) -> Iterator[list[Any]]:
         params = {
-            f"fields[{module.name}]": ",".join(attributes or module.attributes),
+            f"fields[{module.name}]": ",".join(module.attributes),
             "sort": "id",
             **filters,
         }
