@@ -24,6 +24,7 @@ from integrations.phones import PhoneNumberError, normalize_phone
 # E.164 numbers have at most 15 digits after "+"; a prefix is a start of such a number.
 _MAX_DIGITS = 15
 _PREFIX_SEPARATORS = re.compile(r"[\s\-./()]")
+_TRUNK_IN_BRACKETS = re.compile(r"(?<=\d)\s*\(0\)")
 
 
 def caller_ignored(tenant: Tenant, e164: str | None) -> IgnoredNumber | None:
@@ -58,7 +59,8 @@ def ignore_prefix_normalize(raw: str, *, country: str) -> str:
     instead of its trunk prefix ("0"). Raises `ValueError` (in words) for anything else: letters,
     no digits, more than 15 digits, a country code that does not exist.
     """
-    text = _PREFIX_SEPARATORS.sub("", raw.strip())
+    # "+31 (0)90": the bracketed trunk prefix is not dialled from abroad, as libphonenumber reads it.
+    text = _PREFIX_SEPARATORS.sub("", _TRUNK_IN_BRACKETS.sub("", raw.strip()))
     if not text:
         raise ValueError("Enter a prefix, e.g. +3190.")
     if text.startswith("+"):
