@@ -227,7 +227,9 @@ def test_an_ignored_caller_gets_no_matches_and_no_actions(tenant, api_key):
     ignored_number_add(tenant=tenant, number="020-123 45 67", note="Robocaller")
 
     body = ask(api_key[1])
-    assert body["matches"] == [] and body["actions"] == [] and body["choose"] == []
+    assert body["matches"] == []
+    assert body["actions"] == []
+    assert body["choose"] == []
     assert body["ignored"] is True
     assert body["ignore_action"] == "ignore"
     assert body["call"]["caller_number_e164"] == JAN
@@ -317,5 +319,6 @@ def test_the_explained_answer_is_the_answer(tenant):
     assert reasons["number"]["kind"] == "external"
     assert reasons["number"]["e164"] == JAN
     [row] = reasons["integrations"]
-    assert row["records"] == 2 and row["returned"] == 1
+    assert row["records"] == 2
+    assert row["returned"] == 1
     assert "only the first" in row["reason"]
