@@ -626,7 +626,8 @@ def _integration_reason(
         return "no record: its sync never ran, so its cache is empty" + held
     if integration.cached_numbers == 0:
         return "no record: its cache is empty (the last sync found no numbers)" + held
-    return f"no record: the number is not in its cache of {integration.cached_numbers} numbers" + held
+    count = integration.cached_numbers
+    return f"no record: the number is not in its cache of {count} number{'' if count == 1 else 's'}" + held
 
 
 def _live_lookups(*, tenant: Tenant, e164: str) -> tuple[list[PhoneCacheEntry], list[dict[str, Any]]]:
