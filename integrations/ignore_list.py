@@ -15,7 +15,7 @@ import phonenumbers
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from configurator.models import Tenant
 from integrations.models import IgnoreAction, IgnoredNumber, IgnoreKind
@@ -37,11 +37,12 @@ def caller_ignored(tenant: Tenant, e164: str | None) -> IgnoredNumber | None:
     if not e164 or not e164.startswith("+"):
         return None
     prefixes = [e164[:end] for end in range(2, len(e164) + 1)]
-    candidates = list(
-        IgnoredNumber.objects.filter(tenant=tenant).filter(
-            Q(kind=IgnoreKind.NUMBER, number=e164) | Q(kind=IgnoreKind.PREFIX, number__in=prefixes)
-        )
-    )
+    # One IN on the (tenant, number) index; which kind may cover the caller is sorted out here.
+    candidates = [
+        entry
+        for entry in IgnoredNumber.objects.filter(tenant=tenant, number__in=prefixes)
+        if entry.kind == IgnoreKind.PREFIX or entry.number == e164
+    ]
     if not candidates:
         return None
     return max(candidates, key=lambda entry: (entry.kind == IgnoreKind.NUMBER, len(entry.number)))
