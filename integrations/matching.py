@@ -373,7 +373,8 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
     Per integration, `multiple_matches` decides what several records for the number become: all
     of them; the first (`other_records` counts the rest); or, with "choose", no match but one
     `choose` entry `{"integration", "choices": [{"record_id", "title", "url"}], "other_records"}`
-    (at most `MAX_CHOICES` choices). A caller on the tenant's ignore list
+    (at most `MAX_CHOICES` choices), which counts as a match for the tenant-wide scripts (records
+    to choose from are not "nothing found"). A caller on the tenant's ignore list
     (`integrations.ignore_list.caller_ignored`) gets no matches, no actions and no live lookups.
     """
     return _answer(tenant=tenant, call=call, why=None)

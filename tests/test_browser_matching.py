@@ -138,6 +138,7 @@ def test_the_admin_reorders_integrations_by_drag(page: Page, world: Tenant, tmp_
     assert order(world) == ["Archive CRM", "Sales CRM", "Support CRM"]
     # The buttons follow the new order: the first row cannot move up any more.
     expect(page.get_by_role("button", name="Move Archive CRM up")).to_be_disabled()
+    expect(page.locator("#sidebar-integrations .fw-semibold").first).to_have_text("Archive CRM")
     screenshot(page, tmp_path, "match-order-drag.png")
     page.reload()
     assert shown_order(page) == ["Archive CRM", "Sales CRM", "Support CRM"]

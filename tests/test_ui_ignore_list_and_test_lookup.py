@@ -291,3 +291,21 @@ def test_the_overview_sets_several_matches_and_lists_duplicate_numbers(admin_cli
     assert integration.multiple_matches == "choose"
     rows = audit_rows(audit_entry_list(tenant=tenant, kind="integration", integration_id=integration.pk))
     assert any(c.field == "multiple matches" and c.new.startswith("None") for r in rows for c in r.changes)
+
+
+def test_the_test_lookup_explains_held_syncs_and_scripts_that_need_a_record(admin_client, tenant):
+    held = crm(tenant, "Held CRM", cached_numbers=5, held_generation=3)
+    script_create(
+        tenant=tenant,
+        integration=held,
+        name="Mail them",
+        template="mailto:$(Email)",
+        applies=ScriptApplies.ALWAYS,
+    )
+    response = admin_client.get(TEST_LOOKUP, {"caller_number": "+31 20 123 4567"})
+    [row] = response.context["reasons"]["integrations"]
+    assert row["state"] == "held"
+    assert "a held sync waits for your decision" in row["reason"]
+    [script] = response.context["reasons"]["scripts"]
+    assert script["rendered"] is False
+    assert script["reason"] == "it needs a field of a matched record ($(…)), and no record matched"

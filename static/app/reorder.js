@@ -32,6 +32,16 @@
       });
     }
 
+    // The sidebar lists the integrations in match order too: follow the new order.
+    function reorderSidebar(order) {
+      var sidebar = document.getElementById("sidebar-integrations");
+      if (!sidebar) return;
+      order.forEach(function (id) {
+        var link = sidebar.querySelector('a[href$="/integrations/' + id + '/"]');
+        if (link) sidebar.appendChild(link);
+      });
+    }
+
     function save() {
       var order = ids().join(",");
       if (order === before) return;
@@ -47,6 +57,7 @@
           before = order;
           if (status) status.textContent = "Order saved.";
           refreshButtons();
+          reorderSidebar(order.split(","));
         })
         .catch(function () {
           if (status) status.textContent = "The order could not be saved; reload the page.";
