@@ -309,3 +309,9 @@ def test_the_test_lookup_explains_held_syncs_and_scripts_that_need_a_record(admi
     [script] = response.context["reasons"]["scripts"]
     assert script["rendered"] is False
     assert script["reason"] == "it needs a field of a matched record ($(…)), and no record matched"
+
+
+def test_a_screen_pop_integration_has_no_several_matches_card(admin_client, tenant):
+    screen_pop = Integration.objects.create(tenant=tenant, preset="web_search", name="Search")
+    page = admin_client.get(reverse("integration-overview", args=[screen_pop.pk])).content.decode()
+    assert 'id="several-matches"' not in page
