@@ -53,11 +53,13 @@ INTEGRATION_FIELDS = [
     "notification_fields",
     "enabled",
     "position",
+    "multiple_matches",
 ]
 SCRIPT_FIELDS = ["tenant", "integration", "name", "template", "applies", "auto_open", "position"]
 API_KEY_FIELDS = ["tenant", "name", "prefix", "revoked", "expiry_date"]
 TENANT_FIELDS = ["name", "country", "time_zone", "extra_url_schemes"]
 MEMBERSHIP_FIELDS = ["user", "tenant", "is_tenant_admin"]
+IGNORED_NUMBER_FIELDS = ["tenant", "number", "kind", "action", "note"]
 
 _via: ContextVar[str | None] = ContextVar("cti_audit_via", default=None)
 
@@ -72,7 +74,7 @@ def mask_secrets(value: str) -> str:
 
 def register_models() -> None:
     """Register the audited models with django-auditlog (once, from `AppConfig.ready()`)."""
-    from integrations.models import Integration, Script
+    from integrations.models import IgnoredNumber, Integration, Script
 
     registrations: list[tuple[type[models.Model], dict[str, Any]]] = [
         (
@@ -87,6 +89,7 @@ def register_models() -> None:
         (TenantAPIKey, {"include_fields": API_KEY_FIELDS}),
         (Tenant, {"include_fields": TENANT_FIELDS}),
         (TenantMembership, {"include_fields": MEMBERSHIP_FIELDS}),
+        (IgnoredNumber, {"include_fields": IGNORED_NUMBER_FIELDS}),
     ]
     for model, options in registrations:
         if not auditlog.contains(model):
@@ -159,7 +162,7 @@ class AuditKind:
 
 def audit_kinds() -> list[AuditKind]:
     """The audited object kinds, in the order the page's filter lists them."""
-    from integrations.models import Integration, Script
+    from integrations.models import IgnoredNumber, Integration, Script
 
     return [
         AuditKind("integration", "Integration", Integration),
@@ -167,6 +170,7 @@ def audit_kinds() -> list[AuditKind]:
         AuditKind("api-key", "API key", TenantAPIKey),
         AuditKind("organization", "Organization", Tenant),
         AuditKind("admin", "User", TenantMembership),
+        AuditKind("ignore-list", "Ignore list", IgnoredNumber),
     ]
 
 

@@ -225,6 +225,23 @@ class _MatchSerializer(serializers.Serializer[Any]):
         choices=["cache", "live"],
         help_text="Where the match came from: the synced phone cache, or a live lookup in the CRM.",
     )
+    other_records = serializers.IntegerField(
+        min_value=0,
+        help_text="How many more records of this integration have the number and were left out "
+        "(the integration returns only the first of several matches); 0 otherwise.",
+    )
+
+
+class _ChoiceSerializer(serializers.Serializer[Any]):
+    record_id = serializers.CharField()
+    title = serializers.CharField(allow_blank=True)
+    url = serializers.CharField(allow_blank=True)
+
+
+class _ChooseSerializer(serializers.Serializer[Any]):
+    integration = _IntegrationRefSerializer()
+    choices = _ChoiceSerializer(many=True)
+    other_records = serializers.IntegerField(min_value=0, help_text="Records beyond the choices listed.")
 
 
 class _LookupSerializer(serializers.Serializer[Any]):
@@ -262,6 +279,20 @@ class MatchResponseSerializer(serializers.Serializer[Any]):
     lookups = _LookupSerializer(
         many=True,
         help_text="One entry per enabled integration in live-lookup mode (none for cached ones).",
+    )
+    choose = _ChooseSerializer(
+        many=True,
+        help_text="Per integration set to let the agent choose among several records for the "
+        "number: those records (none of them is in `matches`).",
+    )
+    ignored = serializers.BooleanField(
+        help_text="The caller is on the tenant's ignore list: no matches, no actions."
+    )
+    ignore_action = serializers.ChoiceField(
+        choices=["ignore", "reject"],
+        allow_null=True,
+        help_text="For an ignored caller: ignore (no notification) or reject (the PBX should "
+        "reject the call where it can); null otherwise.",
     )
 
 

@@ -26,7 +26,7 @@ import scripts_engine
 from configurator.models import Tenant
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, RetryPolicy
 from integrations.http import connector_client
-from integrations.models import Integration, LookupMode, PhoneCacheEntry, Script
+from integrations.models import Integration, LookupMode, MultipleMatches, PhoneCacheEntry, Script
 from integrations.phones import ANONYMOUS_CALLER_NUMBERS, PhoneNumberError, normalize_phone
 from integrations.presets import ScriptApplies
 from integrations.registry import find_preset
@@ -299,19 +299,27 @@ class _Renderer:
         self.props = self.call.properties()
 
     def action(self, script: Script, record: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+        return self.action_or_reason(script, record)[0]
+
+    def action_or_reason(
+        self, script: Script, record: Mapping[str, str] | None = None
+    ) -> tuple[dict[str, Any] | None, str]:
+        """The script's action for this call (and record), or None and why it was skipped."""
         template = _parsed(script.template)
         if template is None:
-            return None
+            return None, "its template no longer parses (was a field renamed?); edit the script"
         if record is None and template.record_field_keys:
-            return None
+            return None, "it needs a field of a matched record ($(…)), and no record matched"
         if self.call.anonymous and any(p.key == "callernumber" for p in template.placeholders):
-            return None  # a search or callback for a withheld number is meaningless
+            # a search or callback for a withheld number is meaningless
+            return None, "it uses the caller number, which was withheld"
         url = scripts_engine.render(
             template, call=self.props, record=record, country=self.country, extra_schemes=self.extra_schemes
         )
         if url is None:
-            return None
-        return {"script_id": script.pk, "name": script.name, "url": url, "auto_open": script.auto_open}
+            return None, "it rendered no link of an allowed scheme (http, https, mailto, tel, sip …)"
+        action = {"script_id": script.pk, "name": script.name, "url": url, "auto_open": script.auto_open}
+        return action, "rendered"
 
 
 def _applies(script: Script, *, matched: bool) -> bool:
@@ -320,12 +328,86 @@ def _applies(script: Script, *, matched: bool) -> bool:
     return (script.applies == ScriptApplies.ON_MATCH) == matched
 
 
+# What one integration's several records for the caller become (Integration.multiple_matches).
+MAX_CHOICES = 50
+
+
+def caller_kind(call: Call) -> str:
+    """How the caller number was read: "external" (E.164), "internal", "anonymous" or "empty"."""
+    kind = getattr(call, "caller_kind", None)  # the numbers part adds it to Call
+    if isinstance(kind, str) and kind:
+        return kind
+    if call.anonymous:
+        return "anonymous"
+    if call.caller_number_e164:
+        return "external"
+    return "internal" if call.caller_number else "empty"
+
+
+@dataclass
+class _Why:
+    """What `match_call_explained` collects while `_answer` decides (nothing is decided here)."""
+
+    integrations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    scripts: list[dict[str, Any]] = field(default_factory=list)
+
+    def script(self, script: Script, reason: str, *, record: str = "") -> None:
+        self.scripts.append(
+            {
+                "script_id": script.pk,
+                "name": script.name,
+                "integration_id": script.integration_id,
+                "record": record,
+                "rendered": reason == "rendered",
+                "reason": reason,
+            }
+        )
+
+
 def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
     """Match `call` in the tenant's enabled integrations and render the answer.
 
-    Returns the matching API's JSON: `{"call": {...}, "matches": [...], "actions": [...]}` with
-    matches ordered by integration order, then the preset's record-type order, then name.
+    Returns the matching API's JSON: `{"call": {...}, "matches": [...], "choose": [...],
+    "actions": [...], "lookups": [...], "ignored": bool, "ignore_action": "ignore"|"reject"|None}`.
+    Matches are ordered by integration order, then the preset's record-type order, then name.
+    Per integration, `multiple_matches` decides what several records for the number become: all
+    of them; the first (`other_records` counts the rest); or, with "choose", no match but one
+    `choose` entry `{"integration", "choices": [{"record_id", "title", "url"}], "other_records"}`
+    (at most `MAX_CHOICES` choices), which counts as a match for the tenant-wide scripts (records
+    to choose from are not "nothing found"). A caller on the tenant's ignore list
+    (`integrations.ignore_list.caller_ignored`) gets no matches, no actions and no live lookups.
     """
+    return _answer(tenant=tenant, call=call, why=None)
+
+
+def match_call_explained(*, tenant: Tenant, call: Call) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`match_call`'s answer (the same code path) and the reasons for it, for the test-lookup page.
+
+    Reasons: `{"number": {"as_sent", "e164", "kind", "text"}, "ignored": {"number", "kind",
+    "action", "note"} | None, "integrations": [{"id", "name", "preset", "position", "state":
+    "searched"|"disabled"|"held"|"live"|"screen_pop", "records": int, "returned": int, "reason"}],
+    "scripts": [{"script_id", "name", "integration_id", "record", "rendered", "reason"}]}`.
+    """
+    why = _Why()
+    answer = _answer(tenant=tenant, call=call, why=why)
+    return answer, _reasons(tenant=tenant, call=call, answer=answer, why=why)
+
+
+def _answer(*, tenant: Tenant, call: Call, why: _Why | None) -> dict[str, Any]:
+    from integrations.ignore_list import caller_ignored
+
+    ignored = caller_ignored(tenant, call.caller_number_e164)
+    answer: dict[str, Any] = {
+        "call": call.as_json(),
+        "matches": [],
+        "choose": [],
+        "actions": [],
+        "lookups": [],
+        "ignored": ignored is not None,
+        "ignore_action": ignored.action if ignored is not None else None,
+    }
+    if ignored is not None:
+        return answer
     entries: list[PhoneCacheEntry] = []
     if call.caller_number_e164:
         entries = list(
@@ -358,29 +440,195 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
         type_rank = types.index(entry.record_type) if entry.record_type in types else len(types)
         return (entry.integration.position, entry.integration_id, type_rank, entry.display_name.lower())
 
-    matches: list[dict[str, Any]] = []
+    # One entry per record, in match order, grouped by integration.
+    per_integration: dict[int, list[PhoneCacheEntry]] = {}
     seen: set[tuple[int, str]] = set()
-    matched_integrations: set[int] = set()
     for entry in sorted(entries, key=sort_key):
         if (entry.integration_id, entry.record_id) in seen:
             continue
         seen.add((entry.integration_id, entry.record_id))
-        matched_integrations.add(entry.integration_id)
-        match = _match_json(entry, scripts=scripts, renderer=renderer)
-        match["source"] = "live" if entry.integration_id in live else "cache"
-        matches.append(match)
+        per_integration.setdefault(entry.integration_id, []).append(entry)
 
+    matches: list[dict[str, Any]] = []
+    choose: list[dict[str, Any]] = []
+    for integration_id, records in per_integration.items():
+        integration = records[0].integration
+        policy = integration.multiple_matches
+        if why is not None:
+            why.integrations[integration_id] = {"records": len(records), "returned": 0, "policy": policy}
+        if policy == MultipleMatches.CHOOSE and len(records) > 1:
+            choose.append(_choose_json(integration, records))
+            if why is not None:
+                for script in scripts:
+                    if script.integration_id == integration_id and _has_phone_data(script):
+                        why.script(
+                            script, f"the agent chooses among {len(records)} records, so none rendered"
+                        )
+            continue
+        returned = records[:1] if policy == MultipleMatches.FIRST else records
+        for entry in returned:
+            match = _match_json(entry, scripts=scripts, renderer=renderer, why=why)
+            match["source"] = "live" if entry.integration_id in live else "cache"
+            match["other_records"] = len(records) - len(returned)
+            matches.append(match)
+        if why is not None:
+            why.integrations[integration_id]["returned"] = len(returned)
+
+    matched = bool(matches or choose)
     actions: list[dict[str, Any]] = []
     for script in scripts:
         action: dict[str, Any] | None = None
+        reason = ""
         if script.integration_id is None or not _has_phone_data(script):
-            if _applies(script, matched=bool(matches)):
-                action = renderer.action(script)
-        elif script.integration_id not in matched_integrations and script.applies != ScriptApplies.ON_MATCH:
-            action = renderer.action(script)
+            if _applies(script, matched=matched):
+                action, reason = renderer.action_or_reason(script)
+            elif script.applies == ScriptApplies.ON_MATCH:
+                reason = "it applies on a match only, and nothing matched"
+            else:
+                reason = "it applies when nothing matched, and the caller matched"
+        elif script.integration_id not in per_integration and script.applies != ScriptApplies.ON_MATCH:
+            action, reason = renderer.action_or_reason(script)
+        elif script.integration_id not in per_integration:
+            reason = "it applies on a match in its integration only, and that integration did not match"
+        elif script.applies == ScriptApplies.ON_NO_MATCH:
+            reason = "it applies when its integration did not match, and it matched"
         if action is not None:
             actions.append({**action, "integration_id": script.integration_id})
-    return {"call": call.as_json(), "matches": matches, "actions": actions, "lookups": lookups}
+        if why is not None and reason:
+            why.script(script, reason)
+    answer.update(matches=matches, choose=choose, actions=actions, lookups=lookups)
+    return answer
+
+
+def _choose_json(integration: Integration, records: list[PhoneCacheEntry]) -> dict[str, Any]:
+    """A "choose" entry: the integration's records for the number, for the agent to pick one."""
+    choices = [
+        {"record_id": entry.record_id, "title": entry.display_name, "url": entry.record_url}
+        for entry in records[:MAX_CHOICES]
+    ]
+    return {
+        "integration": {"id": integration.pk, "name": integration.name, "preset": integration.preset},
+        "choices": choices,
+        "other_records": max(0, len(records) - MAX_CHOICES),
+    }
+
+
+_KIND_TEXT = {
+    "anonymous": "a withheld number: it matches nothing, and scripts that use the caller number are skipped",
+    "internal": "an internal number (an extension): internal numbers are never matched",
+    "empty": "no number: nothing to match",
+}
+
+
+def _reasons(*, tenant: Tenant, call: Call, answer: Mapping[str, Any], why: _Why) -> dict[str, Any]:
+    """The test-lookup page's reasons for `answer` (see `match_call_explained`)."""
+    from integrations.ignore_list import caller_ignored
+
+    kind = caller_kind(call)
+    if kind == "external":
+        text = f"read as {call.caller_number_e164} (E.164), with {tenant.country} as the default country"
+    else:
+        text = _KIND_TEXT.get(kind, kind)
+    ignored = caller_ignored(tenant, call.caller_number_e164) if answer["ignored"] else None
+    lookups = {row["integration_id"]: row for row in answer["lookups"]}
+    rows = []
+    for integration in Integration.objects.filter(tenant=tenant).order_by("position", "id"):
+        preset = find_preset(integration.preset)
+        found = why.integrations.get(integration.pk, {"records": 0, "returned": 0})
+        row: dict[str, Any] = {
+            "id": integration.pk,
+            "name": integration.name,
+            "preset": integration.preset,
+            "position": integration.position,
+            "records": found["records"],
+            "returned": found["returned"],
+        }
+        if preset is None or not preset.has_phone_data:
+            row.update(state="screen_pop", reason="a screen-pop integration: it has no numbers to search")
+        elif not integration.enabled:
+            row.update(state="disabled", reason="disabled: it matches nothing until it is enabled")
+        else:
+            row["state"] = (
+                "live"
+                if integration.lookup_mode == LookupMode.LIVE
+                else "held"
+                if integration.held_generation is not None
+                else "searched"
+            )
+            row["reason"] = _integration_reason(
+                integration, call=call, answer=answer, found=found, lookup=lookups.get(integration.pk)
+            )
+        rows.append(row)
+    return {
+        "number": {
+            "as_sent": call.caller_number,
+            "e164": call.caller_number_e164,
+            "kind": kind,
+            "text": text,
+        },
+        "ignored": (
+            {"number": ignored.number, "kind": ignored.kind, "action": ignored.action, "note": ignored.note}
+            if ignored is not None
+            else None
+        ),
+        "integrations": rows,
+        "scripts": (
+            [
+                {
+                    "script_id": s.pk,
+                    "name": s.name,
+                    "integration_id": s.integration_id,
+                    "record": "",
+                    "rendered": False,
+                    "reason": "the caller is on the ignore list: no actions",
+                }
+                for s in Script.objects.filter(tenant=tenant).order_by("position", "id")
+            ]
+            if answer["ignored"]
+            else why.scripts
+        ),
+    }
+
+
+def _integration_reason(
+    integration: Integration,
+    *,
+    call: Call,
+    answer: Mapping[str, Any],
+    found: Mapping[str, Any],
+    lookup: Mapping[str, Any] | None,
+) -> str:
+    if answer["ignored"]:
+        return "not searched: the caller is on the ignore list"
+    if not call.caller_number_e164:
+        return "not searched: the caller number is not an outside number"
+    records = int(found["records"])
+    if records:
+        policy = found.get("policy", MultipleMatches.ALL)
+        if records == 1:
+            return "1 record matched"
+        if policy == MultipleMatches.FIRST:
+            return f"{records} records matched; only the first is returned (several matches: the first)"
+        if policy == MultipleMatches.CHOOSE:
+            return f"{records} records matched; the agent chooses one (several matches: choose)"
+        return f"{records} records matched; all are returned"
+    if integration.lookup_mode == LookupMode.LIVE:
+        if lookup is None:
+            return "no record: the CRM was not asked"
+        if lookup["status"] != "ok":
+            return f"no record: the live lookup failed ({lookup['status']}): {lookup['message']}"
+        return "no record: the CRM has no record with this number"
+    held = (
+        " (a held sync waits for your decision; the old cache is searched)"
+        if integration.held_generation
+        else ""
+    )
+    if integration.last_sync_at is None and integration.cached_numbers == 0:
+        return "no record: its sync never ran, so its cache is empty" + held
+    if integration.cached_numbers == 0:
+        return "no record: its cache is empty (the last sync found no numbers)" + held
+    count = integration.cached_numbers
+    return f"no record: the number is not in its cache of {count} number{'' if count == 1 else 's'}" + held
 
 
 def _live_lookups(*, tenant: Tenant, e164: str) -> tuple[list[PhoneCacheEntry], list[dict[str, Any]]]:
@@ -517,7 +765,9 @@ def _has_phone_data(script: Script) -> bool:
     return preset is not None and preset.has_phone_data
 
 
-def _match_json(entry: PhoneCacheEntry, *, scripts: list[Script], renderer: _Renderer) -> dict[str, Any]:
+def _match_json(
+    entry: PhoneCacheEntry, *, scripts: list[Script], renderer: _Renderer, why: _Why | None = None
+) -> dict[str, Any]:
     integration = entry.integration
     preset = find_preset(integration.preset)
     labels = {f.name: f.label for f in preset.all_fields} if preset else {}
@@ -535,9 +785,11 @@ def _match_json(entry: PhoneCacheEntry, *, scripts: list[Script], renderer: _Ren
     actions = []
     for script in scripts:
         if script.integration_id == integration.pk and script.applies != ScriptApplies.ON_NO_MATCH:
-            action = renderer.action(script, record)
+            action, reason = renderer.action_or_reason(script, record)
             if action is not None:
                 actions.append(action)
+            if why is not None:
+                why.script(script, reason, record=entry.display_name or entry.record_id)
     return {
         "integration": {"id": integration.pk, "name": integration.name, "preset": integration.preset},
         "record": {

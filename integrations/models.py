@@ -9,6 +9,7 @@ Each run is recorded as a `SyncRun` (the overview's sync history).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from configurator.models import Tenant
@@ -29,6 +30,14 @@ class LookupMode(models.TextChoices):
 
     CACHED = "cached", "Phone cache (synced nightly)"
     LIVE = "live", "Live lookup (asks the CRM on each call)"
+
+
+class MultipleMatches(models.TextChoices):
+    """What the PBX gets when one integration has several records for the caller's number."""
+
+    ALL = "all", "All of them"
+    FIRST = "first", "Only the first (with the count of the others)"
+    CHOOSE = "choose", "None: a list the agent chooses from"
 
 
 class Integration(models.Model):
@@ -55,6 +64,12 @@ class Integration(models.Model):
         choices=LookupMode.choices,
         default=LookupMode.CACHED,
         help_text="Live: each call asks the CRM (with a timeout and a short per-number cache).",
+    )
+    multiple_matches = models.CharField(
+        max_length=8,
+        choices=MultipleMatches.choices,
+        default=MultipleMatches.ALL,
+        help_text="What the PBX gets when this CRM has several records for the caller's number.",
     )
 
     # Phone-cache status, shown on the integration overview.
@@ -298,3 +313,52 @@ class PhoneBookUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.kind}, {self.status})"
+
+
+class IgnoreKind(models.TextChoices):
+    """Whether an ignore-list entry is one whole number or every number starting with a prefix."""
+
+    NUMBER = "number", "Number"
+    PREFIX = "prefix", "Prefix"
+
+
+class IgnoreAction(models.TextChoices):
+    """What happens to an ignored caller: no notification, or also a reject where the PBX can."""
+
+    IGNORE = "ignore", "Ignore (no notification)"
+    REJECT = "reject", "Reject the call (where the PBX can)"
+
+
+class IgnoredNumber(models.Model):
+    """One entry of a tenant's ignore list (integrations/ignore_list.py).
+
+    `number` is E.164 (`+31201234567`) for kind "number", or the start of E.164 numbers
+    (`+3190`) for kind "prefix". `added_by_name` keeps the adder's user name after the user is gone.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="ignored_numbers")
+    number = models.CharField(max_length=16)
+    kind = models.CharField(max_length=8, choices=IgnoreKind.choices, default=IgnoreKind.NUMBER)
+    action = models.CharField(max_length=8, choices=IgnoreAction.choices, default=IgnoreAction.IGNORE)
+    note = models.CharField(max_length=200, blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    added_by_name = models.CharField(max_length=150, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("number", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("tenant", "kind", "number"), name="ignored_number_unique_per_tenant"
+            ),
+        ]
+        indexes = [models.Index(fields=("tenant", "number"), name="ignored_number_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.kind}, {self.action})"
+
+    def get_additional_data(self) -> dict[str, int | str | None]:
+        """The audit log's context of an entry about this ignore-list entry (configurator/audit.py)."""
+        return {"tenant_id": self.tenant_id, "name": self.number}

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from integrations import oauth_views, phonebook_views, views
+from integrations import matching_views, oauth_views, phonebook_views, views
 
 urlpatterns: list[URLPattern] = [
     path("integrations/add/", views.preset_list, name="integration-presets"),
@@ -61,6 +61,20 @@ urlpatterns: list[URLPattern] = [
         phonebook_views.phonebook_map,
         name="phonebook-map",
     ),
+    path(
+        "integrations/<int:integration_id>/order/",
+        matching_views.integration_order_move,
+        name="integration-order-move",
+    ),
+    path("integrations/order/", matching_views.integration_order_save, name="integration-order-save"),
+    path(
+        "integrations/<int:integration_id>/multiple-matches/",
+        matching_views.integration_multiple_matches,
+        name="integration-multiple-matches",
+    ),
+    path("ignore-list/", matching_views.ignore_list, name="ignore-list"),
+    path("ignore-list/<int:entry_id>/remove/", matching_views.ignore_list_remove, name="ignore-list-remove"),
+    path("test-lookup/", matching_views.test_lookup, name="test-lookup"),
     path("scripts/add/", views.script_add, name="script-add"),
     path("scripts/preview/", views.script_preview, name="script-preview"),
     path("scripts/<int:script_id>/edit/", views.script_edit, name="script-edit"),
