@@ -298,3 +298,8 @@ class PhoneBookUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.kind}, {self.status})"
+
+
+# PBX senders live in their own package; imported here so the app's models are all registered.
+from integrations.pbx.models import PbxFormat as PbxFormat  # noqa: E402
+from integrations.pbx.models import PbxSender as PbxSender  # noqa: E402
