@@ -72,7 +72,7 @@ def url(sender: PbxSender) -> str:
     return f"/pbx/{sender.format}/{sender.token}/"
 
 
-def post(sender_or_url: PbxSender | str, body: bytes | str, content_type: str, **headers: str) -> Any:
+def post(sender_or_url: PbxSender | str, body: bytes | str, content_type: str, **headers: Any) -> Any:
     target = url(sender_or_url) if isinstance(sender_or_url, PbxSender) else sender_or_url
     data = body.encode() if isinstance(body, str) else body
     return Client().generic("POST", target, data, content_type=content_type, **headers)
