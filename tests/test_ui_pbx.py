@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from auditlog.models import LogEntry
@@ -23,7 +24,7 @@ def form_token(client: Client) -> str:
     return match.group(1)
 
 
-def add(client: Client, fmt: str, name: str) -> object:
+def add(client: Client, fmt: str, name: str) -> Any:
     return client.post(PAGE, {"format": fmt, "name": name, "form_token": form_token(client)})
 
 
