@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "configurator.settings")
@@ -58,7 +59,7 @@ def main() -> None:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
-Request = tuple[bytes, str, dict[str, str]]
+Request = tuple[bytes, str, dict[str, Any]]
 
 
 def run(args: argparse.Namespace) -> None:

@@ -753,3 +753,24 @@ def test_the_secret_is_stored_encrypted(tenant):
     assert sender.secret
     assert sender.secret not in str(stored)
     assert pbx_sender_create(tenant=tenant, format_slug="zammad", name="No secret").secrets is None
+
+
+def test_secrets_reencrypt_also_rotates_pbx_sender_secrets(tenant, settings):
+    from io import StringIO
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    key_a, key_b = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [key_a]
+    sender = pbx_sender_create(tenant=tenant, format_slug="placetel", name="Placetel")
+    secret = sender.secret
+    settings.FIELD_ENCRYPTION_KEYS = [key_b, key_a]
+
+    out = StringIO()
+    call_command("secrets_reencrypt", stdout=out)
+
+    assert "of 1 PBX senders" in out.getvalue()
+    settings.FIELD_ENCRYPTION_KEYS = [key_b]  # the old key dropped
+    sender.refresh_from_db()
+    assert sender.secret == secret
