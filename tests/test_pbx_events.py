@@ -774,3 +774,14 @@ def test_secrets_reencrypt_also_rotates_pbx_sender_secrets(tenant, settings):
     settings.FIELD_ENCRYPTION_KEYS = [key_b]  # the old key dropped
     sender.refresh_from_db()
     assert sender.secret == secret
+
+
+def test_zammad_an_anonymous_caller_is_acknowledged_and_matches_nothing(zammad, address_book, journal):
+    payload = {"event": "newCall", "from": "anonymous", "to": "493023125741", "direction": "in",
+               "callId": "anon-1", "user": "Christopher Miller"}  # fmt: skip
+    response = post(zammad, json.dumps(payload), "application/json")
+    assert response.status_code == 200
+    assert response.json() == {}
+    assert journal[0]["answer"]["call"]["anonymous"] is True
+    assert journal[0]["answer"]["matches"] == []
+    assert journal[0]["answer"]["call"]["device_name"] == "Christopher Miller"
