@@ -163,3 +163,18 @@ def test_only_tenant_admins_get_in(tenant):
 def test_actions_need_post(tenant, admin_client):
     sender = pbx_sender_create(tenant=tenant, format_slug="zammad", name="Ours")
     assert admin_client.get(f"/pbx/senders/{sender.pk}/delete/").status_code == 405
+
+
+def test_the_django_admin_shows_senders_without_token_or_secret(tenant, django_user_model):
+    sender = pbx_sender_create(tenant=tenant, format_slug="placetel", name="Placetel")
+    staff = django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD)
+    client = Client()
+    client.force_login(staff)
+    from django.conf import settings
+
+    page = client.get(f"/{settings.ADMIN_URL_PATH}integrations/pbxsender/{sender.pk}/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Placetel" in text
+    assert sender.token not in text
+    assert sender.secret not in text
