@@ -785,3 +785,11 @@ def test_zammad_an_anonymous_caller_is_acknowledged_and_matches_nothing(zammad, 
     assert journal[0]["answer"]["call"]["anonymous"] is True
     assert journal[0]["answer"]["matches"] == []
     assert journal[0]["answer"]["call"]["device_name"] == "Christopher Miller"
+
+
+@pytest.mark.parametrize("pem", ["not a key", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"])
+def test_a_broken_sipgate_key_setting_is_a_403_not_a_500(sipgate, sipgate_key, settings, pem):
+    settings.PBX_SIPGATE_PUBLIC_KEY = pem
+    response = sipgate_post(sipgate, "event=newCall&from=492111234567&direction=in&callId=1", sipgate_key)
+    assert response.status_code == 403
+    assert b"PBX_SIPGATE_PUBLIC_KEY" in response.content

@@ -21,7 +21,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
@@ -66,7 +66,10 @@ _MAX_SIGNATURE_CHARS = 2048
 
 @functools.lru_cache(maxsize=4)
 def _public_key(pem: str) -> rsa.RSAPublicKey:
-    key = serialization.load_pem_public_key(pem.encode())
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except UnsupportedAlgorithm as exc:
+        raise ValueError(f"PBX_SIPGATE_PUBLIC_KEY: {exc}") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValueError("PBX_SIPGATE_PUBLIC_KEY is not an RSA public key")
     return key
