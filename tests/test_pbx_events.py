@@ -21,6 +21,9 @@ import time_machine
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.test import Client
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from integrations.models import Integration
 from integrations.pbx import base as pbx_base
@@ -793,3 +796,38 @@ def test_a_broken_sipgate_key_setting_is_a_403_not_a_500(sipgate, sipgate_key, s
     response = sipgate_post(sipgate, "event=newCall&from=492111234567&direction=in&callId=1", sipgate_key)
     assert response.status_code == 403
     assert b"PBX_SIPGATE_PUBLIC_KEY" in response.content
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_FIELD_NAMES = st.sampled_from(
+    ["event", "from", "to", "direction", "callId", "call_id", "user[]", "eventType", "SessionType", "ani",
+     "State", "Direction", "CallId", "CallerNumber", "StartTime"]
+) | st.text(max_size=10)  # fmt: skip
+
+
+@pytest.mark.parametrize("slug", FORMATS)
+@hypothesis_settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    payload=st.dictionaries(_FIELD_NAMES, _JSON_VALUES, max_size=8),
+    form=st.lists(st.tuples(_FIELD_NAMES, st.text(max_size=20)), max_size=8),
+)
+def test_any_json_or_form_payload_is_answered_without_a_500(every_sender, sipgate_key, slug, payload, form):
+    sender = every_sender[slug]
+    bodies = [
+        (json.dumps(payload).encode(), "application/json"),
+        (urlencode(form).encode(), FORM),
+    ]
+    for body, content_type in bodies:
+        headers: dict[str, str] = {}
+        if slug == "placetel":
+            headers["HTTP_X_PLACETEL_SIGNATURE"] = placetel_signature(sender.secret, body)
+        if slug == "sipgate":
+            signature = sipgate_key.sign(body, padding.PKCS1v15(), hashes.SHA256())
+            headers["HTTP_X_SIPGATE_SIGNATURE"] = base64.b64encode(signature).decode()
+        response = post(sender, body, content_type, **headers)
+        assert response.status_code < 500
+        assert response.status_code in (200, 400, 409, 415, 422), response.content
