@@ -60,6 +60,8 @@ API_KEY_FIELDS = ["tenant", "name", "prefix", "revoked", "expiry_date"]
 TENANT_FIELDS = ["name", "country", "time_zone", "extra_url_schemes"]
 MEMBERSHIP_FIELDS = ["user", "tenant", "is_tenant_admin"]
 IGNORED_NUMBER_FIELDS = ["tenant", "number", "kind", "action", "note"]
+# The token (the URL) is never logged; a rotation shows as a new `rotated_at`, the secret as "changed".
+PBX_SENDER_FIELDS = ["tenant", "format", "name", "secrets", "enabled", "rotated_at"]
 
 _via: ContextVar[str | None] = ContextVar("cti_audit_via", default=None)
 
@@ -74,7 +76,7 @@ def mask_secrets(value: str) -> str:
 
 def register_models() -> None:
     """Register the audited models with django-auditlog (once, from `AppConfig.ready()`)."""
-    from integrations.models import IgnoredNumber, Integration, Script
+    from integrations.models import IgnoredNumber, Integration, PbxSender, Script
 
     registrations: list[tuple[type[models.Model], dict[str, Any]]] = [
         (
@@ -90,6 +92,14 @@ def register_models() -> None:
         (Tenant, {"include_fields": TENANT_FIELDS}),
         (TenantMembership, {"include_fields": MEMBERSHIP_FIELDS}),
         (IgnoredNumber, {"include_fields": IGNORED_NUMBER_FIELDS}),
+        (
+            PbxSender,
+            {
+                "include_fields": PBX_SENDER_FIELDS,
+                "mask_fields": ["secrets"],
+                "mask_callable": "configurator.audit.mask_secrets",
+            },
+        ),
     ]
     for model, options in registrations:
         if not auditlog.contains(model):
@@ -162,12 +172,13 @@ class AuditKind:
 
 def audit_kinds() -> list[AuditKind]:
     """The audited object kinds, in the order the page's filter lists them."""
-    from integrations.models import IgnoredNumber, Integration, Script
+    from integrations.models import IgnoredNumber, Integration, PbxSender, Script
 
     return [
         AuditKind("integration", "Integration", Integration),
         AuditKind("script", "Script", Script),
         AuditKind("api-key", "API key", TenantAPIKey),
+        AuditKind("pbx-sender", "PBX sender", PbxSender),
         AuditKind("organization", "Organization", Tenant),
         AuditKind("admin", "User", TenantMembership),
         AuditKind("ignore-list", "Ignore list", IgnoredNumber),
@@ -249,10 +260,10 @@ def _action(entry: LogEntry, model: type[models.Model] | None, changes: dict[str
         return "created"
     if entry.action == LogEntry.Action.DELETE:
         return "deleted"
-    from integrations.models import Integration
+    from integrations.models import Integration, PbxSender
 
     keys = set(changes) - {"tenant"}
-    if model is Integration and keys == {"enabled"}:
+    if model in (Integration, PbxSender) and keys == {"enabled"}:
         return "enabled" if changes["enabled"][1] in (True, "True") else "disabled"
     if model is TenantAPIKey and "revoked" in keys and changes["revoked"][1] in (True, "True"):
         return "revoked"

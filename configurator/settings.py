@@ -347,6 +347,13 @@ OAUTH_REDIRECT_BASE_URL = env.str("OAUTH_REDIRECT_BASE_URL", default="")
 # An access token expiring within this many seconds is refreshed before use.
 OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=60)
 CONNECTOR_HTTP_TIMEOUT = env.float("CONNECTOR_HTTP_TIMEOUT", default=30.0)  # seconds
+# PBX event formats (issue 9 item 4): integrations/pbx/
+# A signed PBX event (Placetel, sipgate: no timestamp) seen again within this many seconds is a
+# replay and refused (409); 0 turns the check off.
+PBX_REPLAY_WINDOW_SECONDS = env.int("PBX_REPLAY_WINDOW_SECONDS", default=600)
+# sipgate.io's public key (PEM; "\n" for line breaks) that X-Sipgate-Signature is verified with;
+# empty: the key sipgate publishes (integrations/pbx/sipgate.py).
+PBX_SIPGATE_PUBLIC_KEY = env.str("PBX_SIPGATE_PUBLIC_KEY", default="")
 
 # Outbound HTTP guard (issue 5, SSRF): integrations/outbound.py
 # Allow connections to loopback, RFC 1918, CGNAT and IPv6 unique-local addresses (an on-premises

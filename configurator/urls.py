@@ -16,6 +16,7 @@ from integrations.catalog_views import CatalogView, catalog_page
 urlpatterns = [
     path("", include("configurator.ui_urls")),
     path("", include("integrations.ui_urls")),
+    path("", include("integrations.pbx.urls")),
     path("api/v1/match", MatchView.as_view(), name="api-match"),
     path("api/v1/catalog", CatalogView.as_view(), name="api-catalog"),
     path("catalog/", catalog_page, name="catalog"),

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from configurator.admin import ConstraintCheckingForm, EditableFieldsAdmin
-from integrations.models import Integration, Script, SyncRun
+from integrations.models import Integration, PbxSender, Script, SyncRun
 from integrations.registry import find_preset
 from integrations.services import script_validate
 
@@ -81,4 +81,19 @@ class SyncRunAdmin(admin.ModelAdmin[SyncRun]):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: SyncRun | None = None) -> bool:
+        return False
+
+
+@admin.register(PbxSender)
+class PbxSenderAdmin(EditableFieldsAdmin[PbxSender]):
+    """PBX senders, for support: rename or enable/disable; the token (URL) and secret are never shown."""
+
+    list_display = ("name", "tenant", "format", "enabled", "created_at", "rotated_at")
+    list_filter = ("format", "enabled")
+    search_fields = ("name", "tenant__name")
+    exclude = ("token", "secrets")
+    form = ConstraintCheckingForm[PbxSender]
+    editable_fields = ("name", "enabled")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from django.conf import settings
 from django.db import transaction
 
-from integrations.models import Integration
+from integrations.models import Integration, PbxSender
 
 
 class SecretsUndecryptable(Exception):
@@ -52,7 +52,17 @@ def integration_secrets_reencrypt(*, legacy: bool = False, legacy_secret_keys: I
     SECRET_KEY_FALLBACKS and `legacy_secret_keys` (salts: settings.SALT_KEY). Only the `secrets`
     column is written (UPDATE per row, one transaction). Returns the number of integrations
     re-encrypted. Raises `SecretsUndecryptable` (and changes nothing) when some row decrypts with
-    none of the keys.
+    none of the keys. PBX senders' secrets are re-encrypted in the same transaction
+    (`secrets_reencrypt` counts them too).
+    """
+    return secrets_reencrypt(legacy=legacy, legacy_secret_keys=legacy_secret_keys)["integrations"]
+
+
+def secrets_reencrypt(*, legacy: bool = False, legacy_secret_keys: Iterable[str] = ()) -> dict[str, int]:
+    """Re-encrypt the `secrets` of every integration and PBX sender (see `integration_secrets_reencrypt`).
+
+    Returns how many rows were re-encrypted: `{"integrations": n, "PBX senders": m}`. One
+    transaction: if any row of either decrypts with none of the keys, nothing is changed.
     """
     readers = [Fernet(key) for key in settings.FIELD_ENCRYPTION_KEYS]
     if legacy:
@@ -64,31 +74,41 @@ def integration_secrets_reencrypt(*, legacy: bool = False, legacy_secret_keys: I
     def decrypt(token: str) -> str:
         return reader.decrypt(token.encode()).decode()
 
+    models: list[tuple[str, type[Integration] | type[PbxSender]]] = [
+        ("integrations", Integration),
+        ("PBX senders", PbxSender),
+    ]
+    counts: dict[str, int] = {}
     with transaction.atomic():
-        # The field decrypts with the configured keys on load; a value it could not decrypt is
-        # left as the stored JSON text.
-        rows = (
-            Integration.objects.select_for_update()
-            .filter(secrets__isnull=False)
-            .values_list("pk", "secrets")
-            .order_by("pk")
-        )
-        plain: dict[int, Any] = {}
-        failed: list[int] = []
-        for pk, value in rows:
-            if isinstance(value, str):
-                try:
-                    value = _map_leaves(json.loads(value), decrypt)
-                except (InvalidToken, ValueError):
-                    failed.append(pk)
-                    continue
-            plain[pk] = value
-        if failed:
-            hint = "" if legacy else " (values from before FIELD_ENCRYPTION_KEYS need --legacy)"
-            raise SecretsUndecryptable(
-                f"The secrets of integrations {', '.join(map(str, failed))} decrypt with none of the "
-                f"keys{hint}; nothing was changed."
+        plain_by_model: list[tuple[type[Integration] | type[PbxSender], dict[int, Any]]] = []
+        for label, model in models:
+            # The field decrypts with the configured keys on load; a value it could not decrypt is
+            # left as the stored JSON text.
+            rows = (
+                model.objects.select_for_update()
+                .filter(secrets__isnull=False)
+                .values_list("pk", "secrets")
+                .order_by("pk")
             )
-        for pk, value in plain.items():
-            Integration.objects.filter(pk=pk).update(secrets=value)
-    return len(plain)
+            plain: dict[int, Any] = {}
+            failed: list[int] = []
+            for pk, value in rows:
+                if isinstance(value, str):
+                    try:
+                        value = _map_leaves(json.loads(value), decrypt)
+                    except (InvalidToken, ValueError):
+                        failed.append(pk)
+                        continue
+                plain[pk] = value
+            if failed:
+                hint = "" if legacy else " (values from before FIELD_ENCRYPTION_KEYS need --legacy)"
+                raise SecretsUndecryptable(
+                    f"The secrets of {label} {', '.join(map(str, failed))} decrypt with none of the "
+                    f"keys{hint}; nothing was changed."
+                )
+            plain_by_model.append((model, plain))
+            counts[label] = len(plain)
+        for model, plain in plain_by_model:
+            for pk, value in plain.items():
+                model.objects.filter(pk=pk).update(secrets=value)
+    return counts

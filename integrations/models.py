@@ -362,3 +362,6 @@ class IgnoredNumber(models.Model):
     def get_additional_data(self) -> dict[str, int | str | None]:
         """The audit log's context of an entry about this ignore-list entry (configurator/audit.py)."""
         return {"tenant_id": self.tenant_id, "name": self.number}
+# PBX senders live in their own package; imported here so the app's models are all registered.
+from integrations.pbx.models import PbxFormat as PbxFormat  # noqa: E402
+from integrations.pbx.models import PbxSender as PbxSender  # noqa: E402

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from integrations.encryption import SecretsUndecryptable, integration_secrets_reencrypt
+from integrations.encryption import SecretsUndecryptable, secrets_reencrypt
 
 
 class Command(BaseCommand):
@@ -36,9 +36,12 @@ class Command(BaseCommand):
         if options["legacy"] or options["legacy_secret_key"]:
             legacy_secret_keys = list(options["legacy_secret_key"])
         try:
-            count = integration_secrets_reencrypt(
+            counts = secrets_reencrypt(
                 legacy=legacy_secret_keys is not None, legacy_secret_keys=legacy_secret_keys or []
             )
         except SecretsUndecryptable as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"Re-encrypted the secrets of {count} integrations with the newest key.")
+        self.stdout.write(
+            f"Re-encrypted the secrets of {counts['integrations']} integrations "
+            f"(and of {counts['PBX senders']} PBX senders) with the newest key."
+        )
