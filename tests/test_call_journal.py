@@ -164,6 +164,7 @@ def test_the_entry_is_written_only_when_the_response_is_closed(tenant):
 
     response = CallJournalMiddleware(view)(RequestFactory().post("/pbx/zammad"))
 
+    assert isinstance(response, HttpResponse)
     assert response.content == b"{}"
     assert not CallJournalEntry.objects.exists()
     # As the test client does: closing ends the request, which would close the test's connection.
@@ -217,9 +218,11 @@ def test_masked_numbers_keep_only_the_last_digits_everywhere(api_key, tenant, ad
     stored = json.dumps([entry.request, entry.answer], ensure_ascii=False)
     for notation in ("201234567", "123 4567", "(0)20", "q=020"):
         assert notation not in stored
-    assert entry.answer["call"]["caller_number"] == "•••••4567"
-    assert entry.answer["matches"][0]["record"]["phone"]["number"] == "•••••4567"
-    assert entry.answer["actions"][0]["url"] == "https://www.google.nl?q=•••••4567"
+    answer = entry.answer
+    assert isinstance(answer, dict)
+    assert answer["call"]["caller_number"] == "•••••4567"
+    assert answer["matches"][0]["record"]["phone"]["number"] == "•••••4567"
+    assert answer["actions"][0]["url"] == "https://www.google.nl?q=•••••4567"
     assert entry.matched is True
 
 
