@@ -58,6 +58,7 @@ SCRIPT_FIELDS = ["tenant", "integration", "name", "template", "applies", "auto_o
 API_KEY_FIELDS = ["tenant", "name", "prefix", "revoked", "expiry_date"]
 TENANT_FIELDS = ["name", "country", "time_zone", "extra_url_schemes"]
 MEMBERSHIP_FIELDS = ["user", "tenant", "is_tenant_admin"]
+CALL_LOG_FIELDS = ["tenant", "enabled", "days_kept", "mask_numbers"]
 
 _via: ContextVar[str | None] = ContextVar("cti_audit_via", default=None)
 
@@ -72,7 +73,7 @@ def mask_secrets(value: str) -> str:
 
 def register_models() -> None:
     """Register the audited models with django-auditlog (once, from `AppConfig.ready()`)."""
-    from integrations.models import Integration, Script
+    from integrations.models import CallJournalOptions, Integration, Script
 
     registrations: list[tuple[type[models.Model], dict[str, Any]]] = [
         (
@@ -87,6 +88,7 @@ def register_models() -> None:
         (TenantAPIKey, {"include_fields": API_KEY_FIELDS}),
         (Tenant, {"include_fields": TENANT_FIELDS}),
         (TenantMembership, {"include_fields": MEMBERSHIP_FIELDS}),
+        (CallJournalOptions, {"include_fields": CALL_LOG_FIELDS}),
     ]
     for model, options in registrations:
         if not auditlog.contains(model):
@@ -159,7 +161,7 @@ class AuditKind:
 
 def audit_kinds() -> list[AuditKind]:
     """The audited object kinds, in the order the page's filter lists them."""
-    from integrations.models import Integration, Script
+    from integrations.models import CallJournalOptions, Integration, Script
 
     return [
         AuditKind("integration", "Integration", Integration),
@@ -167,6 +169,7 @@ def audit_kinds() -> list[AuditKind]:
         AuditKind("api-key", "API key", TenantAPIKey),
         AuditKind("organization", "Organization", Tenant),
         AuditKind("admin", "User", TenantMembership),
+        AuditKind("call-log", "Call log options", CallJournalOptions),
     ]
 
 
