@@ -578,7 +578,7 @@ def match_quality_report(*, tenant: Tenant, now: dt.datetime | None = None, top:
             tenant=tenant,
             integration__tenant=tenant,
             integration__enabled=True,
-            applies__in=[ScriptApplies.ON_NO_MATCH, ScriptApplies.ALWAYS],
+            applies=ScriptApplies.ON_NO_MATCH,
         ).select_related("integration")
     )
     unmatched = []
