@@ -117,8 +117,13 @@ def run(args: argparse.Namespace) -> None:
         }
         setup_testing_defaults(environ)
         statuses: list[str] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return lambda data: None
+
         t0 = time.perf_counter()
-        response = handler(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        response = handler(environ, start_response)
         body = b"".join(response)  # what the server sends
         answer = time.perf_counter()
         response.close()  # after sending: the call log writes here
