@@ -40,6 +40,9 @@ CHART_DAYS = 14  # the chart's default range, ending today
 MAX_RANGE_DAYS = 366
 MAX_DAYS_KEPT = 3650
 _MAX_ID = 2**63 - 1
+# Days the filter accepts: far enough from the calendar's ends for time-zone arithmetic.
+EARLIEST_DAY = dt.date(1970, 1, 1)
+LATEST_DAY = dt.date(2999, 12, 31)
 
 
 class CallLogFilterForm(BootstrapFormMixin, forms.Form):
@@ -64,6 +67,18 @@ class CallLogFilterForm(BootstrapFormMixin, forms.Form):
         if "\x00" in value:
             raise forms.ValidationError("A number cannot contain a NUL character.")
         return value.strip()
+
+    def _clean_day(self, name: str) -> dt.date | None:
+        day = self.cleaned_data.get(name)
+        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise forms.ValidationError(f"Choose a day from {EARLIEST_DAY:%Y} to {LATEST_DAY:%Y}.")
+        return day if isinstance(day, dt.date) else None
+
+    def clean_date_from(self) -> dt.date | None:
+        return self._clean_day("date_from")
+
+    def clean_date_to(self) -> dt.date | None:
+        return self._clean_day("date_to")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -312,3 +312,19 @@ def test_the_purge_runs_on_the_beat_schedule():
     schedule = django_settings.CELERY_BEAT_SCHEDULE["purge-call-journal"]
     assert schedule["task"] == "integrations.purge_call_journal"
     assert schedule["schedule"] == float(django_settings.CALL_JOURNAL_PURGE_INTERVAL)
+
+
+def test_a_body_too_large_and_a_wrong_content_type_are_logged(api_key, settings):
+    big = Client().post(
+        URL,
+        json.dumps({"caller_number": "0" * (django_settings.API_MAX_BODY_BYTES + 10)}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}",
+    )
+    xml = Client().post(
+        URL, "<call/>", content_type="application/xml", HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}"
+    )
+
+    assert (big.status_code, xml.status_code) == (413, 415)
+    assert sorted(CallJournalEntry.objects.values_list("status_code", flat=True)) == [413, 415]
+    assert not CallJournalEntry.objects.filter(counts_as_call=True).exists()

@@ -343,3 +343,25 @@ def test_the_other_tenant_sees_only_its_own_quality(other_admin_client: Client, 
     assert "1 of 1 inbound call matched" in html
     assert "06 9999" not in html
     assert "+31699990000" not in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=abc",
+        "page=-1",
+        "page=999999999999999999999",
+        "q=%ff%fe",
+        "q=%2B31+20+123+4567",
+        "date_from=0000-00-00",
+        "date_to=9999-12-31",
+        "date_from=0001-01-01",
+        "date_from=9999-12-31",
+        "sender=" + "x" * 500,
+        "matched=yes&matched=no",
+    ],
+)
+def test_odd_query_strings_never_give_a_500(admin_client: Client, log, query):
+    response = admin_client.get(f"{reverse('call-log')}?{query}")
+
+    assert response.status_code in (200, 400)
