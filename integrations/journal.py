@@ -199,7 +199,7 @@ def _row(entry: _Pending, *, tenant: Tenant, mask: bool) -> CallJournalEntry:
         masker = _NumberMasker(caller_number=caller_number, e164=e164)
         request_data = masker.json(request_data)
         answer_data = masker.json(answer_data)
-        caller_number = masker.text(caller_number)
+        caller_number = masker.caller(caller_number)
         e164 = mask_number(e164) if e164 else ""
     return CallJournalEntry(
         tenant_id=entry.tenant_id,
@@ -220,12 +220,23 @@ def _row(entry: _Pending, *, tenant: Tenant, mask: bool) -> CallJournalEntry:
             and "matches" in answer
             and direction != "out"
             and entry.event.strip().casefold() in CALL_START_EVENTS
+            and answer.get("ignored") is not True
+            and not _is_internal(call)
         ),
         request=request_data if isinstance(request_data, dict) else {"value": request_data},
         answer=answer_data,
         status_code=entry.status_code,
         duration_ms=round(entry.duration_ms, 3) if math.isfinite(entry.duration_ms) else 0.0,
     )
+
+
+def _is_internal(call: Mapping[str, Any]) -> bool:
+    """Whether the answered call came from an internal extension (never matched, so not counted)."""
+    kind = call.get("caller_kind")
+    if isinstance(kind, str):
+        return kind == "internal"
+    # Before `caller_kind`: a 200 without an E.164 number that is not withheld is an extension.
+    return bool(call) and call.get("caller_number_e164") is None and call.get("anonymous") is False
 
 
 def _e164_or_blank(number: str, *, country: str) -> str:
@@ -308,9 +319,13 @@ class _NumberMasker:
     def text(self, text: str) -> str:
         """`text` with each notation of the caller number masked."""
         if not self.targets:
-            return mask_number(text) if re.fullmatch(r"[\d\s+().\-/]+", text or "x") else text
-        masked = _NUMBER_RUN.sub(self._replace, text)
-        return mask_number(masked) if masked == text and re.fullmatch(r"[\d\s+().\-/]+", text) else masked
+            return text
+        return _NUMBER_RUN.sub(self._replace, text)
+
+    def caller(self, caller_number: str) -> str:
+        """The caller number as sent, masked (also when it is no notation of the E.164 number)."""
+        masked = self.text(caller_number)
+        return mask_number(caller_number) if masked == caller_number else masked
 
     def json(self, value: Any) -> Any:
         """`value` (JSON) with the caller number masked in every text."""

@@ -362,7 +362,9 @@ class CallJournalEntry(models.Model):
     match_count = models.PositiveIntegerField(default=0)
     integration_ids = models.JSONField(default=list, blank=True)
     counts_as_call = models.BooleanField(
-        default=False, help_text="An answered inbound call's first event: counted in the chart and report."
+        default=False,
+        help_text="An answered inbound call's first event from outside (not ignored, not an internal "
+        "extension): counted in the chart and report.",
     )
     request = models.JSONField(default=dict, blank=True)
     answer = models.JSONField(null=True, blank=True)

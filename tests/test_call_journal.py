@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from urllib.parse import quote
 
+import phonenumbers
 import pytest
 import time_machine
 from django.conf import settings as django_settings
@@ -14,6 +16,9 @@ from django.core.signals import request_finished
 from django.db import DatabaseError, close_old_connections
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from integrations import journal
 from integrations.journal import (
@@ -328,3 +333,53 @@ def test_a_body_too_large_and_a_wrong_content_type_are_logged(api_key, settings)
     assert (big.status_code, xml.status_code) == (413, 415)
     assert sorted(CallJournalEntry.objects.values_list("status_code", flat=True)) == [413, 415]
     assert not CallJournalEntry.objects.filter(counts_as_call=True).exists()
+
+
+def test_internal_extensions_and_ignored_callers_are_not_counted_as_calls(api_key, tenant, monkeypatch):
+    assert get(api_key[1], caller_number="201").status_code == 200  # an internal extension
+    assert get(api_key[1], caller_number="anonymous").status_code == 200  # withheld: a call, unmatched
+
+    def ignored(*, tenant, call):  # what the ignore list part answers (monkeypatched until merged)
+        return {"call": call.as_json(), "matches": [], "actions": [], "lookups": [], "ignored": True}
+
+    monkeypatch.setattr("integrations.api.match_call", ignored)
+    assert get(api_key[1], caller_number="0209999999").json()["ignored"] is True
+
+    internal, anonymous, spam = CallJournalEntry.objects.order_by("id")
+    assert internal.counts_as_call is False
+    assert anonymous.counts_as_call is True
+    assert anonymous.matched is False
+    assert spam.counts_as_call is False
+
+
+@given(
+    national=st.integers(min_value=100_000_000, max_value=799_999_999),
+    style=st.sampled_from(
+        [
+            phonenumbers.PhoneNumberFormat.E164,
+            phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+            phonenumbers.PhoneNumberFormat.NATIONAL,
+            phonenumbers.PhoneNumberFormat.RFC3966,
+        ]
+    ),
+)
+@hypothesis_settings(max_examples=60)
+def test_every_notation_of_the_caller_number_is_masked(national: int, style: int):
+    number = phonenumbers.parse(f"+31{national}")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    written = phonenumbers.format_number(number, style)
+    masker = journal._NumberMasker(caller_number=written, e164=e164)
+
+    masked = masker.json(
+        {
+            "caller_number": written,
+            "url": f"https://x.example/?q={quote(e164)}",
+            "search": f"https://x.example/?q={quote(written)}",
+            "other": "2026-11-21",
+        }
+    )
+
+    text = json.dumps(masked, ensure_ascii=False)
+    assert str(national) not in text
+    assert masker.caller(written).endswith(str(national)[-4:])
+    assert masked["other"] == "2026-11-21"

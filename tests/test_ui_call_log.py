@@ -365,3 +365,16 @@ def test_odd_query_strings_never_give_a_500(admin_client: Client, log, query):
     response = admin_client.get(f"{reverse('call-log')}?{query}")
 
     assert response.status_code in (200, 400)
+
+
+def test_an_ignored_call_says_so(admin_client: Client, tenant):
+    entry = journal_entry(
+        tenant,
+        at(0),
+        matched=False,
+        counts_as_call=False,
+        answer={"call": {}, "matches": [], "actions": [], "lookups": [], "ignored": True},
+    )
+
+    assert ">ignored</span>" in rows(admin_client.get(reverse("call-log")))[0]
+    assert ">ignored</span>" in admin_client.get(reverse("call-log-entry", args=[entry.pk])).content.decode()
