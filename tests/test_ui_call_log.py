@@ -378,3 +378,23 @@ def test_an_ignored_call_says_so(admin_client: Client, tenant):
 
     assert ">ignored</span>" in rows(admin_client.get(reverse("call-log")))[0]
     assert ">ignored</span>" in admin_client.get(reverse("call-log-entry", args=[entry.pk])).content.decode()
+
+
+def test_support_sees_the_call_log_read_only_in_the_django_admin(log, settings):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_superuser("root", "", "s3cure-root-pass-2026")
+    staff = Client()
+    staff.force_login(user)
+    base = f"/{settings.ADMIN_URL_PATH}integrations/calljournalentry/"
+
+    listing = staff.get(base)
+    assert listing.status_code == 200
+    assert "06 9999 0000" in listing.content.decode()
+    entry = log["jan"]
+    assert staff.get(f"{base}{entry.pk}/change/").status_code == 200  # a read-only view
+    staff.post(f"{base}{entry.pk}/change/", {"caller_number": "changed"})
+    entry.refresh_from_db()
+    assert entry.caller_number == "020 123 4567"
+    assert staff.post(f"{base}{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert CallJournalEntry.objects.filter(pk=entry.pk).exists()
