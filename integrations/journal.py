@@ -93,9 +93,11 @@ def journal_record(
     `sender` is "api" or the PBX format's name ("zammad", "placetel", …); `event` the sender's
     event name ("" for the match API; see `CALL_START_EVENTS`); `request_data` what was received
     (parsed parameters or body, a JSON-able mapping); `answer` the match answer as returned by
-    `matching.match_call` (or the error JSON, or None when nothing was answered); `status_code`
-    the HTTP status answered; `duration_ms` the time to the answer in milliseconds. When
-    `caller_number` is empty, `request_data["caller_number"]` is used.
+    `matching.match_call` (or the error JSON, or None when nothing was answered). A PBX format
+    that answers its sender something else passes `{"match": <match_call's answer>, "sent":
+    <what it sent, e.g. {} or the XML as text>}`: the log reads the match from "match" and
+    shows both. `status_code` the HTTP status answered; `duration_ms` the time to the answer in
+    milliseconds. When `caller_number` is empty, `request_data["caller_number"]` is used.
 
     Inside a request the entry is written after the response was sent (`CallJournalMiddleware`);
     outside one it is written now. Nothing is written when `CALL_JOURNAL_ENABLED` is off or the
@@ -174,8 +176,17 @@ def _write(entries: list[_Pending]) -> None:
         logger.exception("Could not write %d call-log entries", len(entries))
 
 
+def _match_of(answer: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The match answer inside what was answered: itself, or its "match" (see `journal_record`)."""
+    if answer is None or "matches" in answer:
+        return answer
+    inner = answer.get("match")
+    return inner if isinstance(inner, Mapping) else answer
+
+
 def _row(entry: _Pending, *, tenant: Tenant, mask: bool) -> CallJournalEntry:
-    answer = entry.answer if isinstance(entry.answer, Mapping) else None
+    sent = entry.answer if isinstance(entry.answer, Mapping) else None
+    answer = _match_of(sent)
     call = answer.get("call") if answer is not None else None
     call = call if isinstance(call, Mapping) else {}
     matches = answer.get("matches") if answer is not None else None
@@ -193,7 +204,7 @@ def _row(entry: _Pending, *, tenant: Tenant, mask: bool) -> CallJournalEntry:
     direction = call.get("direction", entry.request_data.get("direction", ""))
     direction = direction.strip().lower()[:8] if isinstance(direction, str) else ""
     request_data = _json_safe(entry.request_data)
-    answer_data = _json_safe(answer) if answer is not None else None
+    answer_data = _json_safe(sent) if sent is not None else None
     caller_number = entry.caller_number
     if mask:
         masker = _NumberMasker(caller_number=caller_number, e164=e164)

@@ -383,3 +383,27 @@ def test_every_notation_of_the_caller_number_is_masked(national: int, style: int
     assert str(national) not in text
     assert masker.caller(written).endswith(str(national)[-4:])
     assert masked["other"] == "2026-11-21"
+
+
+def test_a_pbx_that_answers_its_own_format_logs_the_match_and_what_was_sent(tenant, address_book):
+    call = call_from_params(tenant=tenant, params={"caller_number": "+31201234567"})
+    match = match_call(tenant=tenant, call=call)
+    sent = '<?xml version="1.0" encoding="UTF-8"?><Response onHangup="https://cti.example/h"/>'
+
+    journal_record(
+        tenant=tenant,
+        sender="sipgate",
+        event="newCall",
+        request_data={"event": "newCall", "from": "4920112345", "to": "31201234567"},
+        answer={"match": match, "sent": sent},
+        status_code=200,
+        duration_ms=4.0,
+        caller_number="31201234567",
+    )
+
+    [entry] = CallJournalEntry.objects.all()
+    assert entry.matched is True
+    assert entry.integration_ids == [address_book.pk]
+    assert entry.caller_e164 == "+31201234567"
+    assert entry.counts_as_call is True
+    assert entry.answer == {"match": json.loads(json.dumps(match)), "sent": sent}
