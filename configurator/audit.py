@@ -62,6 +62,7 @@ MEMBERSHIP_FIELDS = ["user", "tenant", "is_tenant_admin"]
 IGNORED_NUMBER_FIELDS = ["tenant", "number", "kind", "action", "note"]
 # The token (the URL) is never logged; a rotation shows as a new `rotated_at`, the secret as "changed".
 PBX_SENDER_FIELDS = ["tenant", "format", "name", "secrets", "enabled", "rotated_at"]
+CALL_LOG_FIELDS = ["tenant", "enabled", "days_kept", "mask_numbers"]
 
 _via: ContextVar[str | None] = ContextVar("cti_audit_via", default=None)
 
@@ -76,7 +77,7 @@ def mask_secrets(value: str) -> str:
 
 def register_models() -> None:
     """Register the audited models with django-auditlog (once, from `AppConfig.ready()`)."""
-    from integrations.models import IgnoredNumber, Integration, PbxSender, Script
+    from integrations.models import CallJournalOptions, IgnoredNumber, Integration, PbxSender, Script
 
     registrations: list[tuple[type[models.Model], dict[str, Any]]] = [
         (
@@ -100,6 +101,7 @@ def register_models() -> None:
                 "mask_callable": "configurator.audit.mask_secrets",
             },
         ),
+        (CallJournalOptions, {"include_fields": CALL_LOG_FIELDS}),
     ]
     for model, options in registrations:
         if not auditlog.contains(model):
@@ -172,7 +174,7 @@ class AuditKind:
 
 def audit_kinds() -> list[AuditKind]:
     """The audited object kinds, in the order the page's filter lists them."""
-    from integrations.models import IgnoredNumber, Integration, PbxSender, Script
+    from integrations.models import CallJournalOptions, IgnoredNumber, Integration, PbxSender, Script
 
     return [
         AuditKind("integration", "Integration", Integration),
@@ -182,6 +184,7 @@ def audit_kinds() -> list[AuditKind]:
         AuditKind("organization", "Organization", Tenant),
         AuditKind("admin", "User", TenantMembership),
         AuditKind("ignore-list", "Ignore list", IgnoredNumber),
+        AuditKind("call-log", "Call log options", CallJournalOptions),
     ]
 
 

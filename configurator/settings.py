@@ -154,6 +154,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Collects call-log entries during a request and writes them after the answer was sent.
+    "integrations.journal.CallJournalMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a lockout into the sign-in page's message
 ]
 
@@ -291,10 +293,20 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often beat looks for integrations whose nightly (or retry) sync is due (seconds).
 SYNC_DISPATCH_INTERVAL = env.int("SYNC_DISPATCH_INTERVAL", default=300)
+# Issue 9, call journal: every match request and call event is logged per tenant (on by
+# default; a tenant may turn it off), kept CALL_JOURNAL_DAYS (a tenant may choose), purged every
+# CALL_JOURNAL_PURGE_INTERVAL seconds.
+CALL_JOURNAL_ENABLED = env.bool("CALL_JOURNAL_ENABLED", default=True)
+CALL_JOURNAL_DAYS = env.int("CALL_JOURNAL_DAYS", default=30)
+CALL_JOURNAL_PURGE_INTERVAL = env.int("CALL_JOURNAL_PURGE_INTERVAL", default=3600)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-syncs": {
         "task": "integrations.dispatch_due_syncs",
         "schedule": float(SYNC_DISPATCH_INTERVAL),
+    },
+    "purge-call-journal": {
+        "task": "integrations.purge_call_journal",
+        "schedule": float(CALL_JOURNAL_PURGE_INTERVAL),
     },
 }
 

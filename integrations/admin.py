@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from configurator.admin import ConstraintCheckingForm, EditableFieldsAdmin
-from integrations.models import Integration, PbxSender, Script, SyncRun
+from integrations.models import CallJournalEntry, Integration, PbxSender, Script, SyncRun
 from integrations.registry import find_preset
 from integrations.services import script_validate
 
@@ -96,4 +96,23 @@ class PbxSenderAdmin(EditableFieldsAdmin[PbxSender]):
     editable_fields = ("name", "enabled")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+@admin.register(CallJournalEntry)
+class CallJournalEntryAdmin(admin.ModelAdmin[CallJournalEntry]):
+    """The call log, for support: read-only (a row is what a PBX sent and what it was answered)."""
+
+    list_display = (
+        "created", "tenant", "sender", "event", "caller_number", "matched", "status_code", "duration_ms",
+    )  # fmt: skip
+    list_filter = ("sender", "matched", "status_code")
+    search_fields = ("tenant__name", "caller_number", "caller_e164", "call_id")
+    date_hierarchy = "created"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CallJournalEntry | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: CallJournalEntry | None = None) -> bool:
         return False

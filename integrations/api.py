@@ -9,6 +9,7 @@ validated in `matching.call_from_params`, and repeated bad keys from one address
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from django.utils.datastructures import MultiValueDict
@@ -25,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from configurator.models import TenantAPIKey
-from integrations import api_key_failures
+from integrations import api_key_failures, journal
 from integrations.api_parsers import (
     JSONOnlyNegotiation,
     LimitedFormParser,
@@ -35,6 +36,7 @@ from integrations.api_parsers import (
     max_json_depth,
     parse_query_string,
 )
+from integrations.journal import API_SENDER
 from integrations.matching import (
     CALL_PARAMETERS,
     CALLER_NUMBER_PATTERN,
@@ -350,6 +352,11 @@ def _plain_params(data: MultiValueDict[str, str]) -> dict[str, Any]:
     return {name: values[0] if len(values) == 1 else values for name, values in data.lists()}
 
 
+def _text_param(params: dict[str, Any], name: str) -> str:
+    value = params.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
 class MatchView(APIView):
     """Match a call's caller number against the tenant's phone cache."""
 
@@ -359,8 +366,54 @@ class MatchView(APIView):
     renderer_classes = [SafeJSONRenderer]
     content_negotiation_class = JSONOnlyNegotiation
 
+    # The call log (integrations.journal): each request of a known tenant is recorded with its
+    # status and the time to the answer, 400s included; 401/429 have no tenant and are not.
+    _journal_started: float = 0.0
+    _journal_params: dict[str, Any] | None = None
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Note when the request came in (the call log's duration), then answer it."""
+        self._journal_started = time.perf_counter()
+        self._journal_params = None
+        return super().dispatch(request, *args, **kwargs)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """DRF's finalizing, then the call-log entry of the request (written after it was sent)."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        self._journal(request, response)
+        return response
+
+    def _journal(self, request: Request, response: Any) -> None:
+        try:
+            auth = request.auth
+        except Exception:  # authentication failed before: no tenant to log for
+            return
+        if not isinstance(auth, TenantAPIKey):
+            return
+        params = self._journal_params
+        if params is None:
+            params = {}
+            if request.method == "GET":
+                try:
+                    params = _plain_params(parse_query_string(request.META))
+                except Exception:  # a query string that is not UTF-8: logged without its parameters
+                    params = {}
+        data = getattr(response, "data", None)
+        journal.journal_record(
+            tenant=auth.tenant,
+            sender=API_SENDER,
+            request_data=params,
+            answer=data if isinstance(data, dict) else None,
+            status_code=int(response.status_code),
+            duration_ms=(time.perf_counter() - self._journal_started) * 1000,
+            call_id=_text_param(params, "call_id"),
+            caller_number=_text_param(params, "caller_number"),
+            called_number=_text_param(params, "ddi_number"),
+        )
+
     def _answer(self, request: Request, params: dict[str, Any]) -> Response:
         assert isinstance(request.auth, TenantAPIKey)
+        self._journal_params = params
         tenant = request.auth.tenant
         try:
             call = call_from_params(tenant=tenant, params=params)

@@ -362,6 +362,93 @@ class IgnoredNumber(models.Model):
     def get_additional_data(self) -> dict[str, int | str | None]:
         """The audit log's context of an entry about this ignore-list entry (configurator/audit.py)."""
         return {"tenant_id": self.tenant_id, "name": self.number}
+
+
+def _default_journal_days() -> int:
+    from django.conf import settings
+
+    return int(settings.CALL_JOURNAL_DAYS)
+
+
+class CallJournalOptions(models.Model):
+    """A tenant's call-log options (`integrations.journal`); a tenant without a row uses the defaults.
+
+    `enabled`: log this tenant's match requests and call events; `days_kept`: how long entries
+    are kept (default `CALL_JOURNAL_DAYS`); `mask_numbers`: store caller numbers as their last
+    `journal.MASK_KEEP_DIGITS` digits only ("•••••4567"), in the request and answer too.
+    """
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="call_journal_options")
+    enabled = models.BooleanField(default=True, help_text="Log every match request and call event.")
+    days_kept = models.PositiveIntegerField(
+        "days kept", default=_default_journal_days, help_text="Entries older than this are deleted."
+    )
+    mask_numbers = models.BooleanField(
+        "mask caller numbers",
+        default=False,
+        help_text="Keep only the last digits of caller numbers (from now on; older entries stay).",
+    )
+
+    class Meta:
+        verbose_name = "call log options"
+        verbose_name_plural = "call log options"
+
+    def __str__(self) -> str:
+        return f"Call log options of {self.tenant_id}"
+
+    def get_additional_data(self) -> dict[str, int | str | None]:
+        """The audit log's context of an entry about these options (configurator/audit.py)."""
+        return {"tenant_id": self.tenant_id, "name": "Call log"}
+
+
+class CallJournalEntry(models.Model):
+    """One match request or PBX call event of a tenant, as the call log shows it.
+
+    `sender` is "api" or a PBX format's name; `event` the sender's event name ("" for the match
+    API); `caller_number` as sent (or masked), `caller_e164` its E.164 form ("" when it has none,
+    masked when the tenant masks numbers); `direction` "in", "out" or ""; `matched`,
+    `match_count` and `integration_ids` (the integrations that matched, in answer order) come
+    from the answer; `request` and `answer` are the JSON as received and answered (the answer is
+    null when none was given); `status_code` the HTTP status answered; `duration_ms` the time to
+    the answer in milliseconds.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    created = models.DateTimeField()
+    sender = models.CharField(max_length=32)
+    event = models.CharField(max_length=64, blank=True)
+    call_id = models.CharField(max_length=255, blank=True)
+    caller_number = models.CharField(max_length=128, blank=True)
+    caller_e164 = models.CharField(max_length=32, blank=True)
+    called_number = models.CharField(max_length=128, blank=True)
+    direction = models.CharField(max_length=8, blank=True)
+    matched = models.BooleanField(default=False)
+    match_count = models.PositiveIntegerField(default=0)
+    integration_ids = models.JSONField(default=list, blank=True)
+    counts_as_call = models.BooleanField(
+        default=False,
+        help_text="An answered inbound call's first event from outside (not ignored, not an internal "
+        "extension): counted in the chart and report.",
+    )
+    request = models.JSONField(default=dict, blank=True)
+    answer = models.JSONField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField()
+    duration_ms = models.FloatField()
+
+    class Meta:
+        ordering = ("-created", "-id")
+        verbose_name = "call log entry"
+        verbose_name_plural = "call log entries"
+        indexes = [
+            models.Index(fields=("tenant", "-created"), name="call_journal_created"),
+            models.Index(fields=("tenant", "caller_e164"), name="call_journal_caller"),
+            models.Index(fields=("created",), name="call_journal_purge"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created:%Y-%m-%d %H:%M:%S} {self.sender} {self.caller_number} {self.status_code}"
+
+
 # PBX senders live in their own package; imported here so the app's models are all registered.
 from integrations.pbx.models import PbxFormat as PbxFormat  # noqa: E402
 from integrations.pbx.models import PbxSender as PbxSender  # noqa: E402

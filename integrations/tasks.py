@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from integrations.journal import call_journal_purge
 from integrations.models import SyncMode
 from integrations.services import integrations_dispatch_due_syncs
 from integrations.sync import phone_cache_sync
@@ -33,3 +34,9 @@ def dispatch_due_syncs() -> int:
     with a stale heartbeat failed and queue them again, prune old sync history; returns how many
     were queued."""
     return integrations_dispatch_due_syncs()
+
+
+@shared_task(name="integrations.purge_call_journal", ignore_result=True)
+def purge_call_journal() -> int:
+    """Delete call-log entries older than each tenant's days kept; returns how many were deleted."""
+    return call_journal_purge()

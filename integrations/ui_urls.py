@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from integrations import matching_views, oauth_views, phonebook_views, views
+from integrations import journal_views, matching_views, oauth_views, phonebook_views, views
 
 urlpatterns: list[URLPattern] = [
     path("integrations/add/", views.preset_list, name="integration-presets"),
@@ -75,6 +75,10 @@ urlpatterns: list[URLPattern] = [
     path("ignore-list/", matching_views.ignore_list, name="ignore-list"),
     path("ignore-list/<int:entry_id>/remove/", matching_views.ignore_list_remove, name="ignore-list-remove"),
     path("test-lookup/", matching_views.test_lookup, name="test-lookup"),
+    path("call-log/", journal_views.call_log, name="call-log"),
+    path("call-log/options/", journal_views.call_log_options, name="call-log-options"),
+    path("call-log/<int:entry_id>/", journal_views.call_log_entry, name="call-log-entry"),
+    path("match-quality/", journal_views.match_quality, name="match-quality"),
     path("scripts/add/", views.script_add, name="script-add"),
     path("scripts/preview/", views.script_preview, name="script-preview"),
     path("scripts/<int:script_id>/edit/", views.script_edit, name="script-edit"),

@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import sys
-import types
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +23,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from integrations import journal as call_journal
 from integrations.models import Integration
 from integrations.pbx import base as pbx_base
 from integrations.pbx.base import country_code_first
@@ -82,20 +81,21 @@ def post(sender_or_url: PbxSender | str, body: bytes | str, content_type: str, *
 
 
 def match_titles(answer: dict[str, Any]) -> list[str]:
+    """The match titles of a match answer, or of the match a journaled PBX answer was built from
+    (`{"match": …, "sent": …}`)."""
+    answer = answer.get("match", answer)
     return [m["notification"]["title"] for m in answer["matches"]]
 
 
 @pytest.fixture
 def journal(monkeypatch) -> list[dict[str, Any]]:
-    """A stand-in for `integrations.journal` (the journal part): records each `journal_record` call."""
+    """Records each `journal_record` call the PBX events make (the call log's own tests cover the rest)."""
     calls: list[dict[str, Any]] = []
-    module = types.ModuleType("integrations.journal")
 
     def journal_record(**kwargs: Any) -> None:
         calls.append(kwargs)
 
-    module.journal_record = journal_record  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "integrations.journal", module)
+    monkeypatch.setattr(call_journal, "journal_record", journal_record)
     return calls
 
 
@@ -133,7 +133,7 @@ def test_zammad_new_call_as_the_docs_curl_sends_it_is_matched_and_answered_with_
     assert entry["call_id"] == "4"
     assert entry["caller_number"] == "+493055571600"
     assert match_titles(entry["answer"]) == ["Berta Berlin"]
-    assert entry["answer"]["call"]["device_name"] == "Alice, Bob"
+    assert entry["answer"]["match"]["call"]["device_name"] == "Alice, Bob"
     assert entry["status_code"] == 200
     assert entry["sender"] == "zammad:Zammad PBX"
 
@@ -175,9 +175,9 @@ def test_zammad_json_events_newcall_answer_hangup_are_all_acknowledged(zammad, a
         assert response.json() == {}
     assert [e["event"] for e in journal] == ["newCall", "answer", "hangup"]
     assert journal[0]["answer"] is not None
-    assert journal[0]["answer"]["call"]["ddi_name"] == "helpdesk"
-    assert journal[1]["answer"] is None
-    assert journal[2]["answer"] is None
+    assert journal[0]["answer"]["match"]["call"]["ddi_name"] == "helpdesk"
+    assert journal[1]["answer"] == {"match": None, "sent": "{}"}
+    assert journal[2]["answer"] == {"match": None, "sent": "{}"}
 
 
 def test_zammad_rejects_a_caller_the_ignore_list_rejects(zammad, monkeypatch):
@@ -268,7 +268,7 @@ def test_placetel_incoming_call_signed_with_the_secret_is_matched_and_answered_i
     assert response["Content-Type"].startswith("application/xml")
     assert response.content.decode() == '<?xml version="1.0" encoding="UTF-8"?>\n<Response/>\n'
     assert match_titles(journal[0]["answer"]) == ["Karl Köln"]
-    assert journal[0]["answer"]["call"]["direction"] == "in"
+    assert journal[0]["answer"]["match"]["call"]["direction"] == "in"
 
 
 @pytest.mark.parametrize(
@@ -299,7 +299,7 @@ def test_placetel_other_events_are_acknowledged_without_a_match(placetel, addres
     response = signed_post(placetel, body)
     assert response.status_code == 200
     assert b"<Response/>" in response.content
-    assert journal[0]["answer"] is None
+    assert journal[0]["answer"]["match"] is None
     assert journal[0]["event"] == fields["event"]
 
 
@@ -422,7 +422,7 @@ def test_sipgate_answer_and_hangup_are_acknowledged(sipgate, sipgate_key, journa
         response = sipgate_post(sipgate, body, sipgate_key)
         assert response.status_code == 200, response.content
         assert b"<Response/>" in response.content
-    assert [e["answer"] for e in journal] == [None, None]
+    assert [e["answer"]["match"] for e in journal] == [None, None]
 
 
 def test_sipgate_rejects_a_caller_the_ignore_list_rejects(sipgate, sipgate_key, monkeypatch):
@@ -712,13 +712,10 @@ def test_a_body_over_the_limit_is_a_413_before_the_signature_is_checked(every_se
 
 
 def test_a_failing_journal_never_fails_the_event(zammad, monkeypatch):
-    module = types.ModuleType("integrations.journal")
-
     def journal_record(**kwargs: Any) -> None:
         raise RuntimeError("journal down")
 
-    module.journal_record = journal_record  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "integrations.journal", module)
+    monkeypatch.setattr(call_journal, "journal_record", journal_record)
     response = post(zammad, "event=newCall&from=493055571600&to=4930&direction=in&callId=1", FORM)
     assert response.status_code == 200
 
@@ -726,7 +723,7 @@ def test_a_failing_journal_never_fails_the_event(zammad, monkeypatch):
 def test_refused_events_are_journaled_with_their_status(zammad, journal):
     post(zammad, "event=ringing&from=493055571600&direction=in&callId=1", FORM)
     assert journal[0]["status_code"] == 422
-    assert journal[0]["answer"] is None
+    assert journal[0]["answer"]["match"] is None
 
 
 @pytest.mark.parametrize(
@@ -785,9 +782,9 @@ def test_zammad_an_anonymous_caller_is_acknowledged_and_matches_nothing(zammad, 
     response = post(zammad, json.dumps(payload), "application/json")
     assert response.status_code == 200
     assert response.json() == {}
-    assert journal[0]["answer"]["call"]["anonymous"] is True
-    assert journal[0]["answer"]["matches"] == []
-    assert journal[0]["answer"]["call"]["device_name"] == "Christopher Miller"
+    assert journal[0]["answer"]["match"]["call"]["anonymous"] is True
+    assert journal[0]["answer"]["match"]["matches"] == []
+    assert journal[0]["answer"]["match"]["call"]["device_name"] == "Christopher Miller"
 
 
 @pytest.mark.parametrize("pem", ["not a key", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"])

@@ -7,13 +7,12 @@ incoming-call events with the one match (`integrations.matching.call_from_params
 `match_call`) and lets the format answer the way its sender expects. Every refusal is a
 `PbxError` (a 4xx with a message the format renders in its own shape); no input gives a 500.
 
-Each handled event is passed to `_journal` (a no-op until `integrations.journal` exists).
+Each handled event, refused ones included, is written to the call log (`_journal`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import re
 import time
@@ -29,6 +28,7 @@ from django.utils.datastructures import MultiValueDict
 from rest_framework.exceptions import APIException
 
 from configurator.models import Tenant
+from integrations import journal
 from integrations.api_parsers import decode_utf8, parse_json_body, parse_urlencoded, read_limited_body
 from integrations.matching import CallInputError, call_from_params, match_call
 from integrations.pbx.models import PbxSender
@@ -278,20 +278,10 @@ def _journal(
     caller_number: str = "",
     called_number: str = "",
 ) -> None:
-    """Journal one PBX event: HOOK for the call journal (issue 9 item 5).
-
-    Calls `integrations.journal.journal_record(**same arguments)` when that module exists and
-    does nothing otherwise. A failing journal never fails the event (it is logged).
-    """
+    """Journal one PBX event in the call log (`integrations.journal.journal_record`, same
+    arguments). A failing journal never fails the event (it is logged)."""
     try:
-        journal = importlib.import_module("integrations.journal")
-    except ImportError:
-        return
-    record = getattr(journal, "journal_record", None)
-    if record is None:
-        return
-    try:
-        record(
+        journal.journal_record(
             tenant=tenant,
             sender=sender,
             request_data=request_data,
@@ -305,6 +295,11 @@ def _journal(
         )
     except Exception:
         logger.exception("journaling a PBX event failed")
+
+
+def _sent_text(response: HttpResponse) -> str:
+    """The body answered to the sender, as text for the call log (cut at `MAX_FIELD_LENGTH` * 8)."""
+    return shown(response.content.decode("utf-8", "replace"), MAX_FIELD_LENGTH * 8)
 
 
 def _safe_data(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -375,7 +370,8 @@ def handle_event(handler: PbxFormatHandler, *, request: HttpRequest, token: str)
         tenant=sender.tenant,
         sender=f"{handler.slug}:{sender.name}",
         request_data=_safe_data(data),
-        answer=answer,
+        # What the sender got (its own format) beside the match it was built from (journal_record).
+        answer={"match": answer, "sent": _sent_text(response)},
         status_code=response.status_code,
         duration_ms=(time.perf_counter() - started) * 1000,
         call_id=event.call_id if event else "",
