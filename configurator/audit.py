@@ -53,10 +53,12 @@ INTEGRATION_FIELDS = [
     "notification_fields",
     "enabled",
     "position",
+    "region",
+    "fallback_to_main_number",
 ]
 SCRIPT_FIELDS = ["tenant", "integration", "name", "template", "applies", "auto_open", "position"]
 API_KEY_FIELDS = ["tenant", "name", "prefix", "revoked", "expiry_date"]
-TENANT_FIELDS = ["name", "country", "time_zone", "extra_url_schemes"]
+TENANT_FIELDS = ["name", "country", "time_zone", "extra_url_schemes", "internal_number_length"]
 MEMBERSHIP_FIELDS = ["user", "tenant", "is_tenant_admin"]
 
 _via: ContextVar[str | None] = ContextVar("cti_audit_via", default=None)

@@ -340,6 +340,8 @@ SYNC_INCREMENTAL_INTERVAL_MINUTES = env.int("SYNC_INCREMENTAL_INTERVAL_MINUTES",
 LIVE_LOOKUP_TIMEOUT_SECONDS = env.float("LIVE_LOOKUP_TIMEOUT_SECONDS", default=2.0)
 # Seconds a live lookup's answer is kept per (integration, E.164 caller number).
 LIVE_LOOKUP_CACHE_SECONDS = env.int("LIVE_LOOKUP_CACHE_SECONDS", default=60)
+# Unreadable CRM numbers kept per integration for the overview (integrations.models.UnreadableNumber).
+UNREADABLE_NUMBERS_MAX = env.int("UNREADABLE_NUMBERS_MAX", default=1000)
 # OAuth 2.0 for connectors (issue 6): integrations/oauth.py, integrations/oauth_views.py
 # Base URL of the OAuth callback as the CRM must call it ("https://cti.example.com"); "" builds it
 # from the request (set it behind proxies that rewrite the host or scheme).
