@@ -263,7 +263,8 @@ def read_caller(
 
     "empty" for blank text; "anonymous" for a withheld-number word (`ANONYMOUS_CALLER_NUMBERS`,
     any case, also as `sip:anonymous@anonymous.invalid`, RFC 3323); "internal" for at most
-    `internal_length` digits with an optional leading `*` (also as a `sip:`/`tel:` user part);
+    `internal_length` digits, or digits after a `*` (a PBX feature code), also as a
+    `sip:`/`tel:` user part;
     else "external" with the number (`normalize_phone`, which raises `PhoneNumberError`).
     """
     text = raw.strip()
@@ -278,7 +279,7 @@ def read_caller(
     body = unwrapped.text.strip()
     if body.lower() in ANONYMOUS_CALLER_NUMBERS:
         return CallerReading(CallerKind.ANONYMOUS)
-    if re.fullmatch(rf"\*?[0-9]{{1,{max(1, internal_length)}}}", body):
+    if re.fullmatch(rf"[0-9]{{1,{max(1, internal_length)}}}|\*[0-9]+", body):
         return CallerReading(CallerKind.INTERNAL)
     return CallerReading(CallerKind.EXTERNAL, normalize_phone(text, country=country))
 
