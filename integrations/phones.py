@@ -36,6 +36,7 @@ from __future__ import annotations
 import enum
 import re
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import phonenumbers
@@ -149,9 +150,9 @@ def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
         return None
 
 
-def _readings(text: str, region: str) -> list[phonenumbers.PhoneNumber]:
-    """The ways `text` can be read, best first (see the module docstring)."""
-    readings: list[phonenumbers.PhoneNumber] = []
+def _readings(text: str, region: str) -> Iterator[phonenumbers.PhoneNumber]:
+    """The ways `text` can be read, best first (see the module docstring); lazily, so the caller
+    stops at the first valid one."""
     plain = _strip_comment(text)
     variants = [plain]
     if plain != text and sum(1 for c in text if c.isalpha() and c.isascii()) >= 3:
@@ -159,25 +160,23 @@ def _readings(text: str, region: str) -> list[phonenumbers.PhoneNumber]:
     for variant in variants:
         number = _parse(variant, region)
         if number is not None:
-            readings.append(number)
+            yield number
         stripped = variant.lstrip(" \t(")
         if not stripped.startswith("+") and not stripped.startswith("00"):
-            digits = "".join(c for c in phonenumbers.normalize_digits_only(variant))
+            digits = phonenumbers.normalize_digits_only(variant)
             if number is not None and number.extension:
                 digits = digits[: -len(number.extension)]
-            if digits:
-                with_plus = _parse(f"+{digits}", region)
-                if with_plus is not None and number is not None and number.extension:
+            with_plus = _parse(f"+{digits}", region) if digits else None
+            if with_plus is not None:
+                if number is not None and number.extension:
                     with_plus.extension = number.extension
-                if with_plus is not None:
-                    readings.append(with_plus)
+                yield with_plus
         dash = _DASH_EXTENSION.match(variant)
         if dash is not None:
             main = _parse(dash.group(1), region)
             if main is not None:
                 main.extension = dash.group(2)
-                readings.append(main)
-    return readings
+                yield main
 
 
 def normalize_phone(raw: str, *, country: str) -> NormalizedNumber:
@@ -204,18 +203,29 @@ def normalize_phone(raw: str, *, country: str) -> NormalizedNumber:
         raise PhoneNumberError(f'"{raw}" is a {unwrapped.from_uri}: address without a phone number')
     if not body or not ((body[0].isdigit() and body[0].isascii()) or body[0] in "+("):
         raise PhoneNumberError(f'"{raw}" contains characters that do not belong in a phone number')
-    readings = _readings(body, country)
-    chosen = next((n for n in readings if phonenumbers.is_valid_number(n)), None)
+    chosen: phonenumbers.PhoneNumber | None = None
+    possible: phonenumbers.PhoneNumber | None = None
+    any_reading = False
+    for reading in _readings(body, country):
+        any_reading = True
+        if phonenumbers.is_valid_number(reading):
+            chosen = reading
+            break
+        if possible is None and phonenumbers.is_possible_number(reading):
+            possible = reading
+    chosen = chosen or possible
     if chosen is None:
-        chosen = next((n for n in readings if phonenumbers.is_possible_number(n)), None)
-    if chosen is None:
-        if not readings:
+        if not any_reading:
             raise PhoneNumberError(f'"{raw}" is not a phone number')
         raise PhoneNumberError(f'"{raw}" has the wrong number of digits for a phone number of its country')
     return NormalizedNumber(
         e164=phonenumbers.format_number(chosen, phonenumbers.PhoneNumberFormat.E164),
         extension=unwrapped.extension or chosen.extension or "",
     )
+
+
+def _digit_count(text: str) -> int:
+    return sum(1 for c in text if c.isdigit())
 
 
 def extract_numbers(raw: str, *, country: str) -> list[NormalizedNumber]:
@@ -231,6 +241,8 @@ def extract_numbers(raw: str, *, country: str) -> list[NormalizedNumber]:
     except PhoneNumberError as exc:
         single, problem = None, exc
     text = raw.strip()
+    if single is not None and _digit_count(text) <= len(single.e164) - 1 + len(single.extension) + 3:
+        return [single]  # no room for a second number: the trunk prefix, "00" or "(0)" at most
     if len(text) > MAX_TEXT_LENGTH or _URI.match(text):
         if single is None:
             raise problem
