@@ -43,7 +43,7 @@ from integrations.outbound import (
     numeric_resolver,
     resolve_checked,
 )
-from integrations.phones import PhoneNumberError, normalize_phone
+from integrations.phones import PhoneNumberError, extract_numbers
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, get_preset
 from integrations.sync import fail_stale_sync, stale_sync_q, sync_history_prune
@@ -263,7 +263,8 @@ def integration_sample_records(
                 numbers: list[SampleNumber] = []
                 for phone in item.phones:
                     try:
-                        e164, problem = normalize_phone(phone.number, country=country).e164, ""
+                        read = extract_numbers(phone.number, country=country)
+                        e164, problem = ", ".join(n.e164 for n in read), ""
                     except PhoneNumberError as exc:
                         e164, problem = "", str(exc)
                     numbers.append(SampleNumber(phone.number, phone.type, e164, problem))

@@ -404,7 +404,7 @@ def integration_sample(request: HttpRequest, tenant: Tenant, integration_id: int
             records = integration_sample_records(
                 preset=preset,
                 settings_values={**connector_settings(integration)},
-                country=tenant.country,
+                country=integration.region or tenant.country,
             )
         except ConnectorError as exc:
             error = exc.message

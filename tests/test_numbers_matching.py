@@ -3,18 +3,22 @@ empty callers, an integration's own region, several numbers per field, unreadabl
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import httpx
 import pytest
+import time_machine
 from auditlog.models import LogEntry
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
 from configurator.models import Tenant
+from integrations.connectors.base import CrmRecord, DeletedRecord, RecordPhone
+from integrations.connectors.ldap import LdapConnector
 from integrations.matching import call_from_params, match_call
-from integrations.models import Integration, PhoneCacheEntry, UnreadableNumber
+from integrations.models import Integration, PhoneCacheEntry, SyncMode, UnreadableNumber
 from integrations.presets import ScriptApplies
 from integrations.services import integration_create, integration_set_number_reading, script_create
 from integrations.sync import phone_cache_sync
@@ -450,3 +454,39 @@ def test_another_tenant_never_sees_the_unreadable_numbers(
 
     assert "could not be read" not in page
     assert "Piet Pieters" not in page
+
+
+def test_an_incremental_sync_replaces_the_unreadable_numbers_of_the_records_it_read(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def person(record_id: str, *numbers: str) -> CrmRecord:
+        phones = tuple(RecordPhone(number=n, type="work") for n in numbers)
+        return CrmRecord(
+            id=record_id, type="contact", display_name=record_id.title(), phones=phones, fields={}
+        )
+
+    records = [person("anna", "020 111 0001", "n.v.t."), person("bram", "??"), person("cees", "12")]
+    changes: list[CrmRecord | DeletedRecord] = [
+        person("anna", "020 111 0001"),
+        DeletedRecord("bram"),
+        person("dirk", "x"),
+    ]
+    monkeypatch.setattr(LdapConnector, "iter_records", lambda self: iter(records))
+    monkeypatch.setattr(LdapConnector, "iter_changes", lambda self, since: iter(changes))
+    integration = Integration.objects.create(
+        tenant=tenant,
+        preset="ldap",
+        name="Directory",
+        settings={"server_url": "ldap://127.0.0.1:389", "base_dn": "dc=example,dc=org"},
+    )
+    with time_machine.travel(dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC), tick=False) as traveller:
+        assert phone_cache_sync(integration_id=integration.pk).status == "ok"
+        assert set(UnreadableNumber.objects.values_list("record_id", flat=True)) == {"anna", "bram", "cees"}
+        traveller.shift(dt.timedelta(hours=1))
+
+        assert phone_cache_sync(integration_id=integration.pk, mode=SyncMode.INCREMENTAL).status == "ok"
+
+    assert sorted(UnreadableNumber.objects.values_list("record_id", "raw_text")) == [
+        ("cees", "12"),
+        ("dirk", "x"),
+    ]
