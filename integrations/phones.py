@@ -18,12 +18,14 @@ What is read, in this order (`normalize_phone`):
 - a number in any national or international notation libphonenumber reads for the region:
   trunk prefix (`0`), `+`, `00` and the region's other international prefixes (`011` in the US,
   `0011` in Australia), `+31 (0)20`, spaces, dashes, dots, slashes, brackets;
+- a label before the number (`Tel.`, `Mob:`) is dropped;
 - words after the number (`020 123 4567 mobile`, `(privé)`) are a comment, unless the number
   is only complete with them read as keypad letters (ITU-T E.161 vanity numbers: `1-800-FLOWERS`
   is `+18003569377`);
-- an extension after `x`, `ext.`, `extension`, `#`, `;ext=`, or after a `-` when the number
-  before it is valid in the country's plan and the whole is not (`020 123 4567-12` in NL, while
-  `030 1234567-12` is one direct-dial number in Germany);
+- an extension after `x`, `ext.`, `extension`, `toestel`, `DW`, `Durchwahl`, `poste`, `#`,
+  `;ext=`, or after a `-` when the number before it is valid in the country's plan and the
+  whole is not (`020 123 4567-12` in NL, while `030 1234567-12` is one direct-dial number in
+  Germany);
 - a country code without `+` or `00`, as some PBXs send it (`31201234567`, `18003569377`):
   taken when the number is not valid read nationally but valid as `+<digits>`.
 
@@ -57,8 +59,10 @@ _URI = re.compile(r"^(?:[^<]*<)?\s*(tel|sips?):([^>]*)>?\s*$", re.IGNORECASE)
 _TEL_VISUAL_SEPARATORS = re.compile(r"[-.()\s]")
 # Words an extension is written after; a letter run that is none of these starts a comment.
 _EXTENSION_WORDS = frozenset(
-    {"x", "ext", "extn", "extension", "ex", "toestel", "tst", "durchwahl", "dw", "poste"}
+    {"x", "ext", "extn", "extension", "ex", "toestel", "tst", "durchwahl", "dw", "poste", "anexo", "interno"}
 )
+# A label before the number in a CRM field ("Tel.", "Mob:", "T:"), dropped.
+_LABEL = re.compile(r"^[^\W\d_]{1,12}\.?:?\s*(?=[0-9+(])")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _DASH_EXTENSION = re.compile(rf"^(.*[0-9])\s*-\s*([0-9]{{1,{MAIN_NUMBER_MAX_EXTENSION_DIGITS}}})$")
 _NOT_ALLOWED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -136,11 +140,19 @@ def _unwrap_uri(text: str) -> _Unwrapped:
 
 
 def _strip_comment(text: str) -> str:
-    """`text` up to the first word that is not an extension marker (the rest is a comment)."""
+    """`text` up to the first word that is not an extension marker (the rest is a comment), with
+    each extension marker written as libphonenumber reads it (" ext ")."""
+    parts: list[str] = []
+    end = 0
     for word in _LETTERS.finditer(text):
         if word.group().lower() not in _EXTENSION_WORDS:
-            return text[: word.start()].rstrip(" \t([{,;:-/")
-    return text
+            parts.append(text[end : word.start()])
+            return "".join(parts).rstrip(" \t([{,;:-/")
+        parts.append(text[end : word.start()] + " ext ")
+        end = word.end()
+        while end < len(text) and text[end] in ".:=":
+            end += 1
+    return "".join(parts) + text[end:]
 
 
 def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
@@ -199,6 +211,10 @@ def normalize_phone(raw: str, *, country: str) -> NormalizedNumber:
         )
     unwrapped = _unwrap_uri(text)
     body = unwrapped.text.strip()
+    if not unwrapped.from_uri:
+        if "@" in body:
+            raise PhoneNumberError(f'"{raw}" is an address, not a phone number')
+        body = _LABEL.sub("", body, count=1)
     if unwrapped.from_uri and not (_DIGITS.search(body) and (body[0].isdigit() or body[0] in "+(")):
         raise PhoneNumberError(f'"{raw}" is a {unwrapped.from_uri}: address without a phone number')
     if not body or not ((body[0].isdigit() and body[0].isascii()) or body[0] in "+("):
