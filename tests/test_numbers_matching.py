@@ -490,3 +490,16 @@ def test_an_incremental_sync_replaces_the_unreadable_numbers_of_the_records_it_r
         ("cees", "12"),
         ("dirk", "x"),
     ]
+
+
+@pytest.mark.parametrize("value", ["\x00", "ÉÉ", "b" * 5000, "NL\nBE", "🇧🇪"])
+def test_odd_form_values_are_refused_without_a_500(tenant: Tenant, admin_client: Client, value: str) -> None:
+    integration = _synced(tenant, "CRM", {"j.vcf": vcard("j", "Jan", "work:020 123 4567")})
+
+    numbers = admin_client.post(reverse("integration-numbers", args=[integration.pk]), {"region": value})
+    length = admin_client.post(reverse("tenant-numbers"), {"internal_number_length": value})
+
+    assert numbers.status_code == length.status_code == 302
+    integration.refresh_from_db()
+    tenant.refresh_from_db()
+    assert (integration.region, tenant.internal_number_length) == ("", 6)
