@@ -218,6 +218,10 @@ def test_the_internal_number_length_is_the_tenants(tenant: Tenant, admin_client:
     call = call_from_params(tenant=tenant, params={"caller_number": "12345678"})
     assert (call.caller_kind, call.caller_number_e164) == ("internal", None)
     assert 'value="8"' in admin_client.get(reverse("home")).content.decode()
+    entry = LogEntry.objects.get_for_object(tenant).first()
+    assert entry is not None
+    assert [str(v) for v in entry.changes_dict["internal_number_length"]] == ["6", "8"]
+    assert entry.actor is not None
 
 
 @pytest.mark.parametrize("value", ["", "0", "16", "abc", "-3", "9" * 50])
