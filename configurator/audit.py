@@ -54,10 +54,12 @@ INTEGRATION_FIELDS = [
     "enabled",
     "position",
     "multiple_matches",
+    "region",
+    "fallback_to_main_number",
 ]
 SCRIPT_FIELDS = ["tenant", "integration", "name", "template", "applies", "auto_open", "position"]
 API_KEY_FIELDS = ["tenant", "name", "prefix", "revoked", "expiry_date"]
-TENANT_FIELDS = ["name", "country", "time_zone", "extra_url_schemes"]
+TENANT_FIELDS = ["name", "country", "time_zone", "extra_url_schemes", "internal_number_length"]
 MEMBERSHIP_FIELDS = ["user", "tenant", "is_tenant_admin"]
 IGNORED_NUMBER_FIELDS = ["tenant", "number", "kind", "action", "note"]
 # The token (the URL) is never logged; a rotation shows as a new `rotated_at`, the secret as "changed".

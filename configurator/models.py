@@ -11,6 +11,7 @@ import zoneinfo
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
@@ -55,6 +56,11 @@ class Tenant(models.Model):
         validators=[validate_url_schemes],
         help_text="App schemes scripts may use besides http, https, mailto, tel, callto, sip, sips "
         "(comma-separated, e.g. teams, zoommtg).",
+    )
+    internal_number_length = models.PositiveSmallIntegerField(
+        default=6,
+        validators=[MinValueValidator(1), MaxValueValidator(15)],
+        help_text="Caller numbers of at most this many digits are internal extensions and never matched.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

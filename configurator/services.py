@@ -83,3 +83,16 @@ def api_key_revoke(*, tenant: Tenant, prefix: str) -> TenantAPIKey:
     api_key.revoked = True
     api_key.save(update_fields=["revoked"])
     return api_key
+
+
+def tenant_set_internal_number_length(*, tenant: Tenant, length: int) -> Tenant:
+    """Caller numbers of at most `length` digits (1..15) are the tenant's internal extensions.
+
+    Raises `ValidationError` ({"internal_number_length": ...}) outside 1..15.
+    """
+    if not 1 <= length <= 15:
+        raise ValidationError({"internal_number_length": "Enter a number of digits from 1 to 15."})
+    if tenant.internal_number_length != length:
+        tenant.internal_number_length = length
+        tenant.save(update_fields=["internal_number_length"])
+    return tenant

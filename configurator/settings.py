@@ -34,7 +34,7 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set it in the environment (or .env) to a long random value, made "
-            "with: python -c \"import secrets; print(secrets.token_urlsafe(50))\" "
+            'with: python -c "import secrets; print(secrets.token_urlsafe(50))" '
             "(`make run` writes one to var/secrets.env). Only DEBUG=true runs with a development default."
         )
     SECRET_KEY = "insecure-dev-key-only-for-debug-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
@@ -46,7 +46,7 @@ _PUBLISHED_SECRET_KEYS = {
 if not DEBUG and SECRET_KEY in _PUBLISHED_SECRET_KEYS:
     raise ImproperlyConfigured(
         "SECRET_KEY is a published development key. Set it to a long random value, made with: "
-        "python -c \"import secrets; print(secrets.token_urlsafe(50))\""
+        'python -c "import secrets; print(secrets.token_urlsafe(50))"'
     )
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -61,8 +61,8 @@ if not FIELD_ENCRYPTION_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured(
             "FIELD_ENCRYPTION_KEYS is not set. Set it to one or more comma-separated Fernet keys "
-            "(newest first), made with: python -c \"from cryptography.fernet import Fernet; "
-            "print(Fernet.generate_key().decode())\" (`make run` writes one to var/secrets.env). "
+            '(newest first), made with: python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())" (`make run` writes one to var/secrets.env). '
             "Only DEBUG=true runs with a development default."
         )
     FIELD_ENCRYPTION_KEYS = ["ZGV2LW9ubHktZmllbGQta2V5LWZvci1kZWJ1Zy0wMDA="]  # DEBUG only, published
@@ -72,8 +72,8 @@ for _key in FIELD_ENCRYPTION_KEYS:
     except ValueError as exc:
         raise ImproperlyConfigured(
             "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe base64-encoded "
-            "bytes); make one with: python -c \"from cryptography.fernet import Fernet; "
-            "print(Fernet.generate_key().decode())\""
+            'bytes); make one with: python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"'
         ) from exc
 
 # Brute-force limits on sign-in (django-axes): the UI sign-in and the Django admin sign-in.
@@ -352,6 +352,8 @@ SYNC_INCREMENTAL_INTERVAL_MINUTES = env.int("SYNC_INCREMENTAL_INTERVAL_MINUTES",
 LIVE_LOOKUP_TIMEOUT_SECONDS = env.float("LIVE_LOOKUP_TIMEOUT_SECONDS", default=2.0)
 # Seconds a live lookup's answer is kept per (integration, E.164 caller number).
 LIVE_LOOKUP_CACHE_SECONDS = env.int("LIVE_LOOKUP_CACHE_SECONDS", default=60)
+# Unreadable CRM numbers kept per integration for the overview (integrations.models.UnreadableNumber).
+UNREADABLE_NUMBERS_MAX = env.int("UNREADABLE_NUMBERS_MAX", default=1000)
 # OAuth 2.0 for connectors (issue 6): integrations/oauth.py, integrations/oauth_views.py
 # Base URL of the OAuth callback as the CRM must call it ("https://cti.example.com"); "" builds it
 # from the request (set it behind proxies that rewrite the host or scheme).

@@ -12,4 +12,5 @@ urlpatterns: list[URLPattern] = [
     path("api-keys/", views.api_keys, name="api-keys"),
     path("api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api-key-revoke"),
     path("audit-log/", views.audit_log, name="audit-log"),
+    path("organization/numbers/", views.tenant_numbers, name="tenant-numbers"),
 ]

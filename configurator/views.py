@@ -31,7 +31,7 @@ from configurator.audit import audit_entry_list, audit_integration_name, audit_k
 from configurator.forms import ApiKeyCreateForm, AuditLogFilterForm, SignInForm
 from configurator.models import Tenant, TenantAPIKey
 from configurator.selectors import api_key_list, tenant_admin_tenant
-from configurator.services import api_key_create, api_key_revoke
+from configurator.services import api_key_create, api_key_revoke, tenant_set_internal_number_length
 from integrations.registry import find_preset
 from integrations.selectors import integration_list, script_list
 
@@ -237,6 +237,23 @@ def api_key_revoke_view(request: HttpRequest, tenant: Tenant, prefix: str) -> Ht
         request, f"The API key “{api_key.name}” is revoked; PBXs using it are refused from now on."
     )
     return redirect("api-keys")
+
+
+@tenant_admin_required
+@require_POST
+def tenant_numbers(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """Save the tenant's internal-number length (caller numbers that short are never matched)."""
+    raw = request.POST.get("internal_number_length", "").strip()
+    try:
+        length = int(raw) if raw.isdigit() and len(raw) <= 3 else 0
+        tenant_set_internal_number_length(tenant=tenant, length=length)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"Caller numbers of up to {length} digits are now internal and never matched."
+        )
+    return redirect("home")
 
 
 AUDIT_LOG_PAGE_SIZE = 50

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from configurator.admin import ConstraintCheckingForm, EditableFieldsAdmin
-from integrations.models import CallJournalEntry, Integration, PbxSender, Script, SyncRun
+from integrations.models import CallJournalEntry, Integration, PbxSender, Script, SyncRun, UnreadableNumber
 from integrations.registry import find_preset
 from integrations.services import script_validate
 
@@ -115,4 +115,21 @@ class CallJournalEntryAdmin(admin.ModelAdmin[CallJournalEntry]):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: CallJournalEntry | None = None) -> bool:
+        return False
+
+
+@admin.register(UnreadableNumber)
+class UnreadableNumberAdmin(admin.ModelAdmin[UnreadableNumber]):
+    """Numbers the last sync could not read, for support: read-only (the sync replaces them)."""
+
+    list_display = ("integration", "tenant", "record_name", "raw_text", "reason", "found_at")
+    search_fields = ("integration__name", "tenant__name", "record_name", "raw_text")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: UnreadableNumber | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: UnreadableNumber | None = None) -> bool:
         return False

@@ -138,9 +138,12 @@ class HasTenantAPIKey(BasePermission):
 _DESCRIPTIONS = {
     "caller_number": (
         "The caller's number as the PBX has it, in any notation (`020 123 4567`, `+31201234567`, "
-        "`0031 20 1234567`, with an optional extension), an internal extension (`201`, `*12`), or "
-        "a word for a withheld number (`anonymous`, `withheld`, `private`, `restricted`, "
-        "`unknown`, `clir`; any case). National numbers are read in the tenant's country."
+        "`0031 20 1234567`, `31201234567`, `1-800-FLOWERS`, with an optional extension), a `tel:` "
+        "or `sip:` URI (`tel:+31-20-123-4567;ext=12`, `sip:+31201234567@pbx;user=phone`), an "
+        "internal extension (`201`, `*12`; up to the tenant's internal-number length), a word for "
+        "a withheld number (`anonymous`, `withheld`, `private`, `restricted`, `unknown`, `clir`, "
+        "`unavailable`; any case), or empty. National numbers are read in the tenant's country. "
+        "The answer's `call.caller_kind` says how it was read."
     ),
     "caller_name": "The caller's name from the phone system, if it knows one.",
     "device_number": "The extension or device the call rings on.",
@@ -159,7 +162,7 @@ _DESCRIPTIONS = {
 def _parameter_schema(name: str) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string", "maxLength": max_length(name)}
     if name == "caller_number":
-        schema.update(minLength=1, pattern=CALLER_NUMBER_PATTERN)
+        schema.update(pattern=CALLER_NUMBER_PATTERN)
     if name == "direction":
         schema["enum"] = ["in", "out"]
     return schema
@@ -244,6 +247,10 @@ class _ChooseSerializer(serializers.Serializer[Any]):
     integration = _IntegrationRefSerializer()
     choices = _ChoiceSerializer(many=True)
     other_records = serializers.IntegerField(min_value=0, help_text="Records beyond the choices listed.")
+    fallback = serializers.BooleanField(
+        help_text="True when the caller's full number is in no CRM and this record has the main "
+        "number the caller's number is an extension of (the integration's main-number fallback).",
+    )
 
 
 class _LookupSerializer(serializers.Serializer[Any]):
@@ -261,6 +268,11 @@ class _CallSerializer(serializers.Serializer[Any]):
     caller_number = serializers.CharField()
     caller_number_e164 = serializers.CharField(allow_null=True)
     anonymous = serializers.BooleanField()
+    caller_kind = serializers.ChoiceField(
+        choices=["external", "internal", "anonymous", "empty"],
+        help_text="How the caller number was read: external (matched), internal (an extension), "
+        "anonymous (withheld) or empty; only external numbers match.",
+    )
     caller_name = serializers.CharField()
     device_number = serializers.CharField()
     device_name = serializers.CharField()

@@ -27,7 +27,14 @@ from configurator.models import Tenant
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, RetryPolicy
 from integrations.http import connector_client
 from integrations.models import Integration, LookupMode, MultipleMatches, PhoneCacheEntry, Script
-from integrations.phones import ANONYMOUS_CALLER_NUMBERS, PhoneNumberError, normalize_phone
+from integrations.phones import (
+    ANONYMOUS_CALLER_NUMBERS,
+    CallerKind,
+    PhoneNumberError,
+    extract_numbers,
+    main_number_candidates,
+    read_caller,
+)
 from integrations.presets import ScriptApplies
 from integrations.registry import find_preset
 
@@ -62,21 +69,20 @@ def _case_insensitive(word: str) -> str:
 
 
 _SPACE = r"[ \t]*"
-_PHONE = r"[0-9+().\-/ \t]*[0-9][0-9+().\-/ \t]*"
-_EXTENSION = (
-    "(?:"
-    + "|".join(_case_insensitive(marker) for marker in ("extension", "ext.", "ext", "x", "#", ";ext="))
-    + f"){_SPACE}[0-9]+"
-)
+# A number as people and PBXs write it: starts with a digit, "+" or "(", then digits, the usual
+# separators, letters (vanity numbers, words after the number, extension markers) and "#;=,".
+_PHONE = r"[0-9+(][0-9A-Za-z+().\-/ \t#;=,]*"
+# A tel:, sip: or sips: URI (visible ASCII), optionally in <brackets>.
+_URI = "<?(?:" + "|".join(_case_insensitive(s) for s in ("tel", "sips", "sip")) + r"):[!-;=?-~]+>?"
 _ANONYMOUS = "|".join(_case_insensitive(word) for word in sorted(ANONYMOUS_CALLER_NUMBERS))
-# What a caller number may look like: a withheld-number word (any case), an internal extension
-# (`*12`, `201`), or digits with the usual separators and an optional extension, with blanks
-# around. Written to mean the same in Python `re` and ECMA-262, because the OpenAPI schema
-# publishes it as `pattern` and `call_from_params` checks values with it the way JSON Schema
-# does (`re.search`): anything the published pattern admits passes this check.
-CALLER_NUMBER_PATTERN = rf"^{_SPACE}(?:{_ANONYMOUS}|\*[0-9]{{1,6}}|{_PHONE}(?:{_EXTENSION})?){_SPACE}$"
+# What a caller number may look like: empty, a withheld-number word (any case), an internal
+# extension (`*12`, `201`), a `tel:`/`sip:` URI, or a number in any notation (see
+# integrations.phones), with blanks around. Written to mean the same in Python `re` and
+# ECMA-262, because the OpenAPI schema publishes it as `pattern` and `call_from_params` checks
+# values with it the way JSON Schema does (`re.search`): anything the published pattern admits
+# passes this check.
+CALLER_NUMBER_PATTERN = rf"^{_SPACE}(?:{_ANONYMOUS}|\*[0-9]{{1,15}}|{_URI}|{_PHONE})?{_SPACE}$"
 _CALLER_NUMBER = re.compile(CALLER_NUMBER_PATTERN)
-_INTERNAL_EXTENSION = re.compile(r"\*?[0-9]{1,6}")
 _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -137,7 +143,8 @@ def _text_problem(text: str) -> str | None:
 class Call:
     """What the PBX told us about a call, normalized.
 
-    `caller_number_e164` is None for withheld (`anonymous`) and internal short numbers;
+    `caller_number_e164` is None for withheld (`anonymous`), internal short and empty numbers;
+    `caller_kind` says which (`integrations.phones.CallerKind`: external, internal, anonymous, empty);
     `start_time` is aware, in the tenant's time zone.
     """
 
@@ -152,6 +159,7 @@ class Call:
     ddi_name: str = ""
     call_id: str = ""
     direction: str = ""
+    caller_kind: str = CallerKind.EXTERNAL
 
     def as_json(self) -> dict[str, Any]:
         """The call as the matching API returns it."""
@@ -159,6 +167,7 @@ class Call:
             "caller_number": self.caller_number,
             "caller_number_e164": self.caller_number_e164,
             "anonymous": self.anonymous,
+            "caller_kind": str(self.caller_kind),
             "caller_name": self.caller_name,
             "device_number": self.device_number,
             "device_name": self.device_name,
@@ -205,7 +214,10 @@ def call_from_params(*, tenant: Tenant, params: Mapping[str, Any]) -> Call:
     each repeated name as a list). Raises `CallInputError` naming each wrong parameter: an
     unknown name, a value that is not one string, text with a NUL or a lone surrogate, a value
     longer than `max_length(name)`, a missing or malformed `caller_number` (see
-    `CALLER_NUMBER_PATTERN`), a bad `start_time` or `direction`.
+    `CALLER_NUMBER_PATTERN` and `integrations.phones.read_caller`; national numbers are read in
+    the tenant's country, at most `tenant.internal_number_length` digits are internal), a bad
+    `start_time` or `direction`. An empty `caller_number` is no error: the call's
+    `caller_kind` is "empty" and it matches nothing.
     """
     errors: dict[str, str] = {}
     values: dict[str, str] = {}
@@ -238,19 +250,20 @@ def call_from_params(*, tenant: Tenant, params: Mapping[str, Any]) -> Call:
 
     caller_number = values.get("caller_number", "")
     e164: str | None = None
-    anonymous = False
+    kind = CallerKind.EMPTY
     if "caller_number" not in errors:
-        if not caller_number:
+        if "caller_number" not in params:
             errors["caller_number"] = "is required; send anonymous for a withheld number"
-        elif caller_number.lower() in ANONYMOUS_CALLER_NUMBERS:
-            anonymous = True
-        elif _INTERNAL_EXTENSION.fullmatch(caller_number):
-            pass  # an internal extension: nothing in a CRM to match
         else:
             try:
-                e164 = normalize_phone(caller_number, country=tenant.country).e164
+                reading = read_caller(
+                    caller_number, country=tenant.country, internal_length=tenant.internal_number_length
+                )
             except PhoneNumberError as exc:
                 errors["caller_number"] = str(exc)
+            else:
+                kind = reading.kind
+                e164 = reading.number.e164 if reading.number else None
 
     start_time = timezone.now().astimezone(tenant.zone)
     if values.get("start_time"):
@@ -268,7 +281,7 @@ def call_from_params(*, tenant: Tenant, params: Mapping[str, Any]) -> Call:
     return Call(
         caller_number=caller_number,
         caller_number_e164=e164,
-        anonymous=anonymous,
+        anonymous=kind == CallerKind.ANONYMOUS,
         start_time=start_time,
         caller_name=values.get("caller_name", ""),
         device_number=values.get("device_number", ""),
@@ -277,6 +290,7 @@ def call_from_params(*, tenant: Tenant, params: Mapping[str, Any]) -> Call:
         ddi_name=values.get("ddi_name", ""),
         call_id=values.get("call_id", ""),
         direction=direction,
+        caller_kind=kind,
     )
 
 
@@ -376,6 +390,8 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
     (at most `MAX_CHOICES` choices), which counts as a match for the tenant-wide scripts (records
     to choose from are not "nothing found"). A caller on the tenant's ignore list
     (`integrations.ignore_list.caller_ignored`) gets no matches, no actions and no live lookups.
+    When the caller's full number is in no CRM, integrations with `fallback_to_main_number`
+    match the main number it is an extension of, and each such match says `"fallback": true`.
     """
     return _answer(tenant=tenant, call=call, why=None)
 
@@ -426,6 +442,10 @@ def _answer(*, tenant: Tenant, call: Call, why: _Why | None) -> dict[str, Any]:
         live_entries, lookups = _live_lookups(tenant=tenant, e164=call.caller_number_e164)
         entries.extend(live_entries)
         live = {entry.integration_id for entry in live_entries}
+    fallback = False
+    if call.caller_number_e164 and not entries:
+        entries = _main_number_entries(tenant=tenant, e164=call.caller_number_e164)
+        fallback = bool(entries)
     scripts = list(
         Script.objects.filter(tenant=tenant)
         .filter(Q(integration__isnull=True) | Q(integration__enabled=True, integration__tenant=tenant))
@@ -469,6 +489,7 @@ def _answer(*, tenant: Tenant, call: Call, why: _Why | None) -> dict[str, Any]:
         for entry in returned:
             match = _match_json(entry, scripts=scripts, renderer=renderer, why=why)
             match["source"] = "live" if entry.integration_id in live else "cache"
+            match["fallback"] = fallback
             match["other_records"] = len(records) - len(returned)
             matches.append(match)
         if why is not None:
@@ -603,6 +624,14 @@ def _integration_reason(
     if not call.caller_number_e164:
         return "not searched: the caller number is not an outside number"
     records = int(found["records"])
+    fallback = any(
+        m.get("fallback") and m.get("integration", {}).get("id") == integration.pk for m in answer["matches"]
+    )
+    if records and fallback:
+        return (
+            "no record has the caller's full number; the company's main number it is an extension "
+            "of matched (fall back to the main number is on)"
+        )
     if records:
         policy = found.get("policy", MultipleMatches.ALL)
         if records == 1:
@@ -629,6 +658,34 @@ def _integration_reason(
         return "no record: its cache is empty (the last sync found no numbers)" + held
     count = integration.cached_numbers
     return f"no record: the number is not in its cache of {count} number{'' if count == 1 else 's'}" + held
+
+
+def _main_number_entries(*, tenant: Tenant, e164: str) -> list[PhoneCacheEntry]:
+    """The cached rows of the company's main number, for a caller whose full number is in no CRM.
+
+    Only integrations with `fallback_to_main_number` on take part (phone cache only). The main
+    number is the longest stored number that is `e164` without its last
+    1..`MAIN_NUMBER_MAX_EXTENSION_DIGITS` digits (`integrations.phones.main_number_candidates`);
+    its rows are returned, [] when none is stored.
+    """
+    candidates = main_number_candidates(e164)
+    if not candidates:
+        return []
+    rows = list(
+        PhoneCacheEntry.objects.filter(
+            tenant=tenant,
+            integration__tenant=tenant,
+            e164__in=candidates,
+            integration__enabled=True,
+            integration__fallback_to_main_number=True,
+            integration__lookup_mode=LookupMode.CACHED,
+            generation=F("integration__cache_generation"),
+        ).select_related("integration")
+    )
+    if not rows:
+        return []
+    best = max(len(row.e164) for row in rows)
+    return [row for row in rows if len(row.e164) == best]
 
 
 def _live_lookups(*, tenant: Tenant, e164: str) -> tuple[list[PhoneCacheEntry], list[dict[str, Any]]]:
@@ -680,7 +737,11 @@ def _live_lookups(*, tenant: Tenant, e164: str) -> tuple[list[PhoneCacheEntry], 
                 continue
             cache.set(key, [_record_json(r) for r in records], settings.LIVE_LOOKUP_CACHE_SECONDS)
         statuses.append({**_status(integration, "ok", ""), "cached": from_cache})
-        entries.extend(_record_entries(records, integration=integration, e164=e164, country=tenant.country))
+        entries.extend(
+            _record_entries(
+                records, integration=integration, e164=e164, country=integration.region or tenant.country
+            )
+        )
     return entries, statuses
 
 
@@ -735,10 +796,11 @@ def _record_entries(
     for record in records:
         for phone in record.phones:
             try:
-                number = normalize_phone(phone.number, country=country)
+                numbers = extract_numbers(phone.number, country=country)
             except PhoneNumberError:
                 continue
-            if number.e164 != e164:
+            number = next((n for n in numbers if n.e164 == e164), None)
+            if number is None:
                 continue
             entry = PhoneCacheEntry(
                 tenant_id=integration.tenant_id,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from configurator.models import Tenant
+from configurator.models import Tenant, validate_country
 from integrations.fields import EncryptedJSONField
 from integrations.presets import ScriptApplies
 
@@ -120,6 +120,20 @@ class Integration(models.Model):
     oauth_token_version = models.PositiveIntegerField(default=0)
     oauth_reconnect_required = models.BooleanField(default=False)
 
+    # How the CRM's numbers are read and matched (integrations/phones.py).
+    region = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[validate_country],
+        help_text="ISO 3166 country for this CRM's numbers written without a country code; "
+        "empty: the tenant's country.",
+    )
+    fallback_to_main_number = models.BooleanField(
+        default=False,
+        help_text="A caller whose full number is in no CRM matches the company's main number "
+        "(the caller's number without its last digits, the extension).",
+    )
+
     class Meta:
         ordering = ("position", "id")
         constraints = [
@@ -132,6 +146,11 @@ class Integration(models.Model):
     def get_additional_data(self) -> dict[str, int | str | None]:
         """The audit log's context of an entry about this integration (configurator/audit.py)."""
         return {"tenant_id": self.tenant_id, "name": self.name}
+
+    @property
+    def number_region(self) -> str:
+        """The ISO 3166 region this CRM's national numbers are read in: `region`, else the tenant's."""
+        return self.region or self.tenant.country
 
 
 class SyncRunStatus(models.TextChoices):
@@ -447,6 +466,33 @@ class CallJournalEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created:%Y-%m-%d %H:%M:%S} {self.sender} {self.caller_number} {self.status_code}"
+
+
+class UnreadableNumber(models.Model):
+    """A phone number a CRM record holds that the last sync could not read (integrations/phones.py).
+
+    Replaced on each successful full sync (an incremental sync replaces those of the records it
+    read), at most `UNREADABLE_NUMBERS_MAX` per integration. `raw_text` is the field as written
+    (cut to 200 characters), `reason` why it could not be read; `record_url` links to the record
+    when the CRM gives one.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="unreadable_numbers")
+    record_id = models.CharField(max_length=255)
+    record_type = models.CharField(max_length=50, blank=True)
+    record_name = models.CharField(max_length=255, blank=True)
+    record_url = models.TextField(blank=True)
+    raw_text = models.CharField(max_length=200)
+    reason = models.CharField(max_length=300)
+    found_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("record_name", "record_id", "id")
+        indexes = [models.Index(fields=("integration", "record_id"), name="unreadable_number_record")]
+
+    def __str__(self) -> str:
+        return f"{self.record_name or self.record_id}: {self.raw_text}"
 
 
 # PBX senders live in their own package; imported here so the app's models are all registered.

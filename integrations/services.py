@@ -21,7 +21,7 @@ from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 import scripts_engine
-from configurator.models import Tenant
+from configurator.models import Tenant, validate_country
 from integrations.connectors.base import Connector, ConnectorError, CrmRecord
 from integrations.connectors.http_base import HttpConnector
 from integrations.http import connector_client
@@ -43,7 +43,7 @@ from integrations.outbound import (
     numeric_resolver,
     resolve_checked,
 )
-from integrations.phones import PhoneNumberError, normalize_phone
+from integrations.phones import PhoneNumberError, extract_numbers
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, get_preset
 from integrations.sync import fail_stale_sync, stale_sync_q, sync_history_prune
@@ -263,7 +263,8 @@ def integration_sample_records(
                 numbers: list[SampleNumber] = []
                 for phone in item.phones:
                     try:
-                        e164, problem = normalize_phone(phone.number, country=country).e164, ""
+                        read = extract_numbers(phone.number, country=country)
+                        e164, problem = ", ".join(n.e164 for n in read), ""
                     except PhoneNumberError as exc:
                         e164, problem = "", str(exc)
                     numbers.append(SampleNumber(phone.number, phone.type, e164, problem))
@@ -600,6 +601,34 @@ def integration_set_lookup_mode(*, tenant: Tenant, integration: Integration, mod
     if row.lookup_mode != mode:
         row.lookup_mode = mode
         row.save(update_fields=["lookup_mode"])
+    integration.refresh_from_db()
+    return integration
+
+
+def integration_set_number_reading(
+    *, tenant: Tenant, integration: Integration, region: str, fallback_to_main_number: bool
+) -> Integration:
+    """Set how the integration's numbers are read and matched.
+
+    `region`: ISO 3166 alpha-2 (any case) for the CRM's numbers written without a country code,
+    "" for the tenant's country; takes effect at the next sync. `fallback_to_main_number`: a
+    caller whose full number is in no CRM matches the main number it is an extension of.
+    Raises `ValidationError` ({"region": ...}) for a region libphonenumber does not know.
+    Another tenant's integration is left unchanged.
+    """
+    region = region.strip().upper()
+    if region:
+        try:
+            validate_country(region)
+        except ValidationError as exc:
+            raise ValidationError({"region": exc.messages}) from None
+    row = Integration.objects.filter(pk=integration.pk, tenant=tenant).first()
+    if row is None:
+        return integration
+    if (row.region, row.fallback_to_main_number) != (region, fallback_to_main_number):
+        row.region = region
+        row.fallback_to_main_number = fallback_to_main_number
+        row.save(update_fields=["region", "fallback_to_main_number"])
     integration.refresh_from_db()
     return integration
 

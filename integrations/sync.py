@@ -65,8 +65,9 @@ from integrations.models import (
     SyncRunStatus,
     SyncState,
     SyncTrigger,
+    UnreadableNumber,
 )
-from integrations.phones import PhoneNumberError, normalize_phone
+from integrations.phones import PhoneNumberError, extract_numbers
 from integrations.registry import get_preset
 from integrations.scheduling import next_nightly_sync
 
@@ -256,8 +257,16 @@ def _entries(
     integration: Integration,
     generation: int,
     counters: dict[str, int],
+    unreadable: list[UnreadableNumber] | None = None,
 ) -> Iterable[PhoneCacheEntry]:
-    country = integration.tenant.country
+    """The phone-cache rows of `records`: each number of each phone field (several per field are
+    read, `integrations.phones.extract_numbers`) in the integration's region, once per record.
+
+    Numbers that cannot be read are counted as skipped and, up to `UNREADABLE_NUMBERS_MAX`,
+    appended to `unreadable` (unsaved rows) with the record and the reason.
+    """
+    country = integration.number_region
+    cap = settings.UNREADABLE_NUMBERS_MAX
     for item in records:
         if isinstance(item, SkippedRecord):
             counters["skipped"] += 1
@@ -267,28 +276,42 @@ def _entries(
         seen: set[str] = set()
         for phone in item.phones:
             try:
-                number = normalize_phone(phone.number, country=country)
+                numbers = extract_numbers(phone.number, country=country)
             except PhoneNumberError as exc:
                 counters["skipped"] += 1
                 logger.info("sync %s: record %s: %s", integration.pk, item.id, exc)
+                if unreadable is not None and len(unreadable) < cap:
+                    unreadable.append(
+                        UnreadableNumber(
+                            tenant_id=integration.tenant_id,
+                            integration_id=integration.pk,
+                            record_id=item.id[:255],
+                            record_type=item.type[:50],
+                            record_name=item.display_name[:255],
+                            record_url=item.url or str(item.fields.get("PopUpUri", "")),
+                            raw_text=phone.number[:200],
+                            reason=str(exc)[:300],
+                        )
+                    )
                 continue
-            if number.e164 in seen:
-                continue
-            seen.add(number.e164)
-            yield PhoneCacheEntry(
-                tenant_id=integration.tenant_id,
-                integration_id=integration.pk,
-                generation=generation,
-                e164=number.e164,
-                extension=number.extension[:20],
-                number_as_written=phone.number[:100],
-                number_type=phone.type[:50],
-                record_id=item.id[:255],
-                record_type=item.type[:50],
-                display_name=item.display_name[:255],
-                record_url=item.url,
-                fields=dict(item.fields),
-            )
+            for number in numbers:
+                if number.e164 in seen:
+                    continue
+                seen.add(number.e164)
+                yield PhoneCacheEntry(
+                    tenant_id=integration.tenant_id,
+                    integration_id=integration.pk,
+                    generation=generation,
+                    e164=number.e164,
+                    extension=number.extension[:20],
+                    number_as_written=phone.number[:100],
+                    number_type=phone.type[:50],
+                    record_id=item.id[:255],
+                    record_type=item.type[:50],
+                    display_name=item.display_name[:255],
+                    record_url=item.url,
+                    fields=dict(item.fields),
+                )
 
 
 def _with_heartbeat(records: Iterable[_T], *, run: _Run, counters: dict[str, int]) -> Iterator[_T]:
@@ -381,14 +404,19 @@ def phone_cache_sync(
             )
             records = _with_heartbeat(connector.iter_records(), run=run, counters=counters)
             batch: list[PhoneCacheEntry] = []
+            unreadable: list[UnreadableNumber] = []
             for entry in _entries(
-                records, integration=integration, generation=run.generation, counters=counters
+                records,
+                integration=integration,
+                generation=run.generation,
+                counters=counters,
+                unreadable=unreadable,
             ):
                 batch.append(entry)
                 if len(batch) >= BATCH_SIZE:
                     counters["numbers"] += _write(batch, run=run, counters=counters)
             counters["numbers"] += _write(batch, run=run, counters=counters)
-        return _finish(run, integration=integration, counters=counters)
+        return _finish(run, integration=integration, counters=counters, unreadable=unreadable)
     except _LostLock:
         return _taken_over(run, counters=counters)
     except Exception as exc:
@@ -537,7 +565,17 @@ def _apply_changes(
                 )
             counters["deleted_numbers"] = total
         removed, _ = rows.filter(match).delete()
-        entries = list(_entries(changed, integration=integration, generation=live, counters=batch_counters))
+        unreadable: list[UnreadableNumber] = []
+        entries = list(
+            _entries(
+                changed,
+                integration=integration,
+                generation=live,
+                counters=batch_counters,
+                unreadable=unreadable,
+            )
+        )
+        _replace_unreadable(run.integration_id, record_ids=[i for _, i in latest], rows=unreadable)
         PhoneCacheEntry.objects.bulk_create(entries)
         Integration.objects.filter(pk=run.integration_id).update(
             cached_numbers=Greatest(F("cached_numbers") + len(entries) - removed, 0)
@@ -547,6 +585,14 @@ def _apply_changes(
     counters["numbers"] += len(entries)
     batch.clear()
     _beat(run, progress=counters["records"])
+
+
+def _replace_unreadable(integration_id: int, *, record_ids: list[str], rows: list[UnreadableNumber]) -> None:
+    """An incremental batch's records: their unreadable numbers are now `rows` (within the cap)."""
+    kept = UnreadableNumber.objects.filter(integration_id=integration_id)
+    kept.filter(record_id__in=record_ids).delete()
+    room = max(0, settings.UNREADABLE_NUMBERS_MAX - kept.count())
+    UnreadableNumber.objects.bulk_create(rows[:room])
 
 
 def _finish_incremental(run: _Run, *, counters: dict[str, int]) -> SyncResult:
@@ -594,8 +640,17 @@ def _write(batch: list[PhoneCacheEntry], *, run: _Run, counters: dict[str, int])
     return written
 
 
-def _finish(run: _Run, *, integration: Integration, counters: dict[str, int]) -> SyncResult:
-    """Switch to the new generation, or hold it; both only while this run still owns the lock."""
+def _finish(
+    run: _Run,
+    *,
+    integration: Integration,
+    counters: dict[str, int],
+    unreadable: list[UnreadableNumber] | None = None,
+) -> SyncResult:
+    """Switch to the new generation, or hold it; both only while this run still owns the lock.
+
+    On the switch, the integration's unreadable numbers are replaced by this run's `unreadable`.
+    """
     now = timezone.now()
     numbers, records, skipped = counters["numbers"], counters["records"], counters["skipped"]
     next_sync = next_nightly_sync(
@@ -661,6 +716,8 @@ def _finish(run: _Run, *, integration: Integration, counters: dict[str, int]) ->
         )
         if old_held is not None:
             _drop_held(run, generation=old_held, now=now)
+        UnreadableNumber.objects.filter(integration_id=run.integration_id).delete()
+        UnreadableNumber.objects.bulk_create(unreadable or [])
         # Readers follow `cache_generation`, so every other generation is already invisible.
         PhoneCacheEntry.objects.filter(integration_id=run.integration_id).exclude(
             generation=run.generation

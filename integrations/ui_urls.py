@@ -25,6 +25,11 @@ urlpatterns: list[URLPattern] = [
         views.integration_lookup_mode,
         name="integration-lookup-mode",
     ),
+    path(
+        "integrations/<int:integration_id>/numbers/",
+        views.integration_numbers,
+        name="integration-numbers",
+    ),
     path("integrations/<int:integration_id>/sample/", views.integration_sample, name="integration-sample"),
     path(
         "integrations/<int:integration_id>/hold/accept/",

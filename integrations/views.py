@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import phonenumbers
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -30,7 +32,7 @@ from integrations.forms import (
     ScriptForm,
 )
 from integrations.matching import Call, CallInputError, call_from_params
-from integrations.models import Integration, LookupMode, Script, SyncState
+from integrations.models import Integration, LookupMode, Script, SyncState, UnreadableNumber
 from integrations.oauth import TOKEN_SECRET, NotConnectedError, oauth_config_for, preset_oauth_config
 from integrations.phonebook_views import phonebook_overview_context
 from integrations.presets import Preset, ScriptApplies, SettingKind
@@ -50,6 +52,7 @@ from integrations.services import (
     integration_sample_records,
     integration_set_enabled,
     integration_set_lookup_mode,
+    integration_set_number_reading,
     integration_settings_clean,
     integration_sync_request,
     integration_test_connection,
@@ -60,6 +63,8 @@ from integrations.services import (
 )
 from integrations.sync import STALE_MESSAGE, connector_settings, sync_is_stale
 
+# The overview lists this many unreadable numbers; the rest are counted.
+UNREADABLE_SHOWN = 200
 SECRET_MASK = "••••••"  # noqa: S105 - what the overview shows instead of a secret
 
 # The sample record of the script preview; other fields of the preset render as "Sample <Name>".
@@ -300,9 +305,31 @@ def integration_overview(request: HttpRequest, tenant: Tenant, integration_id: i
             "applies_labels": APPLIES_LABELS,
             "active_integration_id": integration.pk,
             **_lookup_context(integration, preset),
+            **_numbers_context(tenant=tenant, integration=integration),
             **phonebook_overview_context(tenant=tenant, integration=integration),
         },
     )
+
+
+def _numbers_context(*, tenant: Tenant, integration: Integration) -> dict[str, Any]:
+    """The overview's number reading (region, fallback) and the numbers the last sync could not read."""
+    unreadable = UnreadableNumber.objects.filter(tenant=tenant, integration=integration)
+    count = unreadable.count()
+    return {
+        "regions": sorted(phonenumbers.SUPPORTED_REGIONS),
+        "unreadable_count": count,
+        "unreadable_capped": count >= settings.UNREADABLE_NUMBERS_MAX,
+        "unreadable_numbers": [
+            {
+                "name": row.record_name or row.record_id,
+                "link": row.record_url if row.record_url.lower().startswith(("https://", "http://")) else "",
+                "raw_text": row.raw_text,
+                "reason": row.reason,
+            }
+            for row in unreadable[:UNREADABLE_SHOWN]
+        ],
+        "unreadable_shown": UNREADABLE_SHOWN,
+    }
 
 
 def _lookup_context(integration: Integration, preset: Preset | None) -> dict[str, Any]:
@@ -345,6 +372,25 @@ def integration_lookup_mode(request: HttpRequest, tenant: Tenant, integration_id
 
 @tenant_admin_required
 @require_POST
+def integration_numbers(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
+    """Save the Matching card's number reading: the CRM's region and the main-number fallback."""
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    try:
+        integration_set_number_reading(
+            tenant=tenant,
+            integration=integration,
+            region=request.POST.get("region", "")[:10],
+            fallback_to_main_number=request.POST.get("fallback_to_main_number") == "on",
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Number reading saved; a changed country applies from the next sync.")
+    return redirect("integration-overview", integration_id=integration.pk)
+
+
+@tenant_admin_required
+@require_POST
 def integration_sample(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
     """ "Fetch a sample": the first records the CRM lists, as the sync would cache them."""
     integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
@@ -358,7 +404,7 @@ def integration_sample(request: HttpRequest, tenant: Tenant, integration_id: int
             records = integration_sample_records(
                 preset=preset,
                 settings_values={**connector_settings(integration)},
-                country=tenant.country,
+                country=integration.region or tenant.country,
             )
         except ConnectorError as exc:
             error = exc.message

@@ -27,7 +27,7 @@ import charset_normalizer
 
 from integrations.connectors.base import Connector, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.carddav import _card_record
-from integrations.phones import PhoneNumberError, normalize_phone
+from integrations.phones import PhoneNumberError, extract_numbers
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies
 
 if TYPE_CHECKING:
@@ -263,7 +263,7 @@ def _usable_phones(
     problems: list[RowProblem] = []
     for number, kind, where in candidates:
         try:
-            normalize_phone(number, country=country)
+            extract_numbers(number, country=country)
         except PhoneNumberError:
             problems.append(RowProblem(line, f'the phone number "{number[:40]}"{where} cannot be read'))
             continue
@@ -278,7 +278,7 @@ def parse_csv(
 
     Record: `id` the id column's value, else "line-<n>"; `type` "contact"; `display_name` the
     name columns joined by spaces, else the company, else the e-mail; `phones` the readable
-    numbers (`integrations.phones.normalize_phone` with the tenant's `country`) typed by their
+    numbers (`integrations.phones.extract_numbers` with the tenant's `country`) typed by their
     column role; `fields` DisplayName, Identifier, Email, Company, Title. Problems: a row whose
     cell count differs from the header's, a row without a readable number (or name and number),
     an unreadable number (the row keeps its other numbers). Empty rows are passed over.
