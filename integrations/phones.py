@@ -148,7 +148,8 @@ def _strip_comment(text: str) -> str:
         if word.group().lower() not in _EXTENSION_WORDS:
             parts.append(text[end : word.start()])
             return "".join(parts).rstrip(" \t([{,;:-/")
-        parts.append(text[end : word.start()] + " ext ")
+        # ";ext=102" as vCard 4 TEL values carry it without "tel:" (RFC 3966 parameter syntax).
+        parts.append(text[end : word.start()].rstrip(" \t;") + " ext ")
         end = word.end()
         while end < len(text) and text[end] in ".:=":
             end += 1

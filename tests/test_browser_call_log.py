@@ -1,15 +1,14 @@
 """The call log, an entry, the chart and the match-quality report in a real Chromium.
 
 The PBX's requests go to the live server over HTTP, so the entries are written the way a WSGI
-server writes them: after the answer was sent. Screenshots are saved under tmp_path and copied
-to /work/screens/ when that folder can be made.
+server writes them: after the answer was sent. Screenshots are saved under tmp_path (and copied to
+$CTI_SCREENSHOTS_DIR when it is set; tests/screenshots.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import httpx
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from configurator.models import Tenant
 from configurator.services import api_key_create, tenant_create
@@ -30,25 +29,9 @@ from tests.test_browser import browser, watch_csp_violations  # noqa: F401 - the
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+from tests.screenshots import keep_screenshot
+
 pytestmark = pytest.mark.browser
-
-SCREENS = Path("/work/screens")
-
-
-def keep_screenshot(target: Page | Locator, tmp_path: Path, name: str) -> Path:
-    """Save a screenshot (a full page, or one element) under tmp_path; copy it to /work/screens/."""
-    shot = tmp_path / name
-    if isinstance(target, Page):
-        target.screenshot(path=str(shot), full_page=True)
-    else:
-        target.screenshot(path=str(shot))
-    assert shot.read_bytes().startswith(b"\x89PNG")
-    try:
-        SCREENS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, SCREENS / f"jrn-{name}")
-    except OSError:
-        pass
-    return shot
 
 
 @pytest.fixture
@@ -108,7 +91,7 @@ def test_the_log_filters_and_opens_an_entry_with_its_exact_answer(page: Page, tm
     page.get_by_role("link", name="Call log").click()
     expect(page.get_by_role("heading", name="Call log")).to_be_visible()
     expect(page.get_by_test_id("call-log-row")).to_have_count(8)
-    keep_screenshot(page, tmp_path, "call-log.png")
+    keep_screenshot(page, tmp_path, "call-log.png", prefix="jrn")
 
     page.fill("input[name=q]", "0611112222")
     page.select_option("select[name=matched]", "no")
@@ -117,7 +100,7 @@ def test_the_log_filters_and_opens_an_entry_with_its_exact_answer(page: Page, tm
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("06 1111 2222")
     expect(rows.first).to_contain_text("no match")
-    keep_screenshot(page, tmp_path, "call-log-filtered.png")
+    keep_screenshot(page, tmp_path, "call-log-filtered.png", prefix="jrn")
 
     rows.last.get_by_role("link", name="Details").click()
     expect(page.get_by_test_id("call-log-entry")).to_contain_text("HTTP 200")
@@ -125,7 +108,7 @@ def test_the_log_filters_and_opens_an_entry_with_its_exact_answer(page: Page, tm
     answer = page.get_by_test_id("entry-answer")
     expect(answer).to_contain_text('"caller_number_e164": "+31611112222"')
     expect(answer).to_contain_text('"matches": []')
-    keep_screenshot(page, tmp_path, "call-log-entry.png")
+    keep_screenshot(page, tmp_path, "call-log-entry.png", prefix="jrn")
 
 
 def test_the_chart_shows_matched_and_unmatched_calls_per_day(page: Page, tmp_path: Path, world):
@@ -143,7 +126,7 @@ def test_the_chart_shows_matched_and_unmatched_calls_per_day(page: Page, tmp_pat
     assert box is not None
     assert box["width"] > 400
     assert today.locator("rect").count() == 1
-    keep_screenshot(chart, tmp_path, "call-log-chart.png")
+    keep_screenshot(chart, tmp_path, "call-log-chart.png", prefix="jrn")
 
 
 def test_the_quality_report_shows_shares_unmatched_callers_and_duplicates(page: Page, tmp_path: Path, world):
@@ -160,4 +143,4 @@ def test_the_quality_report_shows_shares_unmatched_callers_and_duplicates(page: 
     link = callers.nth(1).get_by_test_id("create-link")
     expect(link).to_have_attribute("href", "https://crm.example.com/contacts/new?phone=%2B31611112222")
     expect(page.get_by_test_id("several-match")).to_contain_text("+31205550000")
-    keep_screenshot(page, tmp_path, "match-quality.png")
+    keep_screenshot(page, tmp_path, "match-quality.png", prefix="jrn")

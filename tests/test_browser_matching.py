@@ -1,13 +1,12 @@
 """Match order (keyboard and drag), the test-lookup panel and the ignore list in headless Chromium.
 
-Each test saves a screenshot under pytest's tmp_path and copies it to /work/screens/ign-<name> (or
-$SCREENS_DIR) so that a reviewer can look at the screens without running the tests.
+Each test saves a screenshot under pytest's tmp_path (copied to $CTI_SCREENSHOTS_DIR/ign-<name> when
+that is set, so that a reviewer can look at the screens; tests/screenshots.py).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,23 +23,11 @@ from tests.test_browser import browser, watch_csp_violations
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+from tests.screenshots import keep_screenshot
+
 pytestmark = pytest.mark.browser
 
 __all__ = ["browser"]  # the Chromium fixture, shared with tests/test_browser.py
-
-SCREENS = Path(os.environ.get("SCREENS_DIR", "/work/screens"))
-
-
-def screenshot(page: Page, tmp_path: Path, name: str) -> Path:
-    shot = tmp_path / name
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.read_bytes().startswith(b"\x89PNG")
-    try:
-        SCREENS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, SCREENS / f"ign-{name}")
-    except OSError:
-        pass  # a read-only machine: the copy under tmp_path is the screenshot
-    return shot
 
 
 def _crm(tenant: Tenant, name: str, position: int, **extra: object) -> Integration:
@@ -123,7 +110,7 @@ def test_the_admin_reorders_integrations_with_the_keyboard(page: Page, world: Te
     assert order(world) == ["Support CRM", "Archive CRM", "Sales CRM"]
     # The sidebar follows the match order.
     expect(page.locator("#sidebar-integrations .fw-semibold").first).to_have_text("Support CRM")
-    screenshot(page, tmp_path, "match-order-keyboard.png")
+    keep_screenshot(page, tmp_path, "match-order-keyboard.png", prefix="ign")
 
 
 def test_the_admin_reorders_integrations_by_drag(page: Page, world: Tenant, tmp_path: Path):
@@ -139,7 +126,7 @@ def test_the_admin_reorders_integrations_by_drag(page: Page, world: Tenant, tmp_
     # The buttons follow the new order: the first row cannot move up any more.
     expect(page.get_by_role("button", name="Move Archive CRM up")).to_be_disabled()
     expect(page.locator("#sidebar-integrations .fw-semibold").first).to_have_text("Archive CRM")
-    screenshot(page, tmp_path, "match-order-drag.png")
+    keep_screenshot(page, tmp_path, "match-order-drag.png", prefix="ign")
     page.reload()
     assert shown_order(page) == ["Archive CRM", "Sales CRM", "Support CRM"]
 
@@ -160,7 +147,7 @@ def test_the_test_lookup_panel_shows_the_answer_and_the_reasons(page: Page, tmp_
     expect(page.locator("[data-testid=answer-json]")).to_contain_text(
         '"url": "https://crm.example.com/jan-1"'
     )
-    screenshot(page, tmp_path, "test-lookup.png")
+    keep_screenshot(page, tmp_path, "test-lookup.png", prefix="ign")
 
     page.fill("input[name=caller_number]", "call me")
     page.get_by_role("button", name="Look up").click()
@@ -188,7 +175,7 @@ def test_the_ignore_list_adds_refuses_and_removes(page: Page, world: Tenant, tmp
     page.select_option("select[name=kind]", "number")
     page.get_by_role("button", name="Add to the ignore list").click()
     expect(page.locator(".invalid-feedback")).to_contain_text("Not a phone number")
-    screenshot(page, tmp_path, "ignore-list.png")
+    keep_screenshot(page, tmp_path, "ignore-list.png", prefix="ign")
 
     page.get_by_role("link", name="Test lookup").click()
     page.fill("input[name=caller_number]", "0900 123 4567")

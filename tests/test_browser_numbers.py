@@ -21,6 +21,8 @@ from tests.test_browser import browser, watch_csp_violations  # noqa: F401 - the
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+from tests.screenshots import keep_screenshot
+
 pytestmark = pytest.mark.browser
 
 
@@ -75,10 +77,7 @@ def test_the_admin_sets_the_region_and_fallback_and_sees_the_unreadable_numbers(
     expect(page.get_by_label("Fall back to the main number")).to_be_checked()
     integration.refresh_from_db()
     assert (integration.region, integration.fallback_to_main_number) == ("BE", True)
-    shot = tmp_path / "numbers-overview.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.read_bytes().startswith(b"\x89PNG")
-    print(f"screenshot: {shot}")
+    keep_screenshot(page, tmp_path, "numbers-overview.png", prefix="num")
 
 
 def test_the_admin_sets_the_internal_number_length_on_the_home_page(
@@ -92,6 +91,4 @@ def test_the_admin_sets_the_internal_number_length_on_the_home_page(
     expect(page.get_by_text("up to 4 digits")).to_be_visible()
     tenant.refresh_from_db()
     assert tenant.internal_number_length == 4
-    shot = tmp_path / "numbers-home.png"
-    page.screenshot(path=str(shot), full_page=True)
-    print(f"screenshot: {shot}")
+    keep_screenshot(page, tmp_path, "numbers-home.png", prefix="num")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -17,10 +15,10 @@ from tests.test_browser import browser, watch_csp_violations
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+from tests.screenshots import keep_screenshot
+
 pytestmark = pytest.mark.browser
 __all__ = ["browser"]  # the module-scoped Chromium fixture, shared with tests/test_browser.py
-
-SCREENS = Path("/work/screens")
 
 
 @pytest.fixture
@@ -37,15 +35,6 @@ def page(browser: Browser, live_server, transactional_db) -> Iterator[Page]:
     yield page
     context.close()
     assert violations == [], "the pages broke the Content-Security-Policy"
-
-
-def keep_screenshot(page: Page, tmp_path: Path, name: str) -> Path:
-    shot = tmp_path / name
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.read_bytes().startswith(b"\x89PNG")
-    if SCREENS.is_dir():
-        shutil.copy(shot, SCREENS / name)
-    return shot
 
 
 def test_add_a_sender_and_copy_its_url_to_paste_into_the_pbx(page: Page, live_server, tmp_path):

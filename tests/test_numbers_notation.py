@@ -303,6 +303,7 @@ def test_the_integrations_region_reads_its_crms_numbers(
         ("0800-REPAIR", "NL", "+31800737247", ""),
         ("31201234567", "NL", "+31201234567", ""),
         ("18003569377", "NL", "+18003569377", ""),
+        ("+31-20-555-1234;ext=102", "NL", "+31205551234", "102"),  # a vCard 4 TEL value without "tel:"
     ],
 )
 def test_uris_extensions_vanity_and_bare_country_codes_are_read(
