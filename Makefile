@@ -13,8 +13,13 @@ lint:  ## fast loop: ruff, mypy, migrations check
 unit:  ## fast loop: every test but the browser ones, on SQLite (pass more with ARGS="-k sync")
 	bin/setup && .venv/bin/pytest -n 2 -q -m "not browser" $(ARGS)
 
-bench:  ## measure phone-cache sync and match throughput (prints figures)
+bench:  ## measure sync, match, live lookup, number reading, ignore list, call log and PBX events (prints figures)
 	bin/setup && .venv/bin/python bench/match_bench.py
+	.venv/bin/python bench/normalize_bench.py
+	.venv/bin/python bench/journal_bench.py
+	.venv/bin/python bench/ignore_list_bench.py
+	.venv/bin/python bench/pbx_events_bench.py
+	.venv/bin/python bench/live_lookup_bench.py
 
 clean:  ## remove the virtual environment, node_modules and local data
 	rm -rf .venv node_modules var
