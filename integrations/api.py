@@ -235,6 +235,10 @@ class _MatchSerializer(serializers.Serializer[Any]):
         help_text="How many more records of this integration have the number and were left out "
         "(the integration returns only the first of several matches); 0 otherwise.",
     )
+    fallback = serializers.BooleanField(
+        help_text="True when the caller's full number is in no CRM and this record has the main "
+        "number the caller's number is an extension of (the integration's main-number fallback).",
+    )
 
 
 class _ChoiceSerializer(serializers.Serializer[Any]):
@@ -247,10 +251,6 @@ class _ChooseSerializer(serializers.Serializer[Any]):
     integration = _IntegrationRefSerializer()
     choices = _ChoiceSerializer(many=True)
     other_records = serializers.IntegerField(min_value=0, help_text="Records beyond the choices listed.")
-    fallback = serializers.BooleanField(
-        help_text="True when the caller's full number is in no CRM and this record has the main "
-        "number the caller's number is an extension of (the integration's main-number fallback).",
-    )
 
 
 class _LookupSerializer(serializers.Serializer[Any]):
