@@ -125,7 +125,8 @@ def test_a_main_number_fallback_is_answered_as_the_schema_says(tenant, api_key, 
 
     assert status == 200
     validator(body, 200)
-    assert body["matches"] and all(match["fallback"] for match in body["matches"])
+    assert body["matches"]
+    assert all(match["fallback"] for match in body["matches"])
 
 
 @pytest.mark.parametrize("action", ["ignore", "reject"])
