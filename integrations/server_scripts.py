@@ -266,7 +266,8 @@ def _check_body(body: str, *, body_encoding: str, http_method: str, record_field
     except json.JSONDecodeError as exc:
         where = _source_position(exc.pos, starts, len(body))
         raise ValidationError(
-            f"The body is not valid JSON: {exc.msg.lower()} (at character {where + 1}). Placeholders "
+            f"The body is not valid JSON: {exc.msg.replace(' starting at', '').lower()} "
+            f"(at character {where + 1}). Placeholders "
             'become JSON strings: write "name": #(Caller name) or "name": "#(Caller name)".',
             code="body",
         ) from None
