@@ -687,3 +687,13 @@ def server_script_runs_recent(
     if failed_only:
         runs = runs.filter(status__in=[ServerScriptRunStatus.FAILED, ServerScriptRunStatus.REFUSED])
     return list(runs.order_by("-created", "-id")[:limit])
+
+
+def server_script_failures_count(*, tenant: Tenant, days: int = 7) -> int:
+    """How many of the tenant's server requests of the last `days` days failed or were refused."""
+    since = timezone.now() - dt.timedelta(days=days)
+    return ServerScriptRun.objects.filter(
+        tenant=tenant,
+        created__gte=since,
+        status__in=[ServerScriptRunStatus.FAILED, ServerScriptRunStatus.REFUSED],
+    ).count()
