@@ -371,7 +371,8 @@ def server_request_render(
     """Render `script`'s request for one call (`Call.as_json()`) and matched record (or None).
 
     The URL renders as a link does (values percent-encoded) and must be http(s), else `url` is
-    None; header and form values are plain text (line breaks become spaces); a JSON body gets
+    None; header values are plain text (line breaks become spaces), form values plain text
+    form-encoded; a JSON body gets
     each value as a JSON string (escaped inside a string literal of the template). Raises
     `ValidationError` only for a template broken since it was saved.
     """
@@ -401,7 +402,7 @@ def server_request_render(
                 parts = scripts_engine.render_parts(
                     scripts_engine.parse(field.value), call=call, record=record, country=country
                 )
-                pairs.append((field.name, _plain(parts)))
+                pairs.append((field.name, "".join(p.text for p in parts)))
             body = urlencode(pairs).encode()
             content_type = "application/x-www-form-urlencoded"
     return RenderedRequest(
@@ -697,3 +698,24 @@ def server_script_failures_count(*, tenant: Tenant, days: int = 7) -> int:
         created__gte=since,
         status__in=[ServerScriptRunStatus.FAILED, ServerScriptRunStatus.REFUSED],
     ).count()
+
+
+def server_script_runs_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete finished server requests older than their tenant's call-log days kept
+    (`CALL_JOURNAL_DAYS` for tenants without options); returns how many were deleted."""
+    from integrations.models import CallJournalOptions
+
+    now = now or timezone.now()
+    finished = ServerScriptRun.objects.exclude(status=ServerScriptRunStatus.PENDING)
+    deleted = 0
+    custom = list(CallJournalOptions.objects.values_list("tenant_id", "days_kept"))
+    for tenant_id, days in custom:
+        cutoff = now - dt.timedelta(days=days)
+        deleted += finished.filter(tenant_id=tenant_id, created__lt=cutoff).delete()[0]
+    default_cutoff = now - dt.timedelta(days=settings.CALL_JOURNAL_DAYS)
+    deleted += (
+        finished.filter(created__lt=default_cutoff)
+        .exclude(tenant_id__in=[tenant_id for tenant_id, _ in custom])
+        .delete()[0]
+    )
+    return deleted

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from integrations.journal import call_journal_purge
 from integrations.models import SyncMode
-from integrations.server_scripts import server_script_send
+from integrations.server_scripts import server_script_runs_purge, server_script_send
 from integrations.services import integrations_dispatch_due_syncs
 from integrations.sync import phone_cache_sync
 
@@ -41,7 +41,9 @@ def dispatch_due_syncs() -> int:
 
 @shared_task(name="integrations.purge_call_journal", ignore_result=True)
 def purge_call_journal() -> int:
-    """Delete call-log entries older than each tenant's days kept; returns how many were deleted."""
+    """Delete call-log entries (and finished server requests) older than each tenant's days kept;
+    returns how many call-log entries were deleted."""
+    server_script_runs_purge()
     return call_journal_purge()
 
 

@@ -6,6 +6,7 @@ eagerly (conftest), so a retry runs at once and the back-off is read from what t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -460,3 +461,20 @@ def test_a_link_script_keeps_todays_behaviour_and_can_become_a_server_request(te
         ["answered", "ended"],
         False,
     )
+
+
+def test_finished_runs_are_purged_with_the_call_log(tenant, crm, settings):
+    from integrations.tasks import purge_call_journal
+
+    settings.CALL_JOURNAL_DAYS = 30
+    old = _pending_run(tenant, crm)
+    with time_machine.travel("2026-10-01T10:00:00+00:00", tick=False):
+        assert server_script_send(run_id=old.pk) is None
+        ServerScriptRun.objects.filter(pk=old.pk).update(created=dt.datetime.now(dt.UTC))
+        stuck = ServerScriptRun.objects.create(tenant=tenant, script=old.script, call_key="k2", event="start")
+    with time_machine.travel(MOMENT, tick=False):
+        fresh = ServerScriptRun.objects.create(
+            tenant=tenant, script=old.script, call_key="k3", event="start", status="sent"
+        )
+        purge_call_journal()
+    assert set(ServerScriptRun.objects.values_list("pk", flat=True)) == {stuck.pk, fresh.pk}
