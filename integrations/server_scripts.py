@@ -334,7 +334,8 @@ class RenderedRequest:
         return {
             "method": self.method,
             "url": self.url,
-            "headers": [list(h) for h in self.headers],
+            # Text as UTF-8 can hold it (a lone surrogate becomes "?"), so any database stores it.
+            "headers": [[name, value.encode("utf-8", "replace").decode()] for name, value in self.headers],
             "body": self.body.decode("utf-8", "replace") if self.body is not None else None,
         }
 
@@ -394,7 +395,7 @@ def server_request_render(
             parts = scripts_engine.render_parts(
                 scripts_engine.parse(script.body_template), call=call, record=record, country=country
             )
-            body = _json_text(parts)[0].encode()
+            body = _json_text(parts)[0].encode("utf-8", "replace")
             content_type = "application/json"
         elif script.body_encoding == BodyEncoding.FORM:
             pairs = []
@@ -403,7 +404,7 @@ def server_request_render(
                     scripts_engine.parse(field.value), call=call, record=record, country=country
                 )
                 pairs.append((field.name, "".join(p.text for p in parts)))
-            body = urlencode(pairs).encode()
+            body = urlencode(pairs, errors="replace").encode()
             content_type = "application/x-www-form-urlencoded"
     return RenderedRequest(
         method=script.http_method, url=url, headers=headers, body=body, content_type=content_type
@@ -604,7 +605,7 @@ def server_script_send(*, run_id: int) -> float | None:
         _attempt(run, code=None, error="The URL rendered to no http(s) link for this call.", duration=0.0)
         _finish(run, status=ServerScriptRunStatus.FAILED, code=None, error=run.last_error)
         return None
-    headers = [(name.encode(), value.encode()) for name, value in rendered.headers]
+    headers = [(name.encode(), value.encode("utf-8", "replace")) for name, value in rendered.headers]
     if rendered.content_type and not any(n.lower() == "content-type" for n, _ in rendered.headers):
         headers.append((b"Content-Type", rendered.content_type.encode()))
     started = time.perf_counter()

@@ -2,13 +2,14 @@
 
 Stdlib `http.server` in a thread on 127.0.0.1, port 0. `answers` is a FIFO of (status, headers,
 body) answered to the next requests (503 then 200, a 429 with Retry-After…); when it is empty
-the server answers 200 `{"ok": true}`. `requests` records each (method, path with query,
-headers, body).
+the server answers 200 `{"ok": true}`; `delays` holds seconds to wait before answering the
+next requests. `requests` records each (method, path with query, headers, body).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ class HookServer:
 
     answers: deque[tuple[int, dict[str, str], bytes]] = field(default_factory=deque)
     requests: list[Received] = field(default_factory=list)
+    delays: deque[float] = field(default_factory=deque)
     base_url: str = ""
 
 
@@ -49,6 +51,8 @@ class _Handler(BaseHTTPRequestHandler):
         state.requests.append(
             Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
         )
+        if state.delays:
+            time.sleep(state.delays.popleft())  # a slow CRM: the client times out first
         status, headers, answer = state.answers.popleft() if state.answers else (200, {}, b'{"ok": true}')
         self.send_response(status)
         for name, value in headers.items():

@@ -18,6 +18,9 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.test import Client
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from integrations.models import Integration, Script, ScriptKind, ServerScriptRun
 from integrations.outbound import PRIVATE_ADDRESS_MESSAGE
@@ -27,6 +30,7 @@ from integrations.server_scripts import (
     RETRY_AFTER_CAP_SECONDS,
     call_key,
     pbx_call_event,
+    server_request_render,
     server_script_send,
 )
 from integrations.services import integration_create, script_create, script_update
@@ -478,3 +482,93 @@ def test_finished_runs_are_purged_with_the_call_log(tenant, crm, settings):
         )
         purge_call_journal()
     assert set(ServerScriptRun.objects.values_list("pk", flat=True)) == {stuck.pk, fresh.pk}
+
+
+def test_a_timeout_is_retried(tenant, crm, settings):
+    settings.SERVER_SCRIPT_TIMEOUT_SECONDS = 0.3
+    crm.delays.append(2.0)
+    run = _pending_run(tenant, crm)
+    assert server_script_send(run_id=run.pk) == 10.0
+    run.refresh_from_db()
+    assert run.attempts_log[0]["error"] == "No answer within 0.3 s."
+    assert run.attempts_log[0]["duration_ms"] < 1500
+    assert server_script_send(run_id=run.pk) is None
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == ("sent", 2)
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_without_connecting(tenant, monkeypatch):
+    from integrations import outbound
+    from tests.test_outbound import FakeDns
+
+    dns = FakeDns()
+    dns.names["crm.example.com"] = [["10.20.30.40"]]
+    monkeypatch.setattr(outbound, "system_resolver", dns)
+    backend = RecordingBackend()
+    monkeypatch.setattr(httpcore, "SyncBackend", lambda: backend)
+    run = _pending_run(tenant, HookServer(base_url="https://crm.example.com"))
+    assert server_script_send(run_id=run.pk) is None
+    run.refresh_from_db()
+    assert (run.status, run.last_error) == ("refused", PRIVATE_ADDRESS_MESSAGE)
+    assert dns.lookups == ["crm.example.com"]
+    assert backend.connections == []
+
+
+def test_cloudcti_answered_fires_only_the_answered_scripts(tenant, crm, address_book):
+    server_script(tenant, crm, name="Start", template=crm.base_url + "/start", on_events=["start"])
+    server_script(tenant, crm, name="Answered", template=crm.base_url + "/answered", on_events=["answered"])
+    sender = pbx_sender_create(tenant=tenant, format_slug="cloudcti", name="CloudCTI")
+    event = {
+        "CallId": "cc-1",
+        "CallerNumber": "+31201234567",
+        "CalledNumber": "+31207654321",
+        "Direction": "inbound",
+        "State": "answered",
+    }
+    with _capture(execute=True):
+        response = Client().post(f"/pbx/cloudcti/{sender.token}/", event, content_type="application/json")
+    assert response.status_code == 200
+    assert [r.path for r in crm.requests] == ["/answered"]
+
+
+def test_a_failing_crm_never_changes_what_the_pbx_is_answered(tenant, api_key, crm):
+    server_script(tenant, crm)
+    crm.answers.extend([(500, {}, b"")] * 10)
+    response = match(api_key[1], caller_number="0201234567", call_id="f-1")
+    assert response.status_code == 200
+    assert response.json()["matches"] == []
+
+
+@hypothesis_settings(max_examples=200)
+@given(name=st.text(), company=st.text())
+def test_any_values_give_valid_json_that_reads_back(name, company):
+    script = Script(
+        template="https://crm.example.com/calls",
+        kind=ScriptKind.SERVER_REQUEST,
+        body_template='{"bare": #(Caller name), "quoted": "x $(Company) y", "list": [#(Caller name)]}',
+        body_encoding="json",
+    )
+    call = {"caller_name": name, "caller_number": "+31201234567", "caller_number_e164": "+31201234567"}
+    rendered = server_request_render(script=script, call_json=call, record={"Company": company}, country="NL")
+    assert rendered.body is not None
+    assert json.loads(rendered.body) == {"bare": name, "quoted": f"x {company} y", "list": [name]}
+
+
+def test_a_lone_surrogate_from_a_crm_field_never_breaks_the_request():
+    script = Script(
+        template="https://crm.example.com/calls",
+        kind=ScriptKind.SERVER_REQUEST,
+        request_headers="X-Company: $(Company)",
+        body_template='{"c": $(Company)}',
+        body_encoding="json",
+    )
+    rendered = server_request_render(
+        script=script, call_json={}, record={"Company": "A\ud800B"}, country="NL"
+    )
+    assert rendered.body is not None
+    assert json.loads(rendered.body) == {"c": "A?B"}
+    form = Script(template="https://x.example/", body_template="c=$(Company)", body_encoding="form")
+    assert (
+        server_request_render(script=form, call_json={}, record={"Company": "\ud800"}, country="NL").body
+        == b"c=%3F"
+    )
