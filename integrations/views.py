@@ -602,6 +602,7 @@ def _script_form_page(
     for name in ("template", "request_headers", "body_template"):
         form.fields[name].widget.attrs.update(
             {
+                "data-insert-target": "",
                 "hx-post": preview_url,
                 "hx-trigger": "input changed delay:300ms" + (", load" if name == "template" else ""),
                 "hx-target": "#script-preview",

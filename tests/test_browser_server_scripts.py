@@ -35,6 +35,12 @@ def test_the_request_fields_follow_the_kind_and_the_preview_shows_the_request(
     expect(preview).to_contain_text("X-Agent: Reception")
     expect(preview).to_contain_text('{"from": "+31201234567", "name": "Jan Jansen"}')
 
+    body = page.locator("textarea[name=body_template]")
+    body.fill('{"n": ')
+    page.get_by_role("button", name="#(Caller name)").click()  # into the body, the field last in
+    assert body.input_value() == '{"n": #(Caller name)'
+    assert page.locator("textarea[name=template]").input_value() == "https://crm.example.com/api/calls"
+
     page.fill("textarea[name=body_template]", '{"from": #(Caller number),}')
     expect(page.locator("#script-preview")).to_contain_text("The body is not valid JSON")
     keep_screenshot(page, tmp_path, "server-script-form.png", prefix="i9-srv")
