@@ -38,7 +38,9 @@ def test_a_missing_record_renders_record_fields_empty():
 
 def test_validating_a_non_link_needs_no_scheme_and_may_be_empty():
     assert validate("", record_fields=None, url=False).tokens == ()
-    assert validate('{"n": #(Caller name)}', record_fields=None, url=False).placeholders[0].key == "callername"
+    assert (
+        validate('{"n": #(Caller name)}', record_fields=None, url=False).placeholders[0].key == "callername"
+    )
 
 
 @pytest.mark.parametrize(
