@@ -57,7 +57,21 @@ INTEGRATION_FIELDS = [
     "region",
     "fallback_to_main_number",
 ]
-SCRIPT_FIELDS = ["tenant", "integration", "name", "template", "applies", "auto_open", "position"]
+SCRIPT_FIELDS = [
+    "tenant",
+    "integration",
+    "name",
+    "template",
+    "applies",
+    "auto_open",
+    "position",
+    "kind",
+    "http_method",
+    "request_headers",
+    "body_template",
+    "body_encoding",
+    "on_events",
+]
 API_KEY_FIELDS = ["tenant", "name", "prefix", "revoked", "expiry_date"]
 TENANT_FIELDS = ["name", "country", "time_zone", "extra_url_schemes", "internal_number_length"]
 MEMBERSHIP_FIELDS = ["user", "tenant", "is_tenant_admin"]
@@ -77,6 +91,19 @@ def mask_secrets(value: str) -> str:
     return MASK_ABSENT if value.strip() in _EMPTY_SECRETS else MASK_PRESENT
 
 
+def mask_header_values(value: str) -> str:
+    """django-auditlog mask callable for `Script.request_headers`: the header names, values hidden.
+
+    Headers carry API tokens (`Authorization: Bearer …`); the log shows `Authorization: •••`.
+    """
+    lines = []
+    for line in value.splitlines():
+        name, colon, _ = line.partition(":")
+        if line.strip():
+            lines.append(f"{name.strip()}: •••" if colon else "•••")
+    return "\n".join(lines)
+
+
 def register_models() -> None:
     """Register the audited models with django-auditlog (once, from `AppConfig.ready()`)."""
     from integrations.models import CallJournalOptions, IgnoredNumber, Integration, PbxSender, Script
@@ -90,7 +117,14 @@ def register_models() -> None:
                 "mask_callable": "configurator.audit.mask_secrets",
             },
         ),
-        (Script, {"include_fields": SCRIPT_FIELDS}),
+        (
+            Script,
+            {
+                "include_fields": SCRIPT_FIELDS,
+                "mask_fields": ["request_headers"],
+                "mask_callable": "configurator.audit.mask_header_values",
+            },
+        ),
         (TenantAPIKey, {"include_fields": API_KEY_FIELDS}),
         (Tenant, {"include_fields": TENANT_FIELDS}),
         (TenantMembership, {"include_fields": MEMBERSHIP_FIELDS}),

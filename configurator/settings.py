@@ -352,6 +352,12 @@ SYNC_INCREMENTAL_INTERVAL_MINUTES = env.int("SYNC_INCREMENTAL_INTERVAL_MINUTES",
 LIVE_LOOKUP_TIMEOUT_SECONDS = env.float("LIVE_LOOKUP_TIMEOUT_SECONDS", default=2.0)
 # Seconds a live lookup's answer is kept per (integration, E.164 caller number).
 LIVE_LOOKUP_CACHE_SECONDS = env.int("LIVE_LOOKUP_CACHE_SECONDS", default=60)
+# Scripts the server runs (integrations.server_scripts): seconds one request may take, attempts
+# in all (5xx, 429, timeouts and connection errors are retried), and the back-off base in seconds
+# (doubling per attempt: 10, 20, 40, ...).
+SERVER_SCRIPT_TIMEOUT_SECONDS = env.float("SERVER_SCRIPT_TIMEOUT_SECONDS", default=5.0)
+SERVER_SCRIPT_MAX_ATTEMPTS = env.int("SERVER_SCRIPT_MAX_ATTEMPTS", default=5)
+SERVER_SCRIPT_BACKOFF_SECONDS = env.float("SERVER_SCRIPT_BACKOFF_SECONDS", default=10.0)
 # Unreadable CRM numbers kept per integration for the overview (integrations.models.UnreadableNumber).
 UNREADABLE_NUMBERS_MAX = env.int("UNREADABLE_NUMBERS_MAX", default=1000)
 # OAuth 2.0 for connectors (issue 6): integrations/oauth.py, integrations/oauth_views.py

@@ -45,6 +45,8 @@ from integrations.matching import (
     match_call,
     max_length,
 )
+from integrations.models import CallEvent
+from integrations.server_scripts import server_scripts_queue
 
 KEYWORD = "Api-Key"
 # An API key as djangorestframework-api-key makes them ("prefix.secret"), with room to spare.
@@ -434,7 +436,10 @@ class MatchView(APIView):
                 {"detail": f"Bad call parameters: {exc}.", "errors": exc.errors},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        return Response(match_call(tenant=tenant, call=call))
+        answer = match_call(tenant=tenant, call=call)
+        # The matching API counts as the call's start for scripts the server runs.
+        server_scripts_queue(tenant=tenant, event=CallEvent.START, answer=answer)
+        return Response(answer)
 
     @extend_schema(
         operation_id="match_get",

@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 
 from configurator.forms import BootstrapFormMixin
+from integrations.models import BodyEncoding, CallEvent, HttpMethod, ScriptKind
 from integrations.presets import Preset, ScriptApplies, SettingKind
 
 APPLIES_LABELS: dict[str, str] = {
@@ -99,7 +100,8 @@ class IntegrationForm(BootstrapFormMixin, forms.Form):
 
 
 class ScriptForm(BootstrapFormMixin, forms.Form):
-    """A script: name, URL template, when it applies, whether it opens automatically."""
+    """A script: name, URL template, when it applies, whether it opens automatically; for a
+    request the server sends, its method, headers, body and the call events that send it."""
 
     name = forms.CharField(
         max_length=100,
@@ -130,6 +132,70 @@ class ScriptForm(BootstrapFormMixin, forms.Form):
         label="Open automatically",
         help_text="Open the link as soon as the call comes in, without a click.",
     )
+    kind = forms.ChoiceField(
+        required=False,
+        label="Kind",
+        choices=ScriptKind.choices,
+        initial=ScriptKind.LINK.value,
+        widget=forms.RadioSelect,
+        help_text="A link the agent clicks, or an HTTP request the server sends to your CRM "
+        "when a call event arrives (for CRMs that build their own notification).",
+    )
+    http_method = forms.ChoiceField(
+        label="Method", choices=HttpMethod.choices, initial=HttpMethod.POST.value, required=False
+    )
+    request_headers = forms.CharField(
+        required=False,
+        label="Headers",
+        help_text="One per line, Name: value; values may use placeholders, e.g. X-Caller: #(Caller number).",
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "spellcheck": "false",
+                "autocomplete": "off",
+                "class": "font-monospace",
+                "placeholder": "Authorization: Bearer your-api-token",
+            }
+        ),
+    )
+    body_encoding = forms.ChoiceField(
+        label="Body", choices=BodyEncoding.choices, initial=BodyEncoding.JSON.value, required=False
+    )
+    body_template = forms.CharField(
+        required=False,
+        label="Body template",
+        help_text="JSON: each placeholder becomes a JSON string, in quotes or not "
+        '({"number": #(Caller number:e164)}). Form: one name=value per line.',
+        widget=forms.Textarea(
+            attrs={
+                "rows": 5,
+                "spellcheck": "false",
+                "autocomplete": "off",
+                "class": "font-monospace",
+                "placeholder": '{"from": #(Caller number:e164), "name": #(Caller name)}',
+            }
+        ),
+    )
+    on_events = forms.MultipleChoiceField(
+        required=False,
+        label="Sent on",
+        choices=CallEvent.choices,
+        initial=[CallEvent.START.value],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        """Fill what a link script does not show with the defaults the services expect."""
+        data = super().clean() or {}
+        data["kind"] = data.get("kind") or ScriptKind.LINK.value
+        data["http_method"] = data.get("http_method") or HttpMethod.POST.value
+        data["body_encoding"] = data.get("body_encoding") or BodyEncoding.JSON.value
+        data["request_headers"] = data.get("request_headers") or ""
+        data["body_template"] = data.get("body_template") or ""
+        data["on_events"] = list(data.get("on_events") or [])
+        if data.get("kind") != ScriptKind.SERVER_REQUEST:
+            data["on_events"] = data["on_events"] or [CallEvent.START.value]
+        return data
 
 
 class IntegrationDeleteForm(BootstrapFormMixin, forms.Form):

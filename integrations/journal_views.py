@@ -34,6 +34,11 @@ from integrations.journal import (
     match_quality_report,
 )
 from integrations.models import CallJournalEntry
+from integrations.server_scripts import (
+    server_script_failures_count,
+    server_script_runs_of_call,
+    server_script_runs_recent,
+)
 
 PAGE_SIZE = 50
 CHART_DAYS = 14  # the chart's default range, ending today
@@ -205,6 +210,7 @@ def _call_log_page(
         "active": "call-log",
         "page": None,
         "chart": None,
+        "server_failures": server_script_failures_count(tenant=tenant),
     }
     if form.is_bound and not form.is_valid():
         return render_page(request, "integrations/call_log.html", tenant=tenant, context=context, status=400)
@@ -287,9 +293,25 @@ def call_log_entry(request: HttpRequest, tenant: Tenant, entry_id: int) -> HttpR
         "entry": entry,
         "request_json": _pretty(entry.request),
         "answer_json": _pretty(entry.answer) if entry.answer is not None else "",
+        "server_runs": server_script_runs_of_call(tenant=tenant, call_id=entry.call_id),
         "active": "call-log",
     }
     return render_page(request, "integrations/call_log_entry.html", tenant=tenant, context=context)
+
+
+@tenant_admin_required
+@require_GET
+def server_requests(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """The tenant's recent requests of scripts the server runs, each with its attempts;
+    `?failed=1` shows only the failed and refused ones."""
+    failed_only = request.GET.get("failed") == "1"
+    runs = server_script_runs_recent(tenant=tenant, failed_only=failed_only)
+    return render_page(
+        request,
+        "integrations/server_requests.html",
+        tenant=tenant,
+        context={"runs": runs, "failed_only": failed_only, "active": "call-log"},
+    )
 
 
 @tenant_admin_required

@@ -26,7 +26,7 @@ import scripts_engine
 from configurator.models import Tenant
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, RetryPolicy
 from integrations.http import connector_client
-from integrations.models import Integration, LookupMode, MultipleMatches, PhoneCacheEntry, Script
+from integrations.models import Integration, LookupMode, MultipleMatches, PhoneCacheEntry, Script, ScriptKind
 from integrations.phones import (
     ANONYMOUS_CALLER_NUMBERS,
     CallerKind,
@@ -447,7 +447,7 @@ def _answer(*, tenant: Tenant, call: Call, why: _Why | None) -> dict[str, Any]:
         entries = _main_number_entries(tenant=tenant, e164=call.caller_number_e164)
         fallback = bool(entries)
     scripts = list(
-        Script.objects.filter(tenant=tenant)
+        Script.objects.filter(tenant=tenant, kind=ScriptKind.LINK)
         .filter(Q(integration__isnull=True) | Q(integration__enabled=True, integration__tenant=tenant))
         .select_related("integration")
         .order_by("position", "id")
@@ -603,7 +603,7 @@ def _reasons(*, tenant: Tenant, call: Call, answer: Mapping[str, Any], why: _Why
                     "rendered": False,
                     "reason": "the caller is on the ignore list: no actions",
                 }
-                for s in Script.objects.filter(tenant=tenant).order_by("position", "id")
+                for s in Script.objects.filter(tenant=tenant, kind=ScriptKind.LINK).order_by("position", "id")
             ]
             if answer["ignored"]
             else why.scripts

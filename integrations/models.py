@@ -217,11 +217,50 @@ class SyncRun(models.Model):
         return f"{self.integration_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
 
 
+class ScriptKind(models.TextChoices):
+    """What a script is: a link for the agent, or an HTTP request the server sends on call events."""
+
+    LINK = "link", "Link for the agent"
+    SERVER_REQUEST = "server_request", "Request the server sends"
+
+
+class HttpMethod(models.TextChoices):
+    """The methods a server-request script may use."""
+
+    POST = "POST", "POST"
+    PUT = "PUT", "PUT"
+    PATCH = "PATCH", "PATCH"
+    GET = "GET", "GET"
+
+
+class BodyEncoding(models.TextChoices):
+    """How a server-request script's body template is sent."""
+
+    JSON = "json", "JSON (application/json)"
+    FORM = "form", "Form (application/x-www-form-urlencoded)"
+    NONE = "none", "No body"
+
+
+class CallEvent(models.TextChoices):
+    """The call events a server-request script fires on (each PBX format's names map to these)."""
+
+    START = "start", "Call start (ringing, new call)"
+    ANSWERED = "answered", "Answered"
+    ENDED = "ended", "Ended (hang-up)"
+
+
+def default_on_events() -> list[str]:
+    """A new server-request script fires when a call starts."""
+    return [CallEvent.START.value]
+
+
 class Script(models.Model):
-    """A named URL template rendered per call into an action link.
+    """A named URL template rendered per call into an action link, or a request the server sends.
 
     Tenant-wide when `integration` is None (only call properties); otherwise it belongs to the
-    integration and, on a match, may also use the record's fields.
+    integration and, on a match, may also use the record's fields. `kind` "server_request" makes
+    it an HTTP request the server sends on the call events in `on_events`
+    (`integrations.server_scripts`); such scripts never appear in the answer's actions.
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="scripts")
@@ -240,6 +279,12 @@ class Script(models.Model):
     )
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=16, choices=ScriptKind.choices, default=ScriptKind.LINK)
+    http_method = models.CharField(max_length=8, choices=HttpMethod.choices, default=HttpMethod.POST)
+    request_headers = models.TextField(blank=True, default="")
+    body_template = models.TextField(blank=True, default="")
+    body_encoding = models.CharField(max_length=8, choices=BodyEncoding.choices, default=BodyEncoding.JSON)
+    on_events = models.JSONField(default=default_on_events, blank=True)
 
     class Meta:
         ordering = ("position", "id")
@@ -498,3 +543,50 @@ class UnreadableNumber(models.Model):
 # PBX senders live in their own package; imported here so the app's models are all registered.
 from integrations.pbx.models import PbxFormat as PbxFormat  # noqa: E402
 from integrations.pbx.models import PbxSender as PbxSender  # noqa: E402
+
+
+class ServerScriptRunStatus(models.TextChoices):
+    """Where one server request stands."""
+
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    REFUSED = "refused", "Refused"
+
+
+class ServerScriptRun(models.Model):
+    """One server-request script fired for one call event: sent once, retried, each attempt kept.
+
+    `call_key` is the call id, or `sha256:<hex>` of the call JSON and event when the call has
+    none; the unique (script, call key, event) makes the same call event send once. `payload`
+    holds what the request is rendered from (`{"call": {...}, "record": {...} | None}`),
+    `request` the rendered method and URL, `attempts_log` one `{"at", "status_code", "error",
+    "duration_ms"}` per attempt.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="server_script_runs")
+    script = models.ForeignKey(Script, on_delete=models.CASCADE, related_name="runs")
+    call_key = models.CharField(max_length=255)
+    call_id = models.CharField(max_length=255, blank=True, default="")
+    event = models.CharField(max_length=16, choices=CallEvent.choices)
+    status = models.CharField(
+        max_length=16, choices=ServerScriptRunStatus.choices, default=ServerScriptRunStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    payload = models.JSONField(default=dict)
+    request = models.JSONField(default=dict)
+    attempts_log = models.JSONField(default=list)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=("script", "call_key", "event"), name="server_script_run_once"),
+        ]
+        indexes = [models.Index(fields=("tenant", "call_id"), name="server_script_run_call")]
+
+    def __str__(self) -> str:
+        return f"{self.script_id} {self.event} {self.call_key} ({self.status})"

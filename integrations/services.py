@@ -26,9 +26,13 @@ from integrations.connectors.base import Connector, ConnectorError, CrmRecord
 from integrations.connectors.http_base import HttpConnector
 from integrations.http import connector_client
 from integrations.models import (
+    BodyEncoding,
+    CallEvent,
+    HttpMethod,
     Integration,
     PhoneCacheEntry,
     Script,
+    ScriptKind,
     SyncMode,
     SyncRun,
     SyncRunStatus,
@@ -655,44 +659,141 @@ def script_create(
     template: str,
     applies: str = ScriptApplies.ON_MATCH,
     auto_open: bool = False,
+    kind: str = ScriptKind.LINK,
+    http_method: str = HttpMethod.POST,
+    request_headers: str = "",
+    body_template: str = "",
+    body_encoding: str = BodyEncoding.JSON,
+    on_events: Sequence[str] | None = None,
 ) -> Script:
     """Create a tenant-wide (integration None) or integration script after validating it.
 
+    `kind` "server_request" makes it a request the server sends on the call events `on_events`
+    (default: call start), checked by `integrations.server_scripts.server_request_validate`.
     Raises `ValidationError` (message with position) for a bad template, an empty name, or an
     integration of another tenant.
     """
     if integration is not None and integration.tenant_id != tenant.pk:
         raise ValidationError("That integration does not belong to this tenant.")
-    _check_script_fields(name=name, applies=applies)
+    events = list(on_events) if on_events is not None else [CallEvent.START.value]
+    _check_script_fields(name=name, applies=applies, kind=kind)
     preset = get_preset(integration.preset) if integration is not None else None
-    script_validate(tenant=tenant, preset=preset, template=template, applies=applies)
+    _validate_kind(
+        tenant=tenant,
+        preset=preset,
+        kind=kind,
+        template=template,
+        applies=applies,
+        http_method=http_method,
+        request_headers=request_headers,
+        body_template=body_template,
+        body_encoding=body_encoding,
+        on_events=events,
+    )
+    server = kind == ScriptKind.SERVER_REQUEST
     return Script.objects.create(
         tenant=tenant,
         integration=integration,
         name=name.strip(),
         template=template.strip(),
         applies=applies,
-        auto_open=auto_open,
+        auto_open=auto_open and not server,
         position=_next_position(Script.objects.filter(tenant=tenant, integration=integration)),
+        kind=kind,
+        http_method=http_method if server else HttpMethod.POST,
+        request_headers=request_headers.strip() if server else "",
+        body_template=body_template.strip() if server else "",
+        body_encoding=body_encoding if server else BodyEncoding.JSON,
+        on_events=events if server else [CallEvent.START.value],
     )
 
 
+def _validate_kind(
+    *,
+    tenant: Tenant,
+    preset: Preset | None,
+    kind: str,
+    template: str,
+    applies: str,
+    http_method: str,
+    request_headers: str,
+    body_template: str,
+    body_encoding: str,
+    on_events: Sequence[str],
+) -> None:
+    from integrations.server_scripts import server_request_validate
+
+    if kind == ScriptKind.SERVER_REQUEST:
+        server_request_validate(
+            preset=preset,
+            url=template,
+            http_method=http_method,
+            request_headers=request_headers,
+            body_template=body_template,
+            body_encoding=body_encoding,
+            on_events=on_events,
+            applies=applies,
+        )
+    else:
+        script_validate(tenant=tenant, preset=preset, template=template, applies=applies)
+
+
 def script_update(
-    *, tenant: Tenant, script: Script, name: str, template: str, applies: str, auto_open: bool
+    *,
+    tenant: Tenant,
+    script: Script,
+    name: str,
+    template: str,
+    applies: str,
+    auto_open: bool,
+    kind: str = ScriptKind.LINK,
+    http_method: str = HttpMethod.POST,
+    request_headers: str = "",
+    body_template: str = "",
+    body_encoding: str = BodyEncoding.JSON,
+    on_events: Sequence[str] | None = None,
 ) -> Script:
     """Change a script after validating it like `script_create`."""
     if script.tenant_id != tenant.pk:
         raise ValidationError("That script does not belong to this tenant.")
-    _check_script_fields(name=name, applies=applies)
+    events = list(on_events) if on_events is not None else [CallEvent.START.value]
+    _check_script_fields(name=name, applies=applies, kind=kind)
     preset = get_preset(script.integration.preset) if script.integration is not None else None
-    script_validate(tenant=tenant, preset=preset, template=template, applies=applies)
-    script.name, script.template, script.applies, script.auto_open = (
-        name.strip(),
-        template.strip(),
-        applies,
-        auto_open,
+    _validate_kind(
+        tenant=tenant,
+        preset=preset,
+        kind=kind,
+        template=template,
+        applies=applies,
+        http_method=http_method,
+        request_headers=request_headers,
+        body_template=body_template,
+        body_encoding=body_encoding,
+        on_events=events,
     )
-    script.save(update_fields=["name", "template", "applies", "auto_open"])
+    server = kind == ScriptKind.SERVER_REQUEST
+    script.name, script.template, script.applies = name.strip(), template.strip(), applies
+    script.auto_open = auto_open and not server
+    script.kind = kind
+    script.http_method = http_method if server else HttpMethod.POST
+    script.request_headers = request_headers.strip() if server else ""
+    script.body_template = body_template.strip() if server else ""
+    script.body_encoding = body_encoding if server else BodyEncoding.JSON
+    script.on_events = events if server else [CallEvent.START.value]
+    script.save(
+        update_fields=[
+            "name",
+            "template",
+            "applies",
+            "auto_open",
+            "kind",
+            "http_method",
+            "request_headers",
+            "body_template",
+            "body_encoding",
+            "on_events",
+        ]
+    )
     return script
 
 
@@ -703,7 +804,9 @@ def script_delete(*, tenant: Tenant, script: Script) -> None:
         row.delete()
 
 
-def _check_script_fields(*, name: str, applies: str) -> None:
+def _check_script_fields(*, name: str, applies: str, kind: str = ScriptKind.LINK) -> None:
+    if kind not in ScriptKind.values:
+        raise ValidationError({"kind": f'"{kind[:20]}" is not link or server_request.'})
     if not name.strip():
         raise ValidationError({"name": "Give the script a name; agents see it on the action button."})
     if applies not in {a.value for a in ScriptApplies}:

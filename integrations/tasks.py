@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from django.conf import settings
 
 from integrations.journal import call_journal_purge
 from integrations.models import SyncMode
+from integrations.server_scripts import server_script_runs_purge, server_script_send
 from integrations.services import integrations_dispatch_due_syncs
 from integrations.sync import phone_cache_sync
 
@@ -38,5 +41,16 @@ def dispatch_due_syncs() -> int:
 
 @shared_task(name="integrations.purge_call_journal", ignore_result=True)
 def purge_call_journal() -> int:
-    """Delete call-log entries older than each tenant's days kept; returns how many were deleted."""
+    """Delete call-log entries (and finished server requests) older than each tenant's days kept;
+    returns how many call-log entries were deleted."""
+    server_script_runs_purge()
     return call_journal_purge()
+
+
+@shared_task(bind=True, name="integrations.send_server_script", ignore_result=True, max_retries=None)
+def send_server_script(self: Any, run_id: int) -> None:
+    """Make one attempt of a server request (`integrations.server_scripts.server_script_send`);
+    a retryable failure schedules the next attempt with Celery's retry after the back-off."""
+    wait = server_script_send(run_id=run_id)
+    if wait is not None:
+        raise self.retry(countdown=wait, max_retries=None)

@@ -83,6 +83,7 @@ urlpatterns: list[URLPattern] = [
     path("call-log/", journal_views.call_log, name="call-log"),
     path("call-log/options/", journal_views.call_log_options, name="call-log-options"),
     path("call-log/<int:entry_id>/", journal_views.call_log_entry, name="call-log-entry"),
+    path("call-log/server-requests/", journal_views.server_requests, name="server-requests"),
     path("match-quality/", journal_views.match_quality, name="match-quality"),
     path("scripts/add/", views.script_add, name="script-add"),
     path("scripts/preview/", views.script_preview, name="script-preview"),

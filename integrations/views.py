@@ -32,7 +32,17 @@ from integrations.forms import (
     ScriptForm,
 )
 from integrations.matching import Call, CallInputError, call_from_params
-from integrations.models import Integration, LookupMode, Script, SyncState, UnreadableNumber
+from integrations.models import (
+    BodyEncoding,
+    CallEvent,
+    HttpMethod,
+    Integration,
+    LookupMode,
+    Script,
+    ScriptKind,
+    SyncState,
+    UnreadableNumber,
+)
 from integrations.oauth import TOKEN_SECRET, NotConnectedError, oauth_config_for, preset_oauth_config
 from integrations.phonebook_views import phonebook_overview_context
 from integrations.presets import Preset, ScriptApplies, SettingKind
@@ -44,6 +54,7 @@ from integrations.selectors import (
     script_list,
     sync_run_list,
 )
+from integrations.server_scripts import server_request_render, server_request_validate
 from integrations.services import (
     integration_create,
     integration_delete,
@@ -537,7 +548,12 @@ def _script_form_page(
     request: HttpRequest, tenant: Tenant, *, integration: Integration | None, script: Script | None
 ) -> HttpResponse:
     """Add (script None) or edit a tenant-wide (integration None) or integration script."""
-    if request.method == "POST":
+    preview: dict[str, Any] | None = None
+    if request.method == "POST" and "preview" in request.POST:
+        # The preview without JavaScript: the same page, the form as typed, nothing saved.
+        form = ScriptForm(request.POST)
+        preview = _preview_context(request.POST, tenant, integration=integration)
+    elif request.method == "POST":
         form = ScriptForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
@@ -562,6 +578,12 @@ def _script_form_page(
                 "template": script.template,
                 "applies": script.applies,
                 "auto_open": script.auto_open,
+                "kind": script.kind,
+                "http_method": script.http_method,
+                "request_headers": script.request_headers,
+                "body_template": script.body_template,
+                "body_encoding": script.body_encoding,
+                "on_events": script.on_events,
             }
         )
     else:
@@ -577,15 +599,17 @@ def _script_form_page(
     else:
         preview_url = reverse("integration-script-preview", kwargs={"integration_id": integration.pk})
     # Live validation and preview: htmx posts the form to the preview endpoint as the URL changes.
-    form.fields["template"].widget.attrs.update(
-        {
-            "hx-post": preview_url,
-            "hx-trigger": "input changed delay:300ms, load",
-            "hx-target": "#script-preview",
-            "hx-include": "closest form",
-            "hx-sync": "this:replace",
-        }
-    )
+    for name in ("template", "request_headers", "body_template"):
+        form.fields[name].widget.attrs.update(
+            {
+                "data-insert-target": "",
+                "hx-post": preview_url,
+                "hx-trigger": "input changed delay:300ms" + (", load" if name == "template" else ""),
+                "hx-target": "#script-preview",
+                "hx-include": "closest form",
+                "hx-sync": "this:replace",
+            }
+        )
     return render_page(
         request,
         "integrations/script_form.html",
@@ -598,6 +622,8 @@ def _script_form_page(
             "call_properties": [p.name for p in scripts_engine.CALL_PROPERTIES[:7]],
             "record_fields": list(preset.all_fields) if preset else [],
             "preview_url": preview_url,
+            "preview": preview,
+            "server_timeout": f"{float(settings.SERVER_SCRIPT_TIMEOUT_SECONDS):g}",
             "cancel_url": _script_return_url(integration),
             "active": "script-add" if integration is None else "",
             "active_integration_id": integration.pk if integration is not None else None,
@@ -672,15 +698,35 @@ def sample_record(preset: Preset) -> dict[str, str]:
 
 
 def _preview(request: HttpRequest, tenant: Tenant, *, integration: Integration | None) -> HttpResponse:
-    source = request.POST.get("template", "")
-    applies = request.POST.get("applies", "")
+    context = _preview_context(request.POST, tenant, integration=integration)
+    return TemplateResponse(request, "integrations/_script_preview.html", context)
+
+
+def _preview_context(data: Any, tenant: Tenant, *, integration: Integration | None) -> dict[str, Any]:
+    """What the preview shows for the typed script: its error with the position, or the link (or
+    the request the server would send) for the sample call and record."""
+    source = data.get("template", "")
+    applies = data.get("applies", "")
     if applies not in {a.value for a in ScriptApplies}:
         applies = ScriptApplies.ON_MATCH.value
     preset = _preset_of(integration) if integration is not None else None
     context: dict[str, Any] = {"source": source, "tenant": tenant}
     if not source.strip():
         context["empty"] = True
-        return TemplateResponse(request, "integrations/_script_preview.html", context)
+        return context
+    call = sample_call(tenant=tenant)
+    uses_record = preset is not None and preset.has_phone_data and applies != ScriptApplies.ON_NO_MATCH
+    record = sample_record(preset) if preset is not None and uses_record else None
+    sample = {
+        "call": call,
+        "caller_number_shown": scripts_engine.format_phone(call.caller_number, None, tenant.country),
+        # strftime, not the |date filter: Django drops the zone name of a time in the
+        # ambiguous fall-back hour, where the name (CEST or CET) is exactly what tells them apart.
+        "start_time_shown": call.start_time.strftime("%Y-%m-%d %H:%M:%S %Z") if call.start_time else "",
+        "record": record,
+    }
+    if data.get("kind") == ScriptKind.SERVER_REQUEST:
+        return _server_request_preview(data, context, preset=preset, applies=applies, sample=sample)
     try:
         template = script_validate(tenant=tenant, preset=preset, template=source, applies=applies)
     except ValidationError as exc:
@@ -693,10 +739,7 @@ def _preview(request: HttpRequest, tenant: Tenant, *, integration: Integration |
             context["before"] = source[:position]
             context["at"] = source[position : position + 1] or " "
             context["after"] = source[position + 1 :]
-        return TemplateResponse(request, "integrations/_script_preview.html", context)
-    call = sample_call(tenant=tenant)
-    uses_record = preset is not None and preset.has_phone_data and applies != ScriptApplies.ON_NO_MATCH
-    record = sample_record(preset) if preset is not None and uses_record else None
+        return context
     link = scripts_engine.render(
         template,
         call=call.properties(),
@@ -704,19 +747,39 @@ def _preview(request: HttpRequest, tenant: Tenant, *, integration: Integration |
         country=tenant.country,
         extra_schemes=tenant.extra_schemes,
     )
-    context.update(
-        {
-            "link": link,
-            "scheme_refused": link is None,
-            "call": call,
-            "caller_number_shown": scripts_engine.format_phone(call.caller_number, None, tenant.country),
-            # strftime, not the |date filter: Django drops the zone name of a time in the
-            # ambiguous fall-back hour, where the name (CEST or CET) is exactly what tells them apart.
-            "start_time_shown": call.start_time.strftime("%Y-%m-%d %H:%M:%S %Z") if call.start_time else "",
-            "record": record,
-        }
+    context.update({"link": link, "scheme_refused": link is None, **sample})
+    return context
+
+
+def _server_request_preview(
+    data: Any, context: dict[str, Any], *, preset: Preset | None, applies: str, sample: dict[str, Any]
+) -> dict[str, Any]:
+    """The request the server would send for the sample call, or every problem of the script."""
+    events = data.getlist("on_events") if hasattr(data, "getlist") else list(data.get("on_events", []))
+    values = {
+        "http_method": data.get("http_method") or HttpMethod.POST.value,
+        "request_headers": data.get("request_headers", ""),
+        "body_template": data.get("body_template", ""),
+        "body_encoding": data.get("body_encoding") or BodyEncoding.JSON.value,
+    }
+    try:
+        server_request_validate(
+            preset=preset,
+            url=context["source"],
+            applies=applies,
+            on_events=events or [CallEvent.START.value],
+            **values,
+        )
+    except ValidationError as exc:
+        context["errors"] = [message for messages in exc.message_dict.values() for message in messages]
+        return context
+    script = Script(template=context["source"].strip(), **values)
+    call = sample["call"]
+    rendered = server_request_render(
+        script=script, call_json=call.as_json(), record=sample["record"], country=context["tenant"].country
     )
-    return TemplateResponse(request, "integrations/_script_preview.html", context)
+    context.update({"server_request": rendered.as_json(), **sample})
+    return context
 
 
 @tenant_admin_required

@@ -12,7 +12,7 @@ from scripts_engine.errors import TemplateError
 from scripts_engine.formats import PHONE_FORMATS, TIME_FORMATS, format_phone, format_time
 from scripts_engine.names import CALL_PROPERTIES, CallProperty, normalize_name
 from scripts_engine.parser import Literal, Placeholder, Template, parse
-from scripts_engine.render import CallProperties, render
+from scripts_engine.render import CallProperties, RenderedPart, render, render_parts
 from scripts_engine.schemes import DEFAULT_ALLOWED_SCHEMES, NEVER_ALLOWED_SCHEMES
 from scripts_engine.validation import validate
 
@@ -26,6 +26,7 @@ __all__ = [
     "CallProperty",
     "Literal",
     "Placeholder",
+    "RenderedPart",
     "Template",
     "TemplateError",
     "format_phone",
@@ -33,5 +34,6 @@ __all__ = [
     "normalize_name",
     "parse",
     "render",
+    "render_parts",
     "validate",
 ]

@@ -122,3 +122,48 @@ def _normalize_record(record: Mapping[str, str] | None) -> dict[str, str]:
         return {}
     # Values may come from JSON; a None or a number must still render.
     return {normalize_name(key): "" if value is None else str(value) for key, value in record.items()}
+
+
+@dataclass(frozen=True)
+class RenderedPart:
+    """One token of a template rendered as plain text (no escaping).
+
+    ``value`` is True for a placeholder's value, False for template text; ``start`` is where
+    the token begins in the template source.
+    """
+
+    text: str
+    value: bool
+    start: int
+
+
+def render_parts(
+    template: Template,
+    *,
+    call: CallProperties,
+    record: Mapping[str, str] | None = None,
+    country: str = "",
+) -> tuple[RenderedPart, ...]:
+    """Render ``template`` token by token as plain text, for callers that escape values themselves.
+
+    Phone numbers and times are formatted as in :func:`render`; nothing is percent-encoded and
+    no scheme is checked (a server request's header values and JSON or form bodies use this).
+    Never raises for any values.
+    """
+    parts: list[RenderedPart] = []
+    fields: dict[str, str] | None = None
+    position = 0
+    for token in template.tokens:
+        if isinstance(token, Literal):
+            parts.append(RenderedPart(token.text, False, position))
+            position += len(token.text)
+            continue
+        if token.kind == "call":
+            value = _call_value(token, call, country)
+        else:
+            if fields is None:
+                fields = _normalize_record(record)
+            value = fields.get(token.key, "")
+        parts.append(RenderedPart(value, True, token.start))
+        position = token.end
+    return tuple(parts)

@@ -19,6 +19,7 @@ def validate(
     *,
     record_fields: Collection[str] | None,
     extra_schemes: Collection[str] = (),
+    url: bool = True,
 ) -> Template:
     """Check a template before a script is saved and return it parsed.
 
@@ -34,7 +35,12 @@ def validate(
     nor with a literal ``scheme:`` (position 0); a literal scheme that is not allowed
     (position 0); every error of :func:`parse`; a record field where none may be used,
     or one the integration does not have (at the placeholder).
+
+    With ``url=False`` (a server request's header values and body) the template is not a link:
+    it may be empty and need not start with a scheme; the other checks are the same.
     """
+    if not url:
+        return _check_record_fields(parse(source), record_fields)
     if not source.strip():
         raise TemplateError(
             "The URL is empty; write a link such as https://www.google.nl?q=#(Caller number)", 0
@@ -51,8 +57,10 @@ def validate(
             listed = ", ".join(sorted(schemes))
             raise TemplateError(f'Links starting with "{scheme}:" are not allowed; use one of: {listed}', 0)
 
-    template = parse(source)
+    return _check_record_fields(parse(source), record_fields)
 
+
+def _check_record_fields(template: Template, record_fields: Collection[str] | None) -> Template:
     known: dict[str, str] = {}
     for field in record_fields or ():
         known.setdefault(normalize_name(field), field)

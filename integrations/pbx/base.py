@@ -32,6 +32,7 @@ from integrations import journal
 from integrations.api_parsers import decode_utf8, parse_json_body, parse_urlencoded, read_limited_body
 from integrations.matching import CallInputError, call_from_params, match_call
 from integrations.pbx.models import PbxSender
+from integrations.server_scripts import pbx_call_event, server_scripts_for, server_scripts_queue
 
 logger = logging.getLogger(__name__)
 
@@ -316,6 +317,33 @@ def _safe_data(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _server_scripts(
+    handler: PbxFormatHandler, *, tenant: Tenant, event: PbxEvent, answer: Mapping[str, Any] | None
+) -> None:
+    """Queue the scripts the server runs for this event (`integrations.server_scripts`).
+
+    Call start uses the event's match; answered and ended events are matched here only when a
+    script fires on them. Never raises: a script never changes what the PBX is answered.
+    """
+    call_event = pbx_call_event(handler.slug, event.name, incoming=event.incoming)
+    if call_event is None:
+        return
+    try:
+        scripts = server_scripts_for(tenant=tenant, event=call_event)
+        if not scripts:
+            return
+        if answer is None:
+            params = {"caller_number": "", **event.params}
+            try:
+                call = call_from_params(tenant=tenant, params=params)
+            except CallInputError:
+                return
+            answer = match_call(tenant=tenant, call=call)
+        server_scripts_queue(tenant=tenant, event=call_event, answer=answer, scripts=scripts)
+    except Exception:
+        logger.exception("queueing the server requests of a PBX event failed")
+
+
 def find_sender(*, format_slug: str, token: str) -> PbxSender | None:
     """The sender with this format and URL token (with its tenant), or None."""
     if not _TOKEN_SHAPE.fullmatch(token):
@@ -364,6 +392,8 @@ def handle_event(handler: PbxFormatHandler, *, request: HttpRequest, token: str)
                 raise PbxError(handler.bad_payload_status, f"Bad call data: {exc}.") from None
             answer = match_call(tenant=sender.tenant, call=call)
         response = handler.render(event=event, answer=answer)
+        if response.status_code < 400:
+            _server_scripts(handler, tenant=sender.tenant, event=event, answer=answer)
     except PbxError as error:
         response = handler.error(error)
     _journal(

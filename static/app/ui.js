@@ -36,10 +36,18 @@
     field.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
+  // Fields marked data-insert-target (a server request's headers and body) take the placeholder
+  // when they were the last one focused and are still shown; otherwise it goes to data-insert-into.
+  var lastTarget = null;
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-insert-target]")) lastTarget = event.target;
+  });
+
   document.addEventListener("click", function (event) {
     var insert = event.target.closest("[data-insert]");
     if (insert) {
-      var field = document.querySelector(insert.getAttribute("data-insert-into"));
+      var shown = lastTarget && document.body.contains(lastTarget) && lastTarget.offsetParent !== null;
+      var field = shown ? lastTarget : document.querySelector(insert.getAttribute("data-insert-into"));
       if (field) insertAtCursor(field, insert.getAttribute("data-insert"));
       return;
     }
