@@ -7,11 +7,13 @@ The CRM is `tests.carddav_double` behind `httpx.MockTransport`: one double per h
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 
 import httpx
 import pytest
+import time_machine
 from auditlog.models import LogEntry
 from django.http import HttpRequest
 from django.test import Client
@@ -19,9 +21,15 @@ from django.urls import reverse
 
 from configurator.models import Tenant
 from integrations.matching import call_from_params, match_call
-from integrations.models import Integration, PhoneCacheEntry, SyncRun, SyncRunStatus, SyncState
+from integrations.models import Integration, PhoneCacheEntry, Script, SyncRun, SyncRunStatus, SyncState
+from integrations.oauth import TOKEN_SECRET
 from integrations.outbound import PRIVATE_ADDRESS_MESSAGE
-from integrations.services import integration_create, integration_update
+from integrations.services import (
+    integration_create,
+    integration_set_enabled,
+    integration_update,
+    script_create,
+)
 from integrations.sync import SETTINGS_CHANGED_MESSAGE, phone_cache_sync
 from tests.carddav_double import PATH, CardDavDouble, vcard
 from tests.conftest import PASSWORD
@@ -474,3 +482,134 @@ def test_the_edit_is_audit_logged_with_the_secret_masked(
     everything = " ".join(str(e.changes) + str(e.additional_data) for e in LogEntry.objects.all())
     assert NEW_PASSWORD not in everything
     assert "secret" not in everything.replace("secrets", "")
+
+
+# Pre-configured scripts, OAuth, held results, disabled integrations ------------------------------
+
+
+def test_the_preconfigured_script_follows_a_new_setting_but_an_edited_script_is_left_alone(
+    tenant: Tenant, admin_client: Client
+) -> None:
+    integration = integration_create(
+        tenant=tenant, preset_slug="web_search", name="Web search", settings_values={}
+    )
+    own = script_create(
+        tenant=tenant, integration=integration, name="Mine", template="https://www.google.nl?q=#(Caller name)"
+    )
+    response = admin_client.post(
+        _edit_url(integration),
+        {"name": "Web search", "settings-search_url": "https://duckduckgo.com/?q=", "action": "save"},
+    )
+    assert response.status_code == 302
+    templates = dict(Script.objects.filter(integration=integration).values_list("name", "template"))
+    assert templates == {
+        "Search the web": "https://duckduckgo.com/?q=#(Caller number)",
+        "Mine": own.template,
+    }
+
+
+OAUTH_SETTINGS = {
+    "base_url": "https://crm.example.com",
+    "auth_kind": "oauth2_code",
+    "oauth_authorize_url": "https://crm.example.com/authorize",
+    "oauth_token_url": "https://crm.example.com/token",
+    "oauth_client_id": "app-1",
+    "oauth_client_secret": "client-secret-1",
+    "oauth_scopes": "contacts.read",
+    "list_path": "/api/contacts",
+    "phone_paths": "phone",
+}
+
+
+def _oauth_integration(tenant: Tenant) -> Integration:
+    integration = integration_create(
+        tenant=tenant,
+        preset_slug="rest_json",
+        name="OAuth CRM",
+        settings_values=OAUTH_SETTINGS,
+        start_sync=False,
+    )
+    integration.secrets = {**(integration.secrets or {}), TOKEN_SECRET: '{"access_token": "granted"}'}
+    integration.save()
+    return integration
+
+
+def test_an_oauth_token_is_kept_by_an_edit_and_dropped_when_the_client_changes(
+    tenant: Tenant, admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("integrations.tasks.sync_integration.delay", lambda *args: None)
+    integration = _oauth_integration(tenant)
+    page = admin_client.get(_edit_url(integration))
+    assert reverse("integration-oauth-connect", args=[integration.pk]) in page.text
+    assert "Reconnect" in page.text
+    assert "granted" not in page.text
+
+    kept = {**OAUTH_SETTINGS, "oauth_client_secret": "", "phone_paths": "phone"}
+    result = integration_update(tenant=tenant, integration=integration, name="Renamed", settings_values=kept)
+    assert result.changed == ("name",)
+    assert integration.secrets is not None
+    assert TOKEN_SECRET in integration.secrets
+    assert integration.secrets["oauth_client_secret"] == "client-secret-1"
+
+    other_client = {**kept, "oauth_client_id": "app-2"}
+    result = integration_update(
+        tenant=tenant, integration=integration, name="Renamed", settings_values=other_client
+    )
+    assert set(result.changed) == {"settings", "secrets"}
+    assert integration.secrets == {"oauth_client_secret": "client-secret-1"}
+
+
+def test_a_held_result_of_the_old_address_book_is_dropped_with_the_change(
+    tenant: Tenant, crm: Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    integration = _synced(tenant, crm)
+    monkeypatch.setattr("integrations.tasks.sync_integration.delay", lambda *args: None)
+    held = integration.cache_generation + 5
+    PhoneCacheEntry.objects.create(
+        tenant=tenant,
+        integration=integration,
+        generation=held,
+        e164="+31201111111",
+        record_id="x",
+        record_type="contact",
+    )
+    Integration.objects.filter(pk=integration.pk).update(
+        held_generation=held, held_numbers=1, held_message="held"
+    )
+    integration_update(
+        tenant=tenant,
+        integration=integration,
+        name=integration.name,
+        settings_values={"url": OTHER_BOOK_URL, "username": "alice", "password": ""},
+    )
+    integration.refresh_from_db()
+    assert integration.held_generation is None
+    assert not PhoneCacheEntry.objects.filter(integration=integration, generation=held).exists()
+    assert (
+        PhoneCacheEntry.objects.filter(
+            integration=integration, generation=integration.cache_generation
+        ).count()
+        == 2
+    )
+
+
+def test_a_disabled_integration_with_a_new_source_is_synced_when_the_dispatcher_may(
+    tenant: Tenant, crm: Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    integration = _synced(tenant, crm)
+    integration_set_enabled(tenant=tenant, integration=integration, enabled=False)
+    queued: list[int] = []
+    monkeypatch.setattr("integrations.tasks.sync_integration.delay", queued.append)
+    with time_machine.travel(dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC), tick=False):
+        result = integration_update(
+            tenant=tenant,
+            integration=integration,
+            name=integration.name,
+            settings_values={"url": OTHER_BOOK_URL, "username": "alice", "password": ""},
+        )
+    assert result.source_changed
+    assert not result.sync_queued
+    assert queued == []
+    integration.refresh_from_db()
+    assert integration.next_sync_at == dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
+    assert PhoneCacheEntry.objects.filter(integration=integration).count() == 2  # kept until that sync
