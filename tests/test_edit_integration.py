@@ -21,18 +21,28 @@ from django.urls import reverse
 
 from configurator.models import Tenant
 from integrations.matching import call_from_params, match_call
-from integrations.models import Integration, PhoneCacheEntry, Script, SyncRun, SyncRunStatus, SyncState
+from integrations.models import (
+    Integration,
+    LookupMode,
+    PhoneCacheEntry,
+    Script,
+    SyncRun,
+    SyncRunStatus,
+    SyncState,
+)
 from integrations.oauth import TOKEN_SECRET
 from integrations.outbound import PRIVATE_ADDRESS_MESSAGE
 from integrations.services import (
     integration_create,
     integration_set_enabled,
+    integration_set_lookup_mode,
     integration_update,
     script_create,
 )
 from integrations.sync import SETTINGS_CHANGED_MESSAGE, phone_cache_sync
 from tests.carddav_double import PATH, CardDavDouble, vcard
 from tests.conftest import PASSWORD
+from tests.live_lookup_server import SearchApi, search_api_server
 
 OTHER_BOOK_URL = f"https://dav2.example.com{PATH}"
 NEW_PASSWORD = "n3w-Pa55word-after-rotation"
@@ -613,3 +623,42 @@ def test_a_disabled_integration_with_a_new_source_is_synced_when_the_dispatcher_
     integration.refresh_from_db()
     assert integration.next_sync_at == dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
     assert PhoneCacheEntry.objects.filter(integration=integration).count() == 2  # kept until that sync
+
+
+def test_live_answers_cached_with_the_old_settings_are_not_used_after_an_edit(
+    allow_private_addresses: None, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("integrations.tasks.sync_integration.delay", lambda *args: None)
+    jan = {"id": "c1", "name": "Jan Jansen", "phones": [{"number": "+31 20 123 4567"}]}
+    kees = {"id": "k1", "name": "Kees de Vries", "phones": [{"number": "+31 20 123 4567"}]}
+    values = {
+        "auth_kind": "none",
+        "list_path": "/contacts",
+        "records_path": "results",
+        "phone_paths": "phones[*].number",
+        "lookup_path": "/search?phone={number}",
+    }
+    with (
+        search_api_server(SearchApi(contacts=[jan])) as old_crm,
+        search_api_server(SearchApi(contacts=[kees])) as new_crm,
+    ):
+        integration = integration_create(
+            tenant=tenant,
+            preset_slug="rest_json",
+            name="Live CRM",
+            settings_values={**values, "base_url": old_crm.base_url},
+            start_sync=False,
+        )
+        integration_set_lookup_mode(tenant=tenant, integration=integration, mode=LookupMode.LIVE)
+        assert _matches(tenant, "020 123 4567") == ["Jan Jansen"]
+        assert _matches(tenant, "020 123 4567") == ["Jan Jansen"]
+        assert old_crm.hits == 1  # the second answer came from the per-number cache
+
+        integration_update(
+            tenant=tenant,
+            integration=integration,
+            name=integration.name,
+            settings_values={**values, "base_url": new_crm.base_url},
+        )
+        assert _matches(tenant, "020 123 4567") == ["Kees de Vries"]
+        assert new_crm.hits == 1
