@@ -118,3 +118,28 @@ def test_editing_the_password_after_a_401_recovers_without_losing_the_cache(
         ).count()
         == 2
     )
+
+
+def test_the_edit_page_works_without_javascript(
+    setup: tuple[Page, Tenant, Integration, CardDavDouble],
+    browser: Browser,  # noqa: F811
+    live_server,
+    tmp_path: Path,
+) -> None:
+    signed_in, _tenant, integration, _double = setup
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    context.add_cookies(signed_in.context.cookies())
+    page = context.new_page()
+    page.goto(f"/integrations/{integration.pk}/edit/")
+    page.get_by_role("checkbox", name="Job title").check()
+    page.get_by_role("button", name="Move Job title up").click()
+    expect(page.locator("#notification-fields li").nth(4)).to_have_attribute("data-field", "Title")
+    expect(page.get_by_role("checkbox", name="Job title")).to_be_checked()
+    page.get_by_label("Integration name").fill("Office book")
+    page.get_by_label("Integration name").press("Enter")  # the default button saves, it does not move
+    expect(page.get_by_role("heading", name="Office book", exact=True)).to_be_visible()
+    keep_screenshot(page, tmp_path, "edit-no-javascript-saved.png", prefix="edit")
+    context.close()
+    integration.refresh_from_db()
+    assert integration.name == "Office book"
+    assert integration.notification_fields == ["Company", "Email", "Title"]
