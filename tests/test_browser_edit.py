@@ -127,8 +127,9 @@ def test_the_edit_page_works_without_javascript(
     tmp_path: Path,
 ) -> None:
     signed_in, _tenant, integration, _double = setup
-    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
-    context.add_cookies(signed_in.context.cookies())
+    context = browser.new_context(
+        base_url=live_server.url, java_script_enabled=False, storage_state=signed_in.context.storage_state()
+    )
     page = context.new_page()
     page.goto(f"/integrations/{integration.pk}/edit/")
     page.get_by_role("checkbox", name="Job title").check()
