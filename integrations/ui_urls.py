@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from integrations import journal_views, matching_views, oauth_views, phonebook_views, views
+from integrations import edit_views, journal_views, matching_views, oauth_views, phonebook_views, views
 
 urlpatterns: list[URLPattern] = [
     path("integrations/add/", views.preset_list, name="integration-presets"),
@@ -18,6 +18,7 @@ urlpatterns: list[URLPattern] = [
         name="integration-oauth-connect",
     ),
     path("integrations/<int:integration_id>/", views.integration_overview, name="integration-overview"),
+    path("integrations/<int:integration_id>/edit/", edit_views.integration_edit, name="integration-edit"),
     path("integrations/<int:integration_id>/status/", views.integration_status, name="integration-status"),
     path("integrations/<int:integration_id>/sync/", views.integration_sync, name="integration-sync"),
     path(
