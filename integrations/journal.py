@@ -28,7 +28,7 @@ from typing import Any
 import phonenumbers
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
@@ -484,7 +484,7 @@ def call_journal_daily(
         entries.order_by()
         .annotate(day=TruncDate("created", tzinfo=tenant.zone))
         .values("day")
-        .annotate(total=Count("id"), matched_calls=Sum("matched"))
+        .annotate(total=Count("id"), matched_calls=Count("id", filter=Q(matched=True)))
     )
     found: dict[dt.date, tuple[int, int]] = {}
     for row in rows:
