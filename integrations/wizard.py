@@ -342,7 +342,6 @@ def _mark_kept_secrets(settings_form: PresetSettingsForm, state: dict[str, Any])
             continue
         field.widget.attrs.pop("required", None)
         field.widget.attrs["placeholder"] = f"{SECRET_KEPT} (leave empty to keep)"
-        field.help_text = (field.help_text + " " if field.help_text else "") + "Leave empty to keep it."
     return sorted(kept)
 
 
