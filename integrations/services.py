@@ -577,6 +577,28 @@ def integration_set_enabled(*, tenant: Tenant, integration: Integration, enabled
     return integration
 
 
+@transaction.atomic
+def integration_set_notification_fields(
+    *, tenant: Tenant, integration: Integration, fields: Sequence[str]
+) -> Integration:
+    """Set the fields the call notification shows, in this order (names of the preset's fields).
+
+    Raises `ValidationError` for a field the preset does not have; another tenant's integration
+    is left unchanged.
+    """
+    preset = get_preset(integration.preset)
+    known = {f.name for f in preset.all_fields}
+    unknown = [name for name in fields if name not in known]
+    if unknown:
+        raise ValidationError({"notification_fields": f"{preset.name} has no field {', '.join(unknown)}."})
+    row = Integration.objects.filter(pk=integration.pk, tenant=tenant).first()
+    if row is not None and row.notification_fields != list(fields):
+        row.notification_fields = list(fields)
+        row.save(update_fields=["notification_fields"])
+    integration.refresh_from_db()
+    return integration
+
+
 def integration_set_lookup_mode(*, tenant: Tenant, integration: Integration, mode: str) -> Integration:
     """Match the integration's calls against its phone cache ("cached") or ask its CRM live ("live").
 
@@ -821,6 +843,7 @@ __all__ = [
     "integration_hold_accept",
     "integration_hold_reject",
     "integration_set_enabled",
+    "integration_set_notification_fields",
     "integration_settings_clean",
     "integration_sync_request",
     "integration_test_connection",

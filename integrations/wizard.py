@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import secrets as secrets_module
 from typing import Any
+from urllib.parse import urlencode
 
 from cryptography.fernet import InvalidToken
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -31,14 +33,18 @@ from configurator.views import render_page, tenant_admin_required
 from integrations import views
 from integrations.fields import field_fernet
 from integrations.forms import APPLIES_LABELS, IntegrationForm, PresetSettingsForm, ScriptForm
-from integrations.oauth import preset_oauth_config
+from integrations.models import Integration
+from integrations.oauth import TOKEN_SECRET, preset_oauth_config
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, find_preset
+from integrations.selectors import integration_get
 from integrations.services import (
     ScriptSpec,
     integration_create,
+    integration_set_notification_fields,
     integration_settings_clean,
     preset_default_scripts,
+    script_create,
     script_validate,
 )
 
@@ -386,14 +392,23 @@ def _step_settings(
             if action != "test" and form.is_valid() and (connection is None or connection["ok"]):
                 state["settings"] = plain
                 state["settings_valid"] = True
-                _save(request, wizard_id, state)
-                return redirect(_step_url(wizard_id, _neighbour(preset, "settings", 1)))
+                following = _step_url(wizard_id, _neighbour(preset, "settings", 1))
+                if not _uses_oauth(preset, plain):
+                    _save(request, wizard_id, state)
+                    return redirect(following)
+                try:
+                    _create_for_connect(tenant, state, preset, secrets=secrets)
+                except ValidationError as exc:
+                    state["settings_valid"] = False
+                    views._put_errors(exc, form, settings_form)
+                else:
+                    _save(request, wizard_id, state)
+                    return redirect(_connect_url(int(state["integration_id"]), following))
             if action != "test" and connection is not None and not connection["ok"]:
                 connection["message"] = f"Not yet: {connection['message']}"
         _save(request, wizard_id, state)
     else:
         form, settings_form = _settings_forms(None, state, preset)
-    oauth = preset_oauth_config(preset.connector_class, dict(state.get("settings") or {}))
     return _page(
         request,
         tenant,
@@ -406,9 +421,61 @@ def _step_settings(
             "settings_form": settings_form,
             "kept_secrets": _mark_kept_secrets(settings_form, state),
             "connection": connection,
-            "uses_oauth": oauth is not None and oauth.needs_connect,
+            "uses_oauth": _uses_oauth(preset, dict(state.get("settings") or {})),
+            **_created_context(tenant, state, _step_url(wizard_id, _neighbour(preset, "settings", 1))),
         },
     )
+
+
+def _uses_oauth(preset: Preset, plain: dict[str, str]) -> bool:
+    """Whether these settings authorize with OAuth 2.0 Connect (the admin grants access in the CRM)."""
+    oauth = preset_oauth_config(preset.connector_class, plain)
+    return oauth is not None and oauth.needs_connect
+
+
+def _connect_url(integration_id: int, next_url: str) -> str:
+    connect = reverse("integration-oauth-connect", kwargs={"integration_id": integration_id})
+    return f"{connect}?{urlencode({'next': next_url})}"
+
+
+def _created(tenant: Tenant, state: dict[str, Any]) -> Integration | None:
+    """The integration an OAuth wizard created at the end of step 2 (None if none, or deleted since)."""
+    integration_id = state.get("integration_id")
+    if not isinstance(integration_id, int):
+        return None
+    try:
+        return integration_get(tenant=tenant, integration_id=integration_id)
+    except Integration.DoesNotExist:
+        return None
+
+
+def _created_context(tenant: Tenant, state: dict[str, Any], next_url: str) -> dict[str, Any]:
+    integration = _created(tenant, state)
+    if integration is None:
+        return {"created": None}
+    return {
+        "created": integration,
+        "connected": TOKEN_SECRET in (integration.secrets or {}),
+        "connect_url": _connect_url(integration.pk, next_url),
+    }
+
+
+def _create_for_connect(
+    tenant: Tenant, state: dict[str, Any], preset: Preset, *, secrets: dict[str, str]
+) -> None:
+    """OAuth presets: create the integration now (no sync, no scripts) so that Connect can store
+    its token; Finish adds the wizard's notification fields and scripts. Created once per wizard."""
+    if _created(tenant, state) is not None:
+        return
+    integration = integration_create(
+        tenant=tenant,
+        preset_slug=preset.slug,
+        name=str(state.get("name", "")),
+        settings_values={**dict(state.get("settings") or {}), **secrets},
+        scripts=[],
+        start_sync=False,
+    )
+    state["integration_id"] = integration.pk
 
 
 def _step_fields(
@@ -566,8 +633,9 @@ def _step_review(
         if request.POST.get("action") == "back":
             return redirect(_step_url(wizard_id, _neighbour(preset, "review", -1)))
         plain = dict(state.get("settings") or {})
-        oauth = preset_oauth_config(preset.connector_class, plain)
-        uses_oauth = oauth is not None and oauth.needs_connect
+        if state.get("integration_id") is not None:
+            return _finish_created(request, tenant, wizard_id, state, preset, scripts)
+        uses_oauth = _uses_oauth(preset, plain)
         try:
             integration = integration_create(
                 tenant=tenant,
@@ -575,15 +643,7 @@ def _step_review(
                 name=str(state.get("name", "")),
                 settings_values={**plain, **_kept_secrets(state)},
                 notification_fields=list(state.get("fields_chosen") or []) if preset.has_phone_data else None,
-                scripts=[
-                    ScriptSpec(
-                        name=str(s["name"]),
-                        template=str(s["template"]),
-                        applies=str(s["applies"]),
-                        auto_open=bool(s.get("auto_open")),
-                    )
-                    for s in scripts
-                ],
+                scripts=_specs(scripts),
                 start_sync=not uses_oauth,
             )
         except ValidationError as exc:
@@ -622,5 +682,54 @@ def _step_review(
             "fields": [labels.get(name, name) for name in state.get("fields_chosen") or []],
             "scripts": [_rendered(tenant, preset, script) for script in scripts],
             "step_urls": {name: _step_url(wizard_id, name) for name in STEP_NAMES},
+            **_created_context(tenant, state, _step_url(wizard_id, "review")),
         },
     )
+
+
+def _specs(scripts: list[dict[str, Any]]) -> list[ScriptSpec]:
+    return [
+        ScriptSpec(
+            name=str(s["name"]),
+            template=str(s["template"]),
+            applies=str(s["applies"]),
+            auto_open=bool(s.get("auto_open")),
+        )
+        for s in scripts
+    ]
+
+
+def _finish_created(
+    request: HttpRequest,
+    tenant: Tenant,
+    wizard_id: str,
+    state: dict[str, Any],
+    preset: Preset,
+    scripts: list[dict[str, Any]],
+) -> HttpResponse:
+    """Finish an OAuth wizard: its integration exists since step 2; add the fields and scripts."""
+    integration = _created(tenant, state)
+    if integration is None:
+        _forget(request, wizard_id)
+        messages.error(request, "The integration this wizard created was deleted meanwhile; start again.")
+        return redirect("integration-wizard")
+    with transaction.atomic():
+        if preset.has_phone_data:
+            integration_set_notification_fields(
+                tenant=tenant, integration=integration, fields=list(state.get("fields_chosen") or [])
+            )
+        for spec in _specs(scripts):
+            script_create(
+                tenant=tenant,
+                integration=integration,
+                name=spec.name,
+                template=spec.template,
+                applies=spec.applies,
+                auto_open=spec.auto_open,
+            )
+    _forget(request, wizard_id)
+    if TOKEN_SECRET in (integration.secrets or {}):
+        messages.success(request, f"{integration.name} is ready and connected to the CRM.")
+    else:
+        messages.warning(request, f"{integration.name} is ready; Connect grants it access to the CRM.")
+    return redirect("integration-overview", integration_id=integration.pk)

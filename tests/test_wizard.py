@@ -7,19 +7,24 @@ the double's transport); Web search has no API and skips the call notification s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from django.test import Client
 from django.urls import reverse
 
 from configurator.models import Tenant
 from integrations import services
 from integrations.models import Integration, Script, SyncState
+from integrations.oauth import TOKEN_SECRET
 from integrations.wizard import SESSION_KEY
 from tests.carddav_double import URL, CardDavDouble, vcard
 from tests.conftest import PASSWORD
+from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
 
 
 @pytest.fixture
@@ -439,3 +444,84 @@ def test_a_member_without_the_privilege_is_refused(tenant: Tenant) -> None:
 
 def test_the_add_new_integration_link_starts_the_wizard(admin_client: Client) -> None:
     assert f'href="{reverse("integration-wizard")}"' in admin_client.get(reverse("home")).text
+
+
+# OAuth presets -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def oauth_server() -> Iterator[OAuthServer]:
+    running = OAuthServer().start()
+    yield running
+    running.stop()
+
+
+@pytest.mark.usefixtures("allow_private_addresses")  # the authorization server is on 127.0.0.1
+def test_an_oauth_preset_is_created_at_step_two_connect_returns_to_the_wizard_and_finish_completes_it(
+    tenant: Tenant,
+    admin_client: Client,
+    oauth_server: OAuthServer,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings_url = start(admin_client, "rest_json")
+    values = {
+        "base_url": oauth_server.url,
+        "auth_kind": "oauth2_code",
+        "oauth_authorize_url": f"{oauth_server.url}/authorize",
+        "oauth_token_url": f"{oauth_server.url}/token",
+        "oauth_client_id": CLIENT_ID,
+        "oauth_client_secret": CLIENT_SECRET,
+        "oauth_scopes": "contacts.read",
+        "list_path": "/api/contacts",
+        "phone_paths": "phone",
+    }
+    response = admin_client.post(
+        settings_url,
+        {"name": "OAuth CRM", **{f"settings-{k}": v for k, v in values.items()}, "action": "next"},
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    integration = Integration.objects.get(tenant=tenant, name="OAuth CRM")
+    connect = reverse("integration-oauth-connect", args=[integration.pk])
+    assert response["Location"].startswith(f"{connect}?next=")
+    assert not Script.objects.filter(integration=integration).exists()
+
+    started = admin_client.get(response["Location"])
+    consent = httpx.get(started["Location"])
+    back = urlsplit(consent.headers["Location"])
+    with django_capture_on_commit_callbacks(execute=True):
+        returned = admin_client.get(f"{back.path}?{back.query}")
+    assert returned["Location"] == step(settings_url, "fields")
+    integration.refresh_from_db()
+    assert TOKEN_SECRET in (integration.secrets or {})
+
+    # Step 2 again: Next does not create a second integration.
+    response = admin_client.post(
+        settings_url,
+        {"name": "OAuth CRM", **{f"settings-{k}": v for k, v in values.items()}, "action": "next"},
+    )
+    assert Integration.objects.filter(tenant=tenant).count() == 1
+
+    fields_url = step(settings_url, "fields")
+    order = re.findall(r'name="order" value="(\w+)"', admin_client.get(fields_url).text)
+    admin_client.post(fields_url, {"order": order, "fields": ["Identifier"], "action": "next"})
+    review = admin_client.get(step(settings_url, "review"))
+    assert "is connected to the CRM" in review.text
+    response = admin_client.post(step(settings_url, "review"), {"action": "finish"})
+    assert response["Location"] == reverse("integration-overview", args=[integration.pk])
+    integration.refresh_from_db()
+    assert integration.notification_fields == ["Identifier"]
+    assert Integration.objects.filter(tenant=tenant).count() == 1
+
+
+def test_connect_ignores_a_next_that_leaves_the_site(tenant: Tenant, admin_client: Client) -> None:
+    from integrations.oauth_views import _return_to
+
+    request = HttpRequest()
+    request.META["HTTP_HOST"] = "testserver"
+    for target, expected in (
+        ("https://evil.example/", ""),
+        ("//evil.example/x", ""),
+        ("/integrations/new/abc/fields/", "/integrations/new/abc/fields/"),
+    ):
+        request.GET = QueryDict(urlencode({"next": target}))
+        assert _return_to(request) == expected
