@@ -318,6 +318,13 @@ def _step_preset(
         if chosen is None:
             messages.error(request, "Choose one of the presets below.")
             return redirect(_step_url(wizard_id, "preset"))
+        if chosen.slug != preset.slug and _created(tenant, state) is not None:
+            messages.error(
+                request,
+                f"This wizard already created “{state.get('name')}” for {preset.name}; finish it, "
+                "or delete that integration on its overview and start a new wizard.",
+            )
+            return redirect(_step_url(wizard_id, "preset"))
         if chosen.slug != preset.slug:
             state = _new_state(tenant=tenant, preset=chosen)
             _save(request, wizard_id, state)

@@ -109,6 +109,21 @@ def test_the_whole_wizard_for_carddav_with_javascript(page: Page, tenant: Tenant
     keep_screenshot(page, tmp_path, "3-fields.png", prefix="wizard")
     page.get_by_role("button", name="Next").click()
 
+    # The browser's Back and Forward, and a reload, keep every choice.
+    expect(current_step(page)).to_have_text("4. Scripts")
+    page.go_back()
+    expect(current_step(page)).to_have_text("3. Call notification")
+    expect(page.locator("[data-field]").first).to_have_attribute("data-field", "Title")
+    expect(page.locator("#check-Title")).to_be_checked()
+    page.go_back()
+    expect(current_step(page)).to_have_text("2. CRM configuration")
+    expect(page.locator("input[name=settings-url]")).to_have_value(URL)
+    expect(page.locator("input[name=name]")).to_have_value("Contacts")
+    page.go_forward()
+    page.reload()
+    expect(page.locator("#check-Title")).to_be_checked()
+    page.go_forward()
+
     # Step 4: the pop script as its link; add one with an error first, then fixed.
     expect(current_step(page)).to_have_text("4. Scripts")
     expect(page.locator("[data-script-link]").first).to_have_text("https://crm.example.com/contacts/1001")

@@ -501,6 +501,10 @@ def test_an_oauth_preset_is_created_at_step_two_connect_returns_to_the_wizard_an
     )
     assert Integration.objects.filter(tenant=tenant).count() == 1
 
+    # Another preset would orphan the created integration: refused.
+    refused = admin_client.post(step(settings_url, "preset"), {"preset": "web_search"}, follow=True)
+    assert "already created" in refused.text
+
     fields_url = step(settings_url, "fields")
     order = re.findall(r'name="order" value="(\w+)"', admin_client.get(fields_url).text)
     admin_client.post(fields_url, {"order": order, "fields": ["Identifier"], "action": "next"})
