@@ -166,18 +166,35 @@ def _ribbon(wizard_id: str, state: dict[str, Any], preset: Preset, current: str)
 
 
 def _scripts(state: dict[str, Any], preset: Preset) -> list[dict[str, Any]]:
-    """The wizard's scripts; the preset's pre-configured ones until the admin changes the list."""
-    if isinstance(state.get("scripts"), list):
-        return list(state["scripts"])
+    """The wizard's scripts: the preset's pre-configured ones until the admin changes the list.
+
+    A pre-configured script kept in a changed list remembers its place in the preset
+    (`preset_index`), so its `{setting}` parts follow the settings if they change afterwards.
+    """
     values = {**dict(state.get("settings") or {}), **_kept_secrets(state)}
     try:
         specs = preset_default_scripts(preset=preset, settings_values=values)
     except (KeyError, ValueError, IndexError):
-        return []
-    return [
-        {"name": s.name, "template": s.template, "applies": str(s.applies), "auto_open": s.auto_open}
-        for s in specs
+        specs = []
+    defaults = [
+        {
+            "name": spec.name,
+            "template": spec.template,
+            "applies": str(spec.applies),
+            "auto_open": spec.auto_open,
+            "preset_index": index,
+        }
+        for index, spec in enumerate(specs)
     ]
+    if not isinstance(state.get("scripts"), list):
+        return defaults
+    scripts = []
+    for script in state["scripts"]:
+        index = script.get("preset_index")
+        if isinstance(index, int) and 0 <= index < len(defaults):
+            script = {**script, "template": defaults[index]["template"]}
+        scripts.append(dict(script))
+    return scripts
 
 
 def _rendered(tenant: Tenant, preset: Preset, script: dict[str, Any]) -> dict[str, Any]:

@@ -529,3 +529,24 @@ def test_connect_ignores_a_next_that_leaves_the_site(tenant: Tenant, admin_clien
     ):
         request.GET = QueryDict(urlencode({"next": target}))
         assert _return_to(request) == expected
+
+
+def test_a_kept_preset_script_follows_a_setting_changed_afterwards(
+    tenant: Tenant, admin_client: Client
+) -> None:
+    settings_url = start(admin_client, "web_search")
+    admin_client.post(
+        settings_url, {"name": "Search", "settings-search_url": "https://www.bing.com/search?q="}
+    )
+    scripts_url = step(settings_url, "scripts")
+    admin_client.post(
+        scripts_url,
+        {"name": "Other", "template": "https://example.com/", "applies": "always", "action": "add"},
+    )
+    admin_client.post(settings_url, {"name": "Search", "settings-search_url": "https://duckduckgo.com/?q="})
+    page = admin_client.get(scripts_url)
+    assert "https://duckduckgo.com/?q=0" in page.text
+    assert "bing.com" not in page.text
+    admin_client.post(step(settings_url, "review"), {"action": "finish"})
+    templates = set(Script.objects.filter(tenant=tenant).values_list("template", flat=True))
+    assert templates == {"https://duckduckgo.com/?q=#(Caller number)", "https://example.com/"}
