@@ -555,14 +555,23 @@ def _step_fields(
 def _step_scripts(
     request: HttpRequest, tenant: Tenant, wizard_id: str, state: dict[str, Any], preset: Preset
 ) -> HttpResponse:
-    """The scripts: the preset's pre-configured ones shown as links; add and remove."""
+    """The scripts: the preset's pre-configured ones shown as links; add, edit and remove.
+
+    Edit loads a script into the form (`index` says which one Save replaces); without
+    JavaScript that is a plain post like every other button here.
+    """
     scripts = _scripts(state, preset)
     default_applies = ScriptApplies.ON_MATCH if preset.has_phone_data else ScriptApplies.ALWAYS
     form = ScriptForm(initial={"applies": default_applies.value})
     preview: dict[str, Any] | None = None
+    editing: int | None = None
     if request.method == "POST":
         action = request.POST.get("action", "")
         remove = request.POST.get("remove", "")
+        edit = request.POST.get("edit", "")
+        index = request.POST.get("index", "")
+        if index.isdigit() and int(index) < len(scripts):
+            editing = int(index)
         if remove.isdigit() and int(remove) < len(scripts):
             del scripts[int(remove)]
             state["scripts"] = scripts
@@ -572,6 +581,13 @@ def _step_scripts(
             return redirect(
                 _step_url(wizard_id, _neighbour(preset, "scripts", 1 if action == "next" else -1))
             )
+        if edit.isdigit() and int(edit) < len(scripts):
+            editing = int(edit)
+            chosen = scripts[editing]
+            form = ScriptForm(
+                initial={k: chosen.get(k) for k in ("name", "template", "applies", "auto_open")}
+            )
+            return _scripts_page(request, tenant, wizard_id, state, preset, scripts, form, None, editing)
         form = ScriptForm(request.POST)
         if action == "preview":
             preview = _preview_context(request.POST, tenant, preset)
@@ -589,18 +605,38 @@ def _step_scripts(
                 else:
                     form.add_error("template", exc)
             else:
-                scripts.append(
-                    {
-                        "name": str(data["name"]).strip(),
-                        "template": str(data["template"]).strip(),
-                        "applies": str(data["applies"]),
-                        "auto_open": bool(data["auto_open"]),
-                    }
-                )
+                script: dict[str, Any] = {
+                    "name": str(data["name"]).strip(),
+                    "template": str(data["template"]).strip(),
+                    "applies": str(data["applies"]),
+                    "auto_open": bool(data["auto_open"]),
+                }
+                if editing is None:
+                    scripts.append(script)
+                else:
+                    old = scripts[editing]
+                    if old.get("preset_index") is not None and old.get("template") == script["template"]:
+                        script["preset_index"] = old["preset_index"]  # still the preset's script
+                    scripts[editing] = script
                 state["scripts"] = scripts
                 _save(request, wizard_id, state)
-                messages.success(request, f"Script “{scripts[-1]['name']}” added.")
+                verb = "added" if editing is None else "saved"
+                messages.success(request, f"Script “{script['name']}” {verb}.")
                 return redirect(_step_url(wizard_id, "scripts"))
+    return _scripts_page(request, tenant, wizard_id, state, preset, scripts, form, preview, editing)
+
+
+def _scripts_page(
+    request: HttpRequest,
+    tenant: Tenant,
+    wizard_id: str,
+    state: dict[str, Any],
+    preset: Preset,
+    scripts: list[dict[str, Any]],
+    form: ScriptForm,
+    preview: dict[str, Any] | None,
+    editing: int | None,
+) -> HttpResponse:
     preview_url = reverse("integration-wizard-preview", kwargs={"wizard_id": wizard_id})
     form.fields["template"].widget.attrs.update(
         {
@@ -623,6 +659,7 @@ def _step_scripts(
             "scripts": [_rendered(tenant, preset, script) for script in scripts],
             "form": form,
             "preview": preview,
+            "editing": editing,
             "call_properties": [p.name for p in scripts_engine.CALL_PROPERTIES[:7]],
             "record_fields": list(preset.all_fields),
         },

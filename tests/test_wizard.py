@@ -550,3 +550,24 @@ def test_a_kept_preset_script_follows_a_setting_changed_afterwards(
     admin_client.post(step(settings_url, "review"), {"action": "finish"})
     templates = set(Script.objects.filter(tenant=tenant).values_list("template", flat=True))
     assert templates == {"https://duckduckgo.com/?q=#(Caller number)", "https://example.com/"}
+
+
+def test_edit_loads_a_script_into_the_form_and_save_replaces_it(tenant: Tenant, admin_client: Client) -> None:
+    settings_url = start(admin_client, "web_search")
+    admin_client.post(
+        settings_url, {"name": "Search", "settings-search_url": "https://www.bing.com/search?q="}
+    )
+    scripts_url = step(settings_url, "scripts")
+    page = admin_client.post(scripts_url, {"edit": "0"})
+    assert page.status_code == 200
+    assert 'name="index" value="0"' in page.text
+    assert 'value="Search the web"' in page.text
+    assert "https://www.bing.com/search?q=#(Caller number)</textarea>" in page.text
+    # A bad template keeps the edit open; a good one replaces the script in place.
+    bad = {"index": "0", "name": "Bing", "template": "https://x/?q=#(", "applies": "always", "action": "add"}
+    page = admin_client.post(scripts_url, bad)
+    assert 'name="index" value="0"' in page.text
+    admin_client.post(scripts_url, {**bad, "template": "https://www.bing.com/search?q=#(Caller number:e164)"})
+    admin_client.post(step(settings_url, "review"), {"action": "finish"})
+    [script] = Script.objects.filter(tenant=tenant)
+    assert (script.name, script.template) == ("Bing", "https://www.bing.com/search?q=#(Caller number:e164)")
