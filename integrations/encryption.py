@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from django.conf import settings
 from django.db import transaction
 
-from integrations.models import Integration, PbxSender
+from integrations.models import Integration, PbxSender, Script
 
 
 class SecretsUndecryptable(Exception):
@@ -58,11 +58,16 @@ def integration_secrets_reencrypt(*, legacy: bool = False, legacy_secret_keys: I
     return secrets_reencrypt(legacy=legacy, legacy_secret_keys=legacy_secret_keys)["integrations"]
 
 
-def secrets_reencrypt(*, legacy: bool = False, legacy_secret_keys: Iterable[str] = ()) -> dict[str, int]:
-    """Re-encrypt the `secrets` of every integration and PBX sender (see `integration_secrets_reencrypt`).
+# Every Fernet token starts with version 0x80 and a timestamp, base64: "gAAAAA" (Fernet spec).
+_FERNET_PREFIX = "gAAAAA"
 
-    Returns how many rows were re-encrypted: `{"integrations": n, "PBX senders": m}`. One
-    transaction: if any row of either decrypts with none of the keys, nothing is changed.
+
+def secrets_reencrypt(*, legacy: bool = False, legacy_secret_keys: Iterable[str] = ()) -> dict[str, int]:
+    """Re-encrypt the `secrets` of every integration and PBX sender, and the request headers of
+    every server-request script (see `integration_secrets_reencrypt`).
+
+    Returns how many rows were re-encrypted: `{"integrations": n, "PBX senders": m, "scripts": k}`.
+    One transaction: if any row decrypts with none of the keys, nothing is changed.
     """
     readers = [Fernet(key) for key in settings.FIELD_ENCRYPTION_KEYS]
     if legacy:
@@ -108,7 +113,24 @@ def secrets_reencrypt(*, legacy: bool = False, legacy_secret_keys: Iterable[str]
                 )
             plain_by_model.append((model, plain))
             counts[label] = len(plain)
+        # Server-request scripts' header lines (`EncryptedTextField`: decrypted on load, or the
+        # stored token when no configured key opens it).
+        headers: dict[int, str] = {}
+        scripts = Script.objects.select_for_update().exclude(request_headers="")
+        for pk, text in scripts.values_list("pk", "request_headers"):
+            if text.startswith(_FERNET_PREFIX):
+                try:
+                    text = decrypt(text)
+                except InvalidToken:
+                    raise SecretsUndecryptable(
+                        f"The request headers of script {pk} decrypt with none of the keys; "
+                        "nothing was changed."
+                    ) from None
+            headers[pk] = text
+        counts["scripts"] = len(headers)
         for model, plain in plain_by_model:
             for pk, value in plain.items():
                 model.objects.filter(pk=pk).update(secrets=value)
+        for pk, text in headers.items():
+            Script.objects.filter(pk=pk).update(request_headers=text)
     return counts

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
 from encrypted_fields import fields as library_fields
@@ -55,3 +55,26 @@ class EncryptedJSONField(library_fields.EncryptedJSONField, models.JSONField):  
         # library's SECRET_KEY-derived keys, so do not read secrets in a data migration).
         name, _path, args, kwargs = super().deconstruct()
         return name, LIBRARY_FIELD_PATH, args, kwargs
+
+
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+    """Text stored as one Fernet token under `settings.FIELD_ENCRYPTION_KEYS` ("" stays "").
+
+    For secrets typed as free text (a server-request script's header lines carry API tokens). A
+    stored value no configured key decrypts is returned as stored, like `EncryptedJSONField`;
+    `secrets_reencrypt` reports such rows. Not for lookups: each save gives a new token.
+    """
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if not value:
+            return value
+        return field_fernet().encrypt(str(value).encode()).decode("ascii")
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if not value:
+            return value
+        try:
+            return field_fernet().decrypt(str(value).encode()).decode()
+        except InvalidToken:
+            return value

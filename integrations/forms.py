@@ -29,7 +29,7 @@ class PresetSettingsForm(BootstrapFormMixin, forms.Form):
     that are never rendered back.
     """
 
-    def __init__(self, *args: Any, preset: Preset, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, preset: Preset, keep_secrets: bool = False, **kwargs: Any) -> None:
         self.preset = preset
         super().__init__(*args, **kwargs)
         for setting in preset.settings:
@@ -46,7 +46,14 @@ class PresetSettingsForm(BootstrapFormMixin, forms.Form):
                 field = forms.ChoiceField(choices=choices, widget=forms.Select(attrs=attrs))
             elif setting.kind == SettingKind.SECRET:
                 attrs["autocomplete"] = "new-password"
-                field = forms.CharField(widget=forms.PasswordInput(attrs=attrs, render_value=False))
+                if keep_secrets:
+                    # Editing: the stored secret is never sent back; empty keeps it. What the
+                    # admin typed in this form does come back (a test, a reorder, an error).
+                    attrs.pop("required", None)
+                    attrs["placeholder"] = "Leave empty to keep the current value"
+                field = forms.CharField(
+                    widget=forms.PasswordInput(attrs=attrs, render_value=keep_secrets and self.is_bound)
+                )
             elif setting.kind == SettingKind.URL:
                 field = forms.CharField(widget=forms.URLInput(attrs=attrs))
             else:
@@ -54,6 +61,10 @@ class PresetSettingsForm(BootstrapFormMixin, forms.Form):
             field.required = False
             field.label = setting.label
             field.help_text = setting.help_text
+            if keep_secrets and setting.kind == SettingKind.SECRET:
+                field.help_text = " ".join(
+                    filter(None, ["Leave empty to keep the current value.", setting.help_text])
+                )
             field.initial = setting.default
             self.fields[setting.name] = field
         self.style_widgets()

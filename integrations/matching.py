@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import json
 import logging
 import re
 import time
@@ -688,6 +690,13 @@ def _main_number_entries(*, tenant: Tenant, e164: str) -> list[PhoneCacheEntry]:
     return [row for row in rows if len(row.e164) == best]
 
 
+def _settings_fingerprint(integration: Integration) -> str:
+    """A short hash of the integration's plain settings: an edited integration (another base URL
+    or account) never gets answers its old settings cached."""
+    text = json.dumps(integration.settings or {}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _live_lookups(*, tenant: Tenant, e164: str) -> tuple[list[PhoneCacheEntry], list[dict[str, Any]]]:
     """Ask each enabled live integration of the tenant for `e164`, one after the other.
 
@@ -710,7 +719,7 @@ def _live_lookups(*, tenant: Tenant, e164: str) -> tuple[list[PhoneCacheEntry], 
     entries: list[PhoneCacheEntry] = []
     statuses: list[dict[str, Any]] = []
     for integration in integrations:
-        key = f"live-lookup:{tenant.pk}:{integration.pk}:{e164}"
+        key = f"live-lookup:{tenant.pk}:{integration.pk}:{_settings_fingerprint(integration)}:{e164}"
         records: list[CrmRecord] | None = None
         cached_rows = cache.get(key)
         from_cache = isinstance(cached_rows, list)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 
 from configurator.models import Tenant, validate_country
-from integrations.fields import EncryptedJSONField
+from integrations.fields import EncryptedJSONField, EncryptedTextField
 from integrations.presets import ScriptApplies
 
 
@@ -281,7 +281,7 @@ class Script(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     kind = models.CharField(max_length=16, choices=ScriptKind.choices, default=ScriptKind.LINK)
     http_method = models.CharField(max_length=8, choices=HttpMethod.choices, default=HttpMethod.POST)
-    request_headers = models.TextField(blank=True, default="")
+    request_headers = EncryptedTextField(blank=True, default="")
     body_template = models.TextField(blank=True, default="")
     body_encoding = models.CharField(max_length=8, choices=BodyEncoding.choices, default=BodyEncoding.JSON)
     on_events = models.JSONField(default=default_on_events, blank=True)

@@ -31,7 +31,11 @@ class SettingField:
     """One field of a preset's CRM-configuration form.
 
     `name` is the key in the integration's settings (or secrets, for `SettingKind.SECRET`);
-    `choices` is a tuple of (value, label) for `SettingKind.CHOICE`.
+    `choices` is a tuple of (value, label) for `SettingKind.CHOICE`. `identifies_source`: a
+    change of this (non-secret) setting means other records are listed (another address book,
+    base URL, account, data centre), so editing it queues a full sync that replaces the phone
+    cache; False for settings that change only how the same records are read (a page size).
+    Secrets are credentials, never identifying: a new password keeps the cache.
     """
 
     name: str
@@ -42,6 +46,7 @@ class SettingField:
     default: str = ""
     placeholder: str = ""
     choices: tuple[tuple[str, str], ...] = ()
+    identifies_source: bool = True
 
 
 @dataclass(frozen=True)

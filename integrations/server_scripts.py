@@ -720,3 +720,24 @@ def server_script_runs_purge(*, now: dt.datetime | None = None) -> int:
         .delete()[0]
     )
     return deleted
+
+
+# A pending run with no attempt for this long was lost (queueing failed, or its worker died): every
+# retry the task schedules itself waits at most RETRY_AFTER_CAP_SECONDS (or the back-off, shorter).
+STALE_PENDING = dt.timedelta(seconds=RETRY_AFTER_CAP_SECONDS + 300)
+
+
+def server_script_runs_stale(*, now: dt.datetime | None = None) -> list[int]:
+    """Ids of pending server requests that nothing will send any more: created, or last
+    attempted, longer than `STALE_PENDING` ago (oldest first). The dispatcher queues them again;
+    a run that was sent meanwhile is skipped by `server_script_send` (only pending runs are sent)."""
+    now = now or timezone.now()
+    cutoff = now - STALE_PENDING
+    stale: list[int] = []
+    pending = ServerScriptRun.objects.filter(status=ServerScriptRunStatus.PENDING, created__lt=cutoff)
+    for pk, attempts_log in pending.order_by("created", "id").values_list("pk", "attempts_log"):
+        last = attempts_log[-1].get("at") if attempts_log else None
+        last_at = dt.datetime.fromisoformat(last) if isinstance(last, str) else None
+        if last_at is None or last_at < cutoff:
+            stale.append(pk)
+    return stale

@@ -577,28 +577,6 @@ def integration_set_enabled(*, tenant: Tenant, integration: Integration, enabled
     return integration
 
 
-@transaction.atomic
-def integration_set_notification_fields(
-    *, tenant: Tenant, integration: Integration, fields: Sequence[str]
-) -> Integration:
-    """Set the fields the call notification shows, in this order (names of the preset's fields).
-
-    Raises `ValidationError` for a field the preset does not have; another tenant's integration
-    is left unchanged.
-    """
-    preset = get_preset(integration.preset)
-    known = {f.name for f in preset.all_fields}
-    unknown = [name for name in fields if name not in known]
-    if unknown:
-        raise ValidationError({"notification_fields": f"{preset.name} has no field {', '.join(unknown)}."})
-    row = Integration.objects.filter(pk=integration.pk, tenant=tenant).first()
-    if row is not None and row.notification_fields != list(fields):
-        row.notification_fields = list(fields)
-        row.save(update_fields=["notification_fields"])
-    integration.refresh_from_db()
-    return integration
-
-
 def integration_set_lookup_mode(*, tenant: Tenant, integration: Integration, mode: str) -> Integration:
     """Match the integration's calls against its phone cache ("cached") or ask its CRM live ("live").
 
@@ -835,18 +813,201 @@ def _check_script_fields(*, name: str, applies: str, kind: str = ScriptKind.LINK
         raise ValidationError({"applies": f'"{applies}" is not one of on_match, on_no_match, always.'})
 
 
+@dataclass(frozen=True)
+class IntegrationUpdate:
+    """What `integration_update` changed and what it did about the phone cache.
+
+    `changed`: the parts that changed, of "name", "settings", "secrets", "notification_fields";
+    `source_changed`: a setting that identifies the data source changed (the cache is replaced
+    by the queued full sync); `sync_queued`: a new sync was queued.
+    """
+
+    changed: tuple[str, ...]
+    source_changed: bool
+    sync_queued: bool
+
+
+# Secrets the connector platform keeps beside the preset's own (the OAuth token): an edit keeps
+# them unless the OAuth client they were granted to changes.
+_OAUTH_SETTING_PREFIX = "oauth_"
+_NAME_MAX_LENGTH = 100  # Integration.name
+
+
+@transaction.atomic
+def integration_update(
+    *,
+    tenant: Tenant,
+    integration: Integration,
+    name: str,
+    settings_values: Mapping[str, str],
+    notification_fields: Sequence[str] | None = None,
+    start_sync: bool = True,
+) -> IntegrationUpdate:
+    """Change an integration's name, settings, credentials and call notification fields.
+
+    `settings_values` is checked like `integration_create`'s (`integration_settings_clean`: the
+    preset's checks and the outbound guard's `PRIVATE_ADDRESS_MESSAGE`); a secret left empty keeps
+    its stored value, a value replaces it. `notification_fields` (ordered record field names;
+    None keeps them) are read at match time from the integration (`matching._match_json`), and
+    the phone cache stores every field of each record, so changing them, or the name, leaves the
+    cache alone. The cache is kept unless what changed makes it wrong:
+    - a setting with `SettingField.identifies_source` (another address book, base URL, account):
+      the incremental since-times and a held result of the old source are dropped and a full
+      sync is queued, which replaces the cache all-or-nothing (a failure keeps the old one);
+    - a secret (a new password): the last error (the 401) is cleared and a sync is queued.
+    Either way a sync running with the old values is stopped first (`sync_stop_for_new_settings`).
+    A changed OAuth client (`oauth_*` settings) drops the stored token: Connect must run again.
+    The save goes through the model, so the audit log records the change with secrets masked.
+
+    Raises `ValidationError` (by field name) for bad settings, an unknown or repeated notification
+    field, or a name another of the tenant's integrations has; `Integration.DoesNotExist` for
+    another tenant's integration; `UnknownPresetError` when the catalog no longer has its preset.
+    Nothing is changed when it raises.
+    """
+    from integrations.sync import sync_stop_for_new_settings
+
+    row = Integration.objects.select_for_update().filter(pk=integration.pk, tenant=tenant).first()
+    if row is None:
+        raise Integration.DoesNotExist("Integration not found for this tenant.")
+    preset = get_preset(row.preset)
+    errors: dict[str, str] = {}
+    new_name = name.strip() or row.name
+    if len(new_name) > _NAME_MAX_LENGTH:
+        errors["name"] = "The name is too long (at most 100 characters)."
+    elif Integration.objects.filter(tenant=tenant, name=new_name).exclude(pk=row.pk).exists():
+        errors["name"] = f'An integration named "{new_name}" already exists.'
+    old_secrets: dict[str, str] = dict(row.secrets or {})
+    try:
+        plain, secrets = integration_settings_clean(
+            preset=preset, values=settings_values, keep_secrets=old_secrets
+        )
+    except ValidationError as exc:
+        errors.update({k: str(v[0]) for k, v in exc.message_dict.items()})
+        plain, secrets = {}, {}
+    fields = list(row.notification_fields if notification_fields is None else notification_fields)
+    known_fields = {f.name for f in preset.all_fields}
+    unknown = [f for f in fields if f not in known_fields]
+    if unknown:
+        errors["notification_fields"] = f"{preset.name} has no field {', '.join(unknown)}."
+    elif len(set(fields)) != len(fields):
+        errors["notification_fields"] = "Each field can be shown once."
+    if errors:
+        raise ValidationError(errors)
+
+    old_plain: dict[str, str] = dict(row.settings or {})
+    source_changed = any(
+        setting.identifies_source and old_plain.get(setting.name, "") != plain.get(setting.name, "")
+        for setting in preset.settings
+        if setting.kind != SettingKind.SECRET
+    )
+    preset_secrets = preset.secret_setting_names
+    secrets_changed = any(old_secrets.get(n, "") != secrets.get(n, "") for n in preset_secrets)
+    oauth_changed = any(
+        ({**old_plain, **old_secrets}.get(s.name, "") != {**plain, **secrets}.get(s.name, ""))
+        for s in preset.settings
+        if s.name.startswith(_OAUTH_SETTING_PREFIX)
+    )
+    # Keep what the platform stored beside the preset's secrets (the OAuth token) unless the
+    # client it was granted to changed.
+    kept = {k: v for k, v in old_secrets.items() if k not in preset_secrets and not oauth_changed}
+    new_secrets = {**kept, **secrets}
+
+    changed: list[str] = []
+    if new_name != row.name:
+        changed.append("name")
+    if plain != old_plain:
+        changed.append("settings")
+    if new_secrets != old_secrets:
+        changed.append("secrets")
+    if fields != list(row.notification_fields):
+        changed.append("notification_fields")
+    if changed:
+        row.name, row.settings, row.secrets, row.notification_fields = (
+            new_name,
+            plain,
+            new_secrets or None,
+            fields,
+        )
+        row.save(update_fields=["name", "settings", "secrets", "notification_fields"])
+        _default_scripts_follow(
+            tenant=tenant,
+            integration=row,
+            preset=preset,
+            old_values={**old_plain, **old_secrets},
+            new_values={**plain, **secrets},
+        )
+
+    resync = preset.has_phone_data and (source_changed or secrets_changed)
+    sync_queued = False
+    if resync:
+        sync_stop_for_new_settings(integration_id=row.pk)
+        bookkeeping: dict[str, Any] = {"last_error": "", "last_error_at": None}
+        if oauth_changed:
+            bookkeeping["oauth_reconnect_required"] = False
+        if source_changed:
+            # The old source's since-time must not drive an incremental sync of the new one.
+            bookkeeping.update(last_full_sync_at=None, last_incremental_sync_at=None)
+            held = row.held_generation
+            if held is not None:
+                bookkeeping.update(_HOLD_CLEARED)
+                PhoneCacheEntry.objects.filter(tenant=tenant, integration_id=row.pk, generation=held).delete()
+        Integration.objects.filter(pk=row.pk, tenant=tenant).update(**bookkeeping)
+        row.refresh_from_db()
+        if start_sync and row.enabled:
+            sync_queued = integration_sync_request(tenant=tenant, integration=row)
+        if not sync_queued:
+            # Disabled, or asked not to start: the dispatcher syncs it as soon as it may.
+            Integration.objects.filter(pk=row.pk, tenant=tenant).update(next_sync_at=timezone.now())
+    integration.refresh_from_db()
+    return IntegrationUpdate(changed=tuple(changed), source_changed=source_changed, sync_queued=sync_queued)
+
+
+def _default_scripts_follow(
+    *,
+    tenant: Tenant,
+    integration: Integration,
+    preset: Preset,
+    old_values: Mapping[str, str],
+    new_values: Mapping[str, str],
+) -> None:
+    """Pre-configured scripts still as the old settings built them follow the new settings.
+
+    A script the admin changed (its template differs from what the preset built) is left alone.
+    """
+    try:
+        old_specs = preset_default_scripts(preset=preset, settings_values=old_values)
+    except (KeyError, ValueError, IndexError):
+        return  # the old settings lacked a part the template needs: nothing can be recognized
+    new_specs = preset_default_scripts(preset=preset, settings_values=new_values)
+    for old, new in zip(old_specs, new_specs, strict=True):
+        if old.template == new.template:
+            continue
+        for script in Script.objects.filter(
+            tenant=tenant, integration=integration, kind=ScriptKind.LINK, name=old.name, template=old.template
+        ):
+            script_update(
+                tenant=tenant,
+                script=script,
+                name=script.name,
+                template=new.template,
+                applies=script.applies,
+                auto_open=script.auto_open,
+            )
+
+
 __all__ = [
     "ConnectorError",
+    "IntegrationUpdate",
     "ScriptSpec",
     "integration_create",
     "integration_delete",
     "integration_hold_accept",
     "integration_hold_reject",
     "integration_set_enabled",
-    "integration_set_notification_fields",
     "integration_settings_clean",
     "integration_sync_request",
     "integration_test_connection",
+    "integration_update",
     "integrations_dispatch_due_syncs",
     "preset_default_scripts",
     "script_create",

@@ -84,6 +84,9 @@ HEARTBEAT_EVERY_RECORDS = 100
 MAX_RETRY_AFTER = dt.timedelta(days=1)
 
 STALE_MESSAGE = "The sync stopped without finishing (the worker died); it is retried."
+SETTINGS_CHANGED_MESSAGE = (
+    "Stopped: the integration's settings were changed while it ran; a new sync with them took over."
+)
 TAKEN_OVER_MESSAGE = (
     "This sync was declared dead (no heartbeat for SYNC_HEARTBEAT_STALE_MINUTES) and another sync "
     "took over; its result was dropped."
@@ -748,15 +751,43 @@ def _record_run(
 
 
 def _taken_over(run: _Run, *, counters: dict[str, int]) -> SyncResult:
-    """This run was declared dead and another took over: drop its own rows, touch nothing else."""
+    """This run was declared dead, or stopped because the settings changed, and another took over:
+    drop its own rows, touch nothing else."""
     PhoneCacheEntry.objects.filter(integration_id=run.integration_id, generation=run.generation).delete()
-    _record_run(
-        run, status=SyncRunStatus.FAILED, counters=counters, error=TAKEN_OVER_MESSAGE, now=timezone.now()
+    recorded = SyncRun.objects.filter(pk=run.sync_run_id).values_list("error", flat=True).first()
+    error = SETTINGS_CHANGED_MESSAGE if recorded == SETTINGS_CHANGED_MESSAGE else TAKEN_OVER_MESSAGE
+    _record_run(run, status=SyncRunStatus.FAILED, counters=counters, error=error, now=timezone.now())
+    logger.warning("sync of integration %s: %s", run.integration_id, error)
+    return SyncResult(status="failed", records=counters["records"], skipped=counters["skipped"], error=error)
+
+
+def sync_stop_for_new_settings(*, integration_id: int, now: dt.datetime | None = None) -> bool:
+    """Release the lock of the integration's queued or running sync, which reads settings that
+    were just changed; True if there was one.
+
+    The running sync's token no longer matches, so its writes are refused: at its next heartbeat
+    it drops its own rows (the live cache is untouched) and its history entry says
+    `SETTINGS_CHANGED_MESSAGE`. The integration is left idle for the caller to queue a new sync.
+    """
+    now = now or timezone.now()
+    token = (
+        Integration.objects.filter(pk=integration_id, sync_state=SyncState.RUNNING)
+        .values_list("sync_run_token", flat=True)
+        .first()
     )
-    logger.warning("sync of integration %s: %s", run.integration_id, TAKEN_OVER_MESSAGE)
-    return SyncResult(
-        status="failed", records=counters["records"], skipped=counters["skipped"], error=TAKEN_OVER_MESSAGE
+    released = Integration.objects.filter(
+        pk=integration_id, sync_state__in=[SyncState.RUNNING, SyncState.QUEUED]
+    ).update(
+        sync_state=SyncState.IDLE,
+        sync_run_token="",
+        sync_started_at=None,
+        sync_heartbeat_at=None,
     )
+    if token:
+        SyncRun.objects.filter(
+            integration_id=integration_id, run_token=token, status=SyncRunStatus.RUNNING
+        ).update(status=SyncRunStatus.FAILED, finished_at=now, error=SETTINGS_CHANGED_MESSAGE)
+    return bool(released)
 
 
 def _fail(

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from integrations.journal import call_journal_purge
 from integrations.models import SyncMode
-from integrations.server_scripts import server_script_runs_purge, server_script_send
+from integrations.server_scripts import server_script_runs_purge, server_script_runs_stale, server_script_send
 from integrations.services import integrations_dispatch_due_syncs
 from integrations.sync import phone_cache_sync
 
@@ -35,7 +35,10 @@ def sync_integration(integration_id: int, mode: str = SyncMode.FULL) -> str:
 def dispatch_due_syncs() -> int:
     """Queue every enabled integration whose nightly (or retry) sync is due, declare dead syncs
     with a stale heartbeat failed and queue them again, prune old sync history; returns how many
-    were queued."""
+    were queued. Also queues again the server requests nothing will send any more
+    (`server_script_runs_stale`: their queueing failed or their worker died)."""
+    for run_id in server_script_runs_stale():
+        send_server_script.delay(run_id)
     return integrations_dispatch_due_syncs()
 
 

@@ -2,7 +2,15 @@
 
 from django.urls import URLPattern, path
 
-from integrations import journal_views, matching_views, oauth_views, phonebook_views, views, wizard
+from integrations import (
+    edit_views,
+    journal_views,
+    matching_views,
+    oauth_views,
+    phonebook_views,
+    views,
+    wizard,
+)
 
 urlpatterns: list[URLPattern] = [
     path("integrations/new/", wizard.wizard_start, name="integration-wizard"),
@@ -25,6 +33,7 @@ urlpatterns: list[URLPattern] = [
         name="integration-oauth-connect",
     ),
     path("integrations/<int:integration_id>/", views.integration_overview, name="integration-overview"),
+    path("integrations/<int:integration_id>/edit/", edit_views.integration_edit, name="integration-edit"),
     path("integrations/<int:integration_id>/status/", views.integration_status, name="integration-status"),
     path("integrations/<int:integration_id>/sync/", views.integration_sync, name="integration-sync"),
     path(

@@ -41,8 +41,8 @@ from integrations.selectors import integration_get
 from integrations.services import (
     ScriptSpec,
     integration_create,
-    integration_set_notification_fields,
     integration_settings_clean,
+    integration_update,
     preset_default_scripts,
     script_create,
     script_validate,
@@ -776,8 +776,14 @@ def _finish_created(
         return redirect("integration-wizard")
     with transaction.atomic():
         if preset.has_phone_data:
-            integration_set_notification_fields(
-                tenant=tenant, integration=integration, fields=list(state.get("fields_chosen") or [])
+            # Its name and settings as created (changes made since then are the overview's Edit).
+            integration_update(
+                tenant=tenant,
+                integration=integration,
+                name=integration.name,
+                settings_values=dict(integration.settings or {}),
+                notification_fields=list(state.get("fields_chosen") or []),
+                start_sync=False,
             )
         for spec in _specs(scripts):
             script_create(

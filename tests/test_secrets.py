@@ -19,8 +19,9 @@ from django.db import connection
 from encrypted_fields import fields as library_fields
 
 from integrations.encryption import legacy_fernet_keys
-from integrations.models import Integration
-from integrations.services import integration_create
+from integrations.models import Integration, Script, ScriptKind
+from integrations.presets import ScriptApplies
+from integrations.services import integration_create, script_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # The SECRET_KEY default that settings.py and the README published before issue 5.
@@ -199,3 +200,63 @@ def test_debug_starts_with_development_keys(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["insecure", "True"]
+
+
+# --- Server-request scripts carry tokens in their header lines -----------------------------------
+
+
+def stored_request_headers(pk: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT request_headers FROM integrations_script WHERE id = %s", [pk])
+        raw: str = cursor.fetchone()[0]
+    return raw
+
+
+def _server_script(tenant) -> Script:
+    return script_create(
+        tenant=tenant,
+        integration=None,
+        name="Call log in the CRM",
+        template="https://crm.example.com/api/calls",
+        applies=ScriptApplies.ALWAYS,
+        kind=ScriptKind.SERVER_REQUEST,
+        request_headers="Authorization: Bearer s3cret-token\nX-Caller: #(Caller number)",
+        body_template='{"number": "#(Caller number)"}',
+    )
+
+
+def test_a_server_scripts_header_lines_are_encrypted_at_rest(tenant, settings):
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_A]
+    script = _server_script(tenant)
+
+    raw = stored_request_headers(script.pk)
+    assert "s3cret-token" not in raw
+    assert Fernet(KEY_A).decrypt(raw.encode()).decode().startswith("Authorization: Bearer s3cret-token")
+    assert Script.objects.get(pk=script.pk).request_headers.startswith("Authorization: Bearer s3cret-token")
+
+
+def test_secrets_reencrypt_rotates_the_header_lines_too(tenant, settings):
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_A]
+    script = _server_script(tenant)
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B, KEY_A]
+
+    out = StringIO()
+    call_command("secrets_reencrypt", stdout=out)
+
+    assert "request headers of 1 scripts" in out.getvalue()
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B]  # A dropped
+    assert Script.objects.get(pk=script.pk).request_headers.startswith("Authorization: Bearer s3cret-token")
+    with pytest.raises(InvalidToken):
+        Fernet(KEY_A).decrypt(stored_request_headers(script.pk).encode())
+
+
+def test_header_lines_no_key_opens_stop_the_reencryption_and_change_nothing(tenant, settings):
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_A]
+    script = _server_script(tenant)
+    before = stored_request_headers(script.pk)
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B]  # A lost without re-encrypting
+
+    with pytest.raises(CommandError, match=f"request headers of script {script.pk}"):
+        call_command("secrets_reencrypt", stdout=StringIO())
+
+    assert stored_request_headers(script.pk) == before

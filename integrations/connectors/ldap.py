@@ -608,7 +608,9 @@ LDAP = Preset(
         SettingField("bind_password", "Bind password", SettingKind.SECRET, required=False),
         SettingField("base_dn", "Base DN", placeholder="dc=example,dc=org"),
         SettingField("search_filter", "Search filter", required=False, default=DEFAULT_FILTER),
-        SettingField("page_size", "Page size", required=False, default=str(DEFAULT_PAGE_SIZE)),
+        SettingField(
+            "page_size", "Page size", required=False, default=str(DEFAULT_PAGE_SIZE), identifies_source=False
+        ),
         SettingField(
             "directory_type",
             "Directory type",

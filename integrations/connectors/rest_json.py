@@ -562,7 +562,7 @@ REST_JSON_SETTINGS: tuple[SettingField, ...] = (
     ),
     SettingField("list_path", "List endpoint", placeholder="/v1/contacts"),
     SettingField("paging", "Paging", SettingKind.CHOICE, default="none", choices=PAGING_STYLES),
-    SettingField("page_size", "Page size", required=False, default="100"),
+    SettingField("page_size", "Page size", required=False, default="100", identifies_source=False),
     SettingField(
         "page_param",
         "Cursor, offset or page parameter",

@@ -43,5 +43,6 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"Re-encrypted the secrets of {counts['integrations']} integrations "
-            f"(and of {counts['PBX senders']} PBX senders) with the newest key."
+            f"(and of {counts['PBX senders']} PBX senders and the request headers of "
+            f"{counts['scripts']} scripts) with the newest key."
         )
