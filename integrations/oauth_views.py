@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
 from configurator.models import Tenant
@@ -42,6 +43,15 @@ def redirect_uri(request: HttpRequest) -> str:
     return f"{base}{path}" if base else request.build_absolute_uri(path)
 
 
+def _return_to(request: HttpRequest) -> str:
+    """The local path `?next=` asks to come back to after the callback (the wizard's next step), or ""."""
+    target = request.GET.get("next", "")
+    local = target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=False
+    )
+    return target if local else ""
+
+
 def _integration_or_404(*, tenant: Tenant, integration_id: int) -> Integration:
     try:
         return integration_get(tenant=tenant, integration_id=integration_id)
@@ -52,7 +62,11 @@ def _integration_or_404(*, tenant: Tenant, integration_id: int) -> Integration:
 @tenant_admin_required
 @require_GET
 def integration_oauth_connect(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
-    """Start the authorization code flow with PKCE for the tenant's integration (404 for others')."""
+    """Start the authorization code flow with PKCE for the tenant's integration (404 for others').
+
+    `?next=` (a local path, e.g. the "Add New Integration" wizard's next step) is where the
+    callback sends the admin afterwards instead of the overview.
+    """
     integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
     config = oauth_config_for(integration)
     overview = reverse("integration-overview", args=[integration.pk])
@@ -73,6 +87,7 @@ def integration_oauth_connect(request: HttpRequest, tenant: Tenant, integration_
         "integration_id": integration.pk,
         "tenant_id": tenant.pk,
         "code_verifier": started.code_verifier,
+        "return_to": _return_to(request),
     }
     request.session[SESSION_KEY] = flows
     return redirect(started.url)
@@ -97,7 +112,7 @@ def integration_oauth_callback(request: HttpRequest, tenant: Tenant) -> HttpResp
         return _refuse(request, STATE_MESSAGE)
     request.session[SESSION_KEY] = flows
     integration = _integration_or_404(tenant=tenant, integration_id=int(flow["integration_id"]))
-    overview = reverse("integration-overview", args=[integration.pk])
+    overview = str(flow.get("return_to") or "") or reverse("integration-overview", args=[integration.pk])
     config = oauth_config_for(integration)
     if config is None:
         messages.error(request, "This integration no longer uses OAuth 2.0: nothing was stored.")

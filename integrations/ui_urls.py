@@ -2,9 +2,24 @@
 
 from django.urls import URLPattern, path
 
-from integrations import edit_views, journal_views, matching_views, oauth_views, phonebook_views, views
+from integrations import (
+    edit_views,
+    journal_views,
+    matching_views,
+    oauth_views,
+    phonebook_views,
+    views,
+    wizard,
+)
 
 urlpatterns: list[URLPattern] = [
+    path("integrations/new/", wizard.wizard_start, name="integration-wizard"),
+    path(
+        "integrations/new/<str:wizard_id>/preview/",
+        wizard.wizard_preview,
+        name="integration-wizard-preview",
+    ),
+    path("integrations/new/<str:wizard_id>/<str:step>/", wizard.wizard_step, name="integration-wizard-step"),
     path("integrations/add/", views.preset_list, name="integration-presets"),
     path("integrations/add/<slug:preset_slug>/", views.integration_add, name="integration-add"),
     path(

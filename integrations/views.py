@@ -702,14 +702,20 @@ def _preview(request: HttpRequest, tenant: Tenant, *, integration: Integration |
     return TemplateResponse(request, "integrations/_script_preview.html", context)
 
 
-def _preview_context(data: Any, tenant: Tenant, *, integration: Integration | None) -> dict[str, Any]:
+def _preview_context(
+    data: Any, tenant: Tenant, *, integration: Integration | None, preset: Preset | None = None
+) -> dict[str, Any]:
     """What the preview shows for the typed script: its error with the position, or the link (or
-    the request the server would send) for the sample call and record."""
+    the request the server would send) for the sample call and record.
+
+    `preset` stands in for the integration's when there is none yet (the wizard's scripts step).
+    """
     source = data.get("template", "")
     applies = data.get("applies", "")
     if applies not in {a.value for a in ScriptApplies}:
         applies = ScriptApplies.ON_MATCH.value
-    preset = _preset_of(integration) if integration is not None else None
+    if integration is not None:
+        preset = _preset_of(integration)
     context: dict[str, Any] = {"source": source, "tenant": tenant}
     if not source.strip():
         context["empty"] = True

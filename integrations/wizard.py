@@ -1,0 +1,802 @@
+"""The "Add New Integration" wizard: five steps kept in the session until Finish creates it.
+
+Each wizard has its own id in the URL (`/integrations/new/<wizard_id>/<step>/`), so two tabs of
+one session never mix their choices. Its state lives in `request.session[SESSION_KEY][wizard_id]`:
+the preset, the entered settings (secrets Fernet-encrypted with the field keys, never rendered
+back into a page), the name, the notification fields in order and the scripts. Nothing reaches
+the database before Finish: leaving half way creates nothing. Every step saves what was typed
+before it validates, so Back, the ribbon, reload and a validation error never lose input.
+
+Without JavaScript every action is a plain form post; static/app/wizard.js only adds dragging
+of the notification fields and htmx the live script preview.
+"""
+
+from __future__ import annotations
+
+import secrets as secrets_module
+from typing import Any
+from urllib.parse import urlencode
+
+from cryptography.fernet import InvalidToken
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+import scripts_engine
+from configurator.models import Tenant
+from configurator.views import render_page, tenant_admin_required
+from integrations import views
+from integrations.fields import field_fernet
+from integrations.forms import APPLIES_LABELS, IntegrationForm, PresetSettingsForm, ScriptForm
+from integrations.models import Integration
+from integrations.oauth import TOKEN_SECRET, preset_oauth_config
+from integrations.presets import Preset, ScriptApplies, SettingKind
+from integrations.registry import PRESETS, find_preset
+from integrations.selectors import integration_get
+from integrations.services import (
+    ScriptSpec,
+    integration_create,
+    integration_settings_clean,
+    integration_update,
+    preset_default_scripts,
+    script_create,
+    script_validate,
+)
+
+SESSION_KEY = "integration_wizards"
+MAX_WIZARDS = 10  # per session; the oldest is dropped when an eleventh starts
+STEPS: tuple[tuple[str, str], ...] = (
+    ("preset", "Choose preset"),
+    ("settings", "CRM configuration"),
+    ("fields", "Call notification"),
+    ("scripts", "Scripts"),
+    ("review", "Review"),
+)
+STEP_NAMES = tuple(name for name, _ in STEPS)
+SECRET_KEPT = "•••• kept"  # noqa: S105 - what a secret field shows instead of its value
+
+
+# State ---------------------------------------------------------------------------------------
+
+
+def _wizards(request: HttpRequest) -> dict[str, Any]:
+    value = request.session.get(SESSION_KEY)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _state_or_none(request: HttpRequest, wizard_id: str) -> dict[str, Any] | None:
+    state = _wizards(request).get(wizard_id)
+    if not isinstance(state, dict) or find_preset(str(state.get("preset", ""))) is None:
+        return None
+    return state
+
+
+def _save(request: HttpRequest, wizard_id: str, state: dict[str, Any]) -> None:
+    wizards = _wizards(request)
+    wizards.pop(wizard_id, None)
+    while len(wizards) >= MAX_WIZARDS:
+        wizards.pop(next(iter(wizards)))
+    wizards[wizard_id] = state
+    request.session[SESSION_KEY] = wizards
+
+
+def _forget(request: HttpRequest, wizard_id: str) -> None:
+    wizards = _wizards(request)
+    wizards.pop(wizard_id, None)
+    request.session[SESSION_KEY] = wizards
+
+
+def _encrypt(value: str) -> str:
+    return field_fernet().encrypt(value.encode()).decode("ascii")
+
+
+def _decrypt(token: str) -> str:
+    try:
+        return field_fernet().decrypt(token.encode("ascii")).decode()
+    except (InvalidToken, ValueError):
+        return ""  # a key rotated away: the secret must be entered again
+
+
+def _kept_secrets(state: dict[str, Any]) -> dict[str, str]:
+    """The secrets entered so far, decrypted (for validation and the connection test only)."""
+    stored = state.get("secrets") or {}
+    kept = {name: _decrypt(str(token)) for name, token in stored.items()}
+    return {name: value for name, value in kept.items() if value}
+
+
+def _new_state(*, tenant: Tenant, preset: Preset) -> dict[str, Any]:
+    fields = [f.name for f in preset.all_fields]
+    defaults = [name for name in preset.default_notification_fields if name in fields]
+    return {
+        "preset": preset.slug,
+        "settings": {s.name: s.default for s in preset.settings if s.kind != SettingKind.SECRET},
+        "secrets": {},
+        "name": views._unused_name(tenant=tenant, base=preset.name),
+        "settings_valid": False,
+        # Every field in display order (the chosen defaults first), and which are ticked.
+        "field_order": defaults + [name for name in fields if name not in defaults],
+        "fields_chosen": defaults,
+        "scripts": None,  # None: the preset's, built from the settings when step 4 is first shown
+        "connection": None,
+    }
+
+
+def _steps_of(preset: Preset) -> list[str]:
+    """The steps this preset walks: presets without phone data skip the call notification."""
+    return [name for name in STEP_NAMES if name != "fields" or preset.has_phone_data]
+
+
+def _step_url(wizard_id: str, step: str) -> str:
+    return reverse("integration-wizard-step", kwargs={"wizard_id": wizard_id, "step": step})
+
+
+def _neighbour(preset: Preset, step: str, offset: int) -> str:
+    steps = _steps_of(preset)
+    index = steps.index(step) + offset
+    return steps[min(max(index, 0), len(steps) - 1)]
+
+
+def _reachable(state: dict[str, Any], preset: Preset, step: str) -> bool:
+    """Whether `step` may be shown: everything after the settings needs valid settings."""
+    return step in ("preset", "settings") or bool(state.get("settings_valid"))
+
+
+def _ribbon(wizard_id: str, state: dict[str, Any], preset: Preset, current: str) -> list[dict[str, Any]]:
+    steps = _steps_of(preset)
+    ribbon = []
+    for number, (name, label) in enumerate(STEPS, start=1):
+        skipped = name not in steps
+        ribbon.append(
+            {
+                "number": number,
+                "label": label,
+                "current": name == current,
+                "skipped": skipped,
+                "url": ""
+                if skipped or name == current or not _reachable(state, preset, name)
+                else _step_url(wizard_id, name),
+            }
+        )
+    return ribbon
+
+
+def _scripts(state: dict[str, Any], preset: Preset) -> list[dict[str, Any]]:
+    """The wizard's scripts: the preset's pre-configured ones until the admin changes the list.
+
+    A pre-configured script kept in a changed list remembers its place in the preset
+    (`preset_index`), so its `{setting}` parts follow the settings if they change afterwards.
+    """
+    values = {**dict(state.get("settings") or {}), **_kept_secrets(state)}
+    try:
+        specs = preset_default_scripts(preset=preset, settings_values=values)
+    except (KeyError, ValueError, IndexError):
+        specs = []
+    defaults = [
+        {
+            "name": spec.name,
+            "template": spec.template,
+            "applies": str(spec.applies),
+            "auto_open": spec.auto_open,
+            "preset_index": index,
+        }
+        for index, spec in enumerate(specs)
+    ]
+    if not isinstance(state.get("scripts"), list):
+        return defaults
+    scripts = []
+    for script in state["scripts"]:
+        index = script.get("preset_index")
+        if isinstance(index, int) and 0 <= index < len(defaults):
+            script = {**script, "template": defaults[index]["template"]}
+        scripts.append(dict(script))
+    return scripts
+
+
+def _rendered(tenant: Tenant, preset: Preset, script: dict[str, Any]) -> dict[str, Any]:
+    """The script with the link it renders for the sample call and record (or its error)."""
+    applies = str(script.get("applies", ScriptApplies.ON_MATCH))
+    uses_record = preset.has_phone_data and applies != ScriptApplies.ON_NO_MATCH
+    try:
+        template = script_validate(
+            tenant=tenant, preset=preset, template=str(script.get("template", "")), applies=applies
+        )
+    except ValidationError as exc:
+        return {**script, "error": exc.messages[0], "applies_label": APPLIES_LABELS.get(applies, applies)}
+    link = scripts_engine.render(
+        template,
+        call=views.sample_call(tenant=tenant).properties(),
+        record=views.sample_record(preset) if uses_record else None,
+        country=tenant.country,
+        extra_schemes=tenant.extra_schemes,
+    )
+    return {**script, "link": link or "", "applies_label": APPLIES_LABELS.get(applies, applies)}
+
+
+# Views ---------------------------------------------------------------------------------------
+
+
+def _tiles(query: str) -> list[dict[str, Any]]:
+    return [
+        {"preset": preset, "search": views._search_text(preset)}
+        for preset in PRESETS
+        if views.preset_matches(preset, query)
+    ]
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def wizard_start(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """Step 1 of a new wizard: the preset tiles with a search; choosing one starts the wizard."""
+    if request.method == "POST":
+        preset = find_preset(request.POST.get("preset", ""))
+        if preset is None:
+            messages.error(request, "Choose one of the presets below.")
+            return redirect("integration-wizard")
+        wizard_id = secrets_module.token_urlsafe(9)
+        _save(request, wizard_id, _new_state(tenant=tenant, preset=preset))
+        return redirect(_step_url(wizard_id, "settings"))
+    return _preset_page(request, tenant, wizard_id=None, state=None)
+
+
+def _preset_page(
+    request: HttpRequest, tenant: Tenant, *, wizard_id: str | None, state: dict[str, Any] | None
+) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:200]
+    preset = find_preset(str(state["preset"])) if state else None
+    return render_page(
+        request,
+        "integrations/wizard/preset.html",
+        tenant=tenant,
+        context={
+            "tiles": _tiles(query),
+            "query": query,
+            "preset_count": len(PRESETS),
+            "wizard_id": wizard_id,
+            "chosen": preset,
+            "ribbon": _ribbon(wizard_id, state, preset, "preset")
+            if wizard_id and state and preset
+            else [
+                {"number": n, "label": label, "current": n == 1, "url": ""}
+                for n, (_, label) in enumerate(STEPS, 1)
+            ],
+            "form_action": _step_url(wizard_id, "preset") if wizard_id else reverse("integration-wizard"),
+            "search_action": _step_url(wizard_id, "preset") if wizard_id else reverse("integration-wizard"),
+            "active": "integration-add",
+        },
+    )
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def wizard_step(request: HttpRequest, tenant: Tenant, wizard_id: str, step: str) -> HttpResponse:
+    """One step of a started wizard (`step` one of STEP_NAMES; anything else is 404)."""
+    if step not in STEP_NAMES:
+        raise Http404("No such step.")
+    state = _state_or_none(request, wizard_id)
+    if state is None:
+        messages.warning(request, "That wizard is no longer open (finished, or too old); start again here.")
+        return redirect("integration-wizard")
+    preset = find_preset(str(state["preset"]))
+    assert preset is not None  # checked by _state_or_none
+    if step not in _steps_of(preset):
+        return redirect(_step_url(wizard_id, _neighbour(preset, "scripts", 0)))
+    if not _reachable(state, preset, step):
+        messages.info(request, "Complete the CRM configuration first.")
+        return redirect(_step_url(wizard_id, "settings"))
+    handler = {
+        "preset": _step_preset,
+        "settings": _step_settings,
+        "fields": _step_fields,
+        "scripts": _step_scripts,
+        "review": _step_review,
+    }[step]
+    return handler(request, tenant, wizard_id, state, preset)
+
+
+def _page(
+    request: HttpRequest,
+    tenant: Tenant,
+    wizard_id: str,
+    state: dict[str, Any],
+    preset: Preset,
+    step: str,
+    context: dict[str, Any],
+) -> HttpResponse:
+    steps = _steps_of(preset)
+    return render_page(
+        request,
+        f"integrations/wizard/{step}.html",
+        tenant=tenant,
+        context={
+            "wizard_id": wizard_id,
+            "preset": preset,
+            "state": state,
+            "step": step,
+            "ribbon": _ribbon(wizard_id, state, preset, step),
+            "action_url": _step_url(wizard_id, step),
+            "is_last": step == steps[-1],
+            "active": "integration-add",
+            **context,
+        },
+    )
+
+
+def _step_preset(
+    request: HttpRequest, tenant: Tenant, wizard_id: str, state: dict[str, Any], preset: Preset
+) -> HttpResponse:
+    """Change the preset: the same one keeps every choice, another starts its steps afresh."""
+    if request.method == "POST":
+        chosen = find_preset(request.POST.get("preset", ""))
+        if chosen is None:
+            messages.error(request, "Choose one of the presets below.")
+            return redirect(_step_url(wizard_id, "preset"))
+        if chosen.slug != preset.slug and _created(tenant, state) is not None:
+            messages.error(
+                request,
+                f"This wizard already created “{state.get('name')}” for {preset.name}; finish it, "
+                "or delete that integration on its overview and start a new wizard.",
+            )
+            return redirect(_step_url(wizard_id, "preset"))
+        if chosen.slug != preset.slug:
+            state = _new_state(tenant=tenant, preset=chosen)
+            _save(request, wizard_id, state)
+        return redirect(_step_url(wizard_id, "settings"))
+    return _preset_page(request, tenant, wizard_id=wizard_id, state=state)
+
+
+def _settings_forms(
+    data: Any, state: dict[str, Any], preset: Preset
+) -> tuple[IntegrationForm, PresetSettingsForm]:
+    if data is not None:
+        return (
+            IntegrationForm(data, preset=preset),
+            PresetSettingsForm(data, preset=preset, prefix="settings"),
+        )
+    return (
+        IntegrationForm(preset=preset, initial={"name": state.get("name", "")}),
+        PresetSettingsForm(preset=preset, prefix="settings", initial=dict(state.get("settings") or {})),
+    )
+
+
+def _mark_kept_secrets(settings_form: PresetSettingsForm, state: dict[str, Any]) -> list[str]:
+    """Secret fields already entered: not required, and say "•••• kept, leave empty to keep"."""
+    kept = _kept_secrets(state)
+    for name in kept:
+        field = settings_form.fields.get(name)
+        if field is None:
+            continue
+        field.widget.attrs.pop("required", None)
+        field.widget.attrs["placeholder"] = f"{SECRET_KEPT} (leave empty to keep)"
+    return sorted(kept)
+
+
+def _step_settings(
+    request: HttpRequest, tenant: Tenant, wizard_id: str, state: dict[str, Any], preset: Preset
+) -> HttpResponse:
+    """Settings, credentials and name; "Test connection" tests, "Next" validates and tests."""
+    connection: dict[str, Any] | None = None
+    if request.method == "POST":
+        form, settings_form = _settings_forms(request.POST, state, preset)
+        action = request.POST.get("action", "next")
+        form.is_valid()
+        settings_form.is_valid()
+        entered = settings_form.values()
+        # Save first, valid or not: a reload, Back or an error never loses what was typed.
+        before = (dict(state.get("settings") or {}), _kept_secrets(state))
+        state["name"] = str(request.POST.get("name", ""))[:100]
+        state["settings"] = {
+            s.name: entered.get(s.name, "") for s in preset.settings if s.kind != SettingKind.SECRET
+        }
+        stored = dict(state.get("secrets") or {})
+        for setting in preset.settings:
+            typed = entered.get(setting.name, "").strip() if setting.kind == SettingKind.SECRET else ""
+            if typed:
+                stored[setting.name] = _encrypt(typed)
+        state["secrets"] = stored
+        # Tested settings stay valid through Back only while nothing in them changed.
+        unchanged = before == (state["settings"], _kept_secrets(state))
+        state["settings_valid"] = bool(state.get("settings_valid")) and unchanged
+        if action == "back":
+            _save(request, wizard_id, state)
+            return redirect(_step_url(wizard_id, "preset"))
+        try:
+            plain, secrets = integration_settings_clean(
+                preset=preset, values=entered, keep_secrets=_kept_secrets(state)
+            )
+        except ValidationError as exc:
+            views._put_errors(exc, settings_form, form)
+        else:
+            if action == "test" or preset.has_phone_data:
+                connection = views._test_connection(preset=preset, settings_values={**plain, **secrets})
+            if action != "test" and form.is_valid() and (connection is None or connection["ok"]):
+                state["settings"] = plain
+                state["settings_valid"] = True
+                following = _step_url(wizard_id, _neighbour(preset, "settings", 1))
+                if not _uses_oauth(preset, plain):
+                    _save(request, wizard_id, state)
+                    return redirect(following)
+                try:
+                    _create_for_connect(tenant, state, preset, secrets=secrets)
+                except ValidationError as exc:
+                    state["settings_valid"] = False
+                    views._put_errors(exc, form, settings_form)
+                else:
+                    _save(request, wizard_id, state)
+                    return redirect(_connect_url(int(state["integration_id"]), following))
+            if action != "test" and connection is not None and not connection["ok"]:
+                connection["message"] = f"Not yet: {connection['message']}"
+        _save(request, wizard_id, state)
+    else:
+        form, settings_form = _settings_forms(None, state, preset)
+    return _page(
+        request,
+        tenant,
+        wizard_id,
+        state,
+        preset,
+        "settings",
+        {
+            "form": form,
+            "settings_form": settings_form,
+            "kept_secrets": _mark_kept_secrets(settings_form, state),
+            "connection": connection,
+            "uses_oauth": _uses_oauth(preset, dict(state.get("settings") or {})),
+            **_created_context(tenant, state, _step_url(wizard_id, _neighbour(preset, "settings", 1))),
+        },
+    )
+
+
+def _uses_oauth(preset: Preset, plain: dict[str, str]) -> bool:
+    """Whether these settings authorize with OAuth 2.0 Connect (the admin grants access in the CRM)."""
+    oauth = preset_oauth_config(preset.connector_class, plain)
+    return oauth is not None and oauth.needs_connect
+
+
+def _connect_url(integration_id: int, next_url: str) -> str:
+    connect = reverse("integration-oauth-connect", kwargs={"integration_id": integration_id})
+    return f"{connect}?{urlencode({'next': next_url})}"
+
+
+def _created(tenant: Tenant, state: dict[str, Any]) -> Integration | None:
+    """The integration an OAuth wizard created at the end of step 2 (None if none, or deleted since)."""
+    integration_id = state.get("integration_id")
+    if not isinstance(integration_id, int):
+        return None
+    try:
+        return integration_get(tenant=tenant, integration_id=integration_id)
+    except Integration.DoesNotExist:
+        return None
+
+
+def _created_context(tenant: Tenant, state: dict[str, Any], next_url: str) -> dict[str, Any]:
+    integration = _created(tenant, state)
+    if integration is None:
+        return {"created": None}
+    return {
+        "created": integration,
+        "connected": TOKEN_SECRET in (integration.secrets or {}),
+        "connect_url": _connect_url(integration.pk, next_url),
+    }
+
+
+def _create_for_connect(
+    tenant: Tenant, state: dict[str, Any], preset: Preset, *, secrets: dict[str, str]
+) -> None:
+    """OAuth presets: create the integration now (no sync, no scripts) so that Connect can store
+    its token; Finish adds the wizard's notification fields and scripts. Created once per wizard."""
+    if _created(tenant, state) is not None:
+        return
+    integration = integration_create(
+        tenant=tenant,
+        preset_slug=preset.slug,
+        name=str(state.get("name", "")),
+        settings_values={**dict(state.get("settings") or {}), **secrets},
+        scripts=[],
+        start_sync=False,
+    )
+    state["integration_id"] = integration.pk
+
+
+def _step_fields(
+    request: HttpRequest, tenant: Tenant, wizard_id: str, state: dict[str, Any], preset: Preset
+) -> HttpResponse:
+    """The notification fields: tick them, order them with Up/Down (drag with JavaScript)."""
+    known = [f.name for f in preset.all_fields]
+    order = [name for name in state.get("field_order") or [] if name in known]
+    order += [name for name in known if name not in order]
+    if request.method == "POST":
+        posted = [name for name in request.POST.getlist("order") if name in known]
+        if sorted(set(posted)) == sorted(known) and len(posted) == len(known):
+            order = posted
+        chosen = {name for name in request.POST.getlist("fields") if name in known}
+        move = request.POST.get("move", "")
+        direction, _, name = move.partition(":")
+        if name in order and direction in ("up", "down"):
+            index = order.index(name)
+            other = index - 1 if direction == "up" else index + 1
+            if 0 <= other < len(order):
+                order[index], order[other] = order[other], order[index]
+        state["field_order"] = order
+        state["fields_chosen"] = [name for name in order if name in chosen]
+        _save(request, wizard_id, state)
+        action = request.POST.get("action", "")
+        if action in ("next", "back"):
+            return redirect(_step_url(wizard_id, _neighbour(preset, "fields", 1 if action == "next" else -1)))
+        if move:
+            return redirect(_step_url(wizard_id, "fields") + f"#field-{name}")
+        return redirect(_step_url(wizard_id, "fields"))
+    labels = {f.name: f.label for f in preset.all_fields}
+    chosen = set(state.get("fields_chosen") or [])
+    sample = views.sample_record(preset)
+    rows = [
+        {"name": name, "label": labels[name], "chosen": name in chosen, "sample": sample.get(name, "")}
+        for name in order
+    ]
+    return _page(
+        request,
+        tenant,
+        wizard_id,
+        state,
+        preset,
+        "fields",
+        {
+            "rows": rows,
+            "card": [row for row in rows if row["chosen"]],
+            "sample_name": sample.get("DisplayName"),
+        },
+    )
+
+
+def _step_scripts(
+    request: HttpRequest, tenant: Tenant, wizard_id: str, state: dict[str, Any], preset: Preset
+) -> HttpResponse:
+    """The scripts: the preset's pre-configured ones shown as links; add, edit and remove.
+
+    Edit loads a script into the form (`index` says which one Save replaces); without
+    JavaScript that is a plain post like every other button here.
+    """
+    scripts = _scripts(state, preset)
+    default_applies = ScriptApplies.ON_MATCH if preset.has_phone_data else ScriptApplies.ALWAYS
+    form = ScriptForm(initial={"applies": default_applies.value})
+    preview: dict[str, Any] | None = None
+    editing: int | None = None
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        remove = request.POST.get("remove", "")
+        edit = request.POST.get("edit", "")
+        index = request.POST.get("index", "")
+        if index.isdigit() and int(index) < len(scripts):
+            editing = int(index)
+        if remove.isdigit() and int(remove) < len(scripts):
+            del scripts[int(remove)]
+            state["scripts"] = scripts
+            _save(request, wizard_id, state)
+            return redirect(_step_url(wizard_id, "scripts"))
+        if action in ("next", "back"):
+            return redirect(
+                _step_url(wizard_id, _neighbour(preset, "scripts", 1 if action == "next" else -1))
+            )
+        if edit.isdigit() and int(edit) < len(scripts):
+            editing = int(edit)
+            chosen = scripts[editing]
+            form = ScriptForm(
+                initial={k: chosen.get(k) for k in ("name", "template", "applies", "auto_open")}
+            )
+            return _scripts_page(request, tenant, wizard_id, state, preset, scripts, form, None, editing)
+        form = ScriptForm(request.POST)
+        if action == "preview":
+            preview = _preview_context(request.POST, tenant, preset)
+        elif form.is_valid():
+            data = form.cleaned_data
+            try:
+                if not str(data["name"]).strip():
+                    raise ValidationError({"name": "Give the script a name."})
+                script_validate(
+                    tenant=tenant, preset=preset, template=data["template"], applies=data["applies"]
+                )
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    views._put_errors(exc, form)
+                else:
+                    form.add_error("template", exc)
+            else:
+                script: dict[str, Any] = {
+                    "name": str(data["name"]).strip(),
+                    "template": str(data["template"]).strip(),
+                    "applies": str(data["applies"]),
+                    "auto_open": bool(data["auto_open"]),
+                }
+                if editing is None:
+                    scripts.append(script)
+                else:
+                    old = scripts[editing]
+                    if old.get("preset_index") is not None and old.get("template") == script["template"]:
+                        script["preset_index"] = old["preset_index"]  # still the preset's script
+                    scripts[editing] = script
+                state["scripts"] = scripts
+                _save(request, wizard_id, state)
+                verb = "added" if editing is None else "saved"
+                messages.success(request, f"Script “{script['name']}” {verb}.")
+                return redirect(_step_url(wizard_id, "scripts"))
+    return _scripts_page(request, tenant, wizard_id, state, preset, scripts, form, preview, editing)
+
+
+def _scripts_page(
+    request: HttpRequest,
+    tenant: Tenant,
+    wizard_id: str,
+    state: dict[str, Any],
+    preset: Preset,
+    scripts: list[dict[str, Any]],
+    form: ScriptForm,
+    preview: dict[str, Any] | None,
+    editing: int | None,
+) -> HttpResponse:
+    preview_url = reverse("integration-wizard-preview", kwargs={"wizard_id": wizard_id})
+    form.fields["template"].widget.attrs.update(
+        {
+            "data-insert-target": "",
+            "hx-post": preview_url,
+            "hx-trigger": "input changed delay:300ms",
+            "hx-target": "#script-preview",
+            "hx-include": "closest form",
+            "hx-sync": "this:replace",
+        }
+    )
+    return _page(
+        request,
+        tenant,
+        wizard_id,
+        state,
+        preset,
+        "scripts",
+        {
+            "scripts": [_rendered(tenant, preset, script) for script in scripts],
+            "form": form,
+            "preview": preview,
+            "editing": editing,
+            "call_properties": [p.name for p in scripts_engine.CALL_PROPERTIES[:7]],
+            "record_fields": list(preset.all_fields),
+        },
+    )
+
+
+def _preview_context(data: Any, tenant: Tenant, preset: Preset) -> dict[str, Any]:
+    return views._preview_context(data, tenant, integration=None, preset=preset)
+
+
+@tenant_admin_required
+@require_POST
+def wizard_preview(request: HttpRequest, tenant: Tenant, wizard_id: str) -> HttpResponse:
+    """The live preview of the script being added in step 4 (htmx fragment)."""
+    state = _state_or_none(request, wizard_id)
+    if state is None:
+        raise Http404("No such wizard.")
+    preset = find_preset(str(state["preset"]))
+    assert preset is not None
+    return TemplateResponse(
+        request, "integrations/_script_preview.html", _preview_context(request.POST, tenant, preset)
+    )
+
+
+def _step_review(
+    request: HttpRequest, tenant: Tenant, wizard_id: str, state: dict[str, Any], preset: Preset
+) -> HttpResponse:
+    """Every choice with a link back; Finish creates the integration and queues its first sync."""
+    scripts = _scripts(state, preset)
+    errors: list[str] = []
+    if request.method == "POST":
+        if request.POST.get("action") == "back":
+            return redirect(_step_url(wizard_id, _neighbour(preset, "review", -1)))
+        plain = dict(state.get("settings") or {})
+        if state.get("integration_id") is not None:
+            return _finish_created(request, tenant, wizard_id, state, preset, scripts)
+        uses_oauth = _uses_oauth(preset, plain)
+        try:
+            integration = integration_create(
+                tenant=tenant,
+                preset_slug=preset.slug,
+                name=str(state.get("name", "")),
+                settings_values={**plain, **_kept_secrets(state)},
+                notification_fields=list(state.get("fields_chosen") or []) if preset.has_phone_data else None,
+                scripts=_specs(scripts),
+                start_sync=not uses_oauth,
+            )
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            _forget(request, wizard_id)
+            if uses_oauth:
+                messages.success(request, "Integration created; grant the app access in the CRM.")
+                return redirect("integration-oauth-connect", integration_id=integration.pk)
+            if preset.has_phone_data:
+                messages.success(request, "Integration created; the first sync has started.")
+            else:
+                messages.success(request, "Integration created; its script is ready to use.")
+            return redirect("integration-overview", integration_id=integration.pk)
+    labels = {f.name: f.label for f in preset.all_fields}
+    kept = _kept_secrets(state)
+    settings_rows = []
+    for setting in preset.settings:
+        if setting.kind == SettingKind.SECRET:
+            value = views.SECRET_MASK if setting.name in kept else ""
+        else:
+            value = str((state.get("settings") or {}).get(setting.name, ""))
+            if setting.kind == SettingKind.CHOICE:
+                value = dict(setting.choices).get(value, value)
+        settings_rows.append({"label": setting.label, "value": value})
+    return _page(
+        request,
+        tenant,
+        wizard_id,
+        state,
+        preset,
+        "review",
+        {
+            "errors": errors,
+            "settings_rows": settings_rows,
+            "fields": [labels.get(name, name) for name in state.get("fields_chosen") or []],
+            "scripts": [_rendered(tenant, preset, script) for script in scripts],
+            "step_urls": {name: _step_url(wizard_id, name) for name in STEP_NAMES},
+            **_created_context(tenant, state, _step_url(wizard_id, "review")),
+        },
+    )
+
+
+def _specs(scripts: list[dict[str, Any]]) -> list[ScriptSpec]:
+    return [
+        ScriptSpec(
+            name=str(s["name"]),
+            template=str(s["template"]),
+            applies=str(s["applies"]),
+            auto_open=bool(s.get("auto_open")),
+        )
+        for s in scripts
+    ]
+
+
+def _finish_created(
+    request: HttpRequest,
+    tenant: Tenant,
+    wizard_id: str,
+    state: dict[str, Any],
+    preset: Preset,
+    scripts: list[dict[str, Any]],
+) -> HttpResponse:
+    """Finish an OAuth wizard: its integration exists since step 2; add the fields and scripts."""
+    integration = _created(tenant, state)
+    if integration is None:
+        _forget(request, wizard_id)
+        messages.error(request, "The integration this wizard created was deleted meanwhile; start again.")
+        return redirect("integration-wizard")
+    with transaction.atomic():
+        if preset.has_phone_data:
+            # Its name and settings as created (changes made since then are the overview's Edit).
+            integration_update(
+                tenant=tenant,
+                integration=integration,
+                name=integration.name,
+                settings_values=dict(integration.settings or {}),
+                notification_fields=list(state.get("fields_chosen") or []),
+                start_sync=False,
+            )
+        for spec in _specs(scripts):
+            script_create(
+                tenant=tenant,
+                integration=integration,
+                name=spec.name,
+                template=spec.template,
+                applies=spec.applies,
+                auto_open=spec.auto_open,
+            )
+    _forget(request, wizard_id)
+    if TOKEN_SECRET in (integration.secrets or {}):
+        messages.success(request, f"{integration.name} is ready and connected to the CRM.")
+    else:
+        messages.warning(request, f"{integration.name} is ready; Connect grants it access to the CRM.")
+    return redirect("integration-overview", integration_id=integration.pk)
