@@ -17,7 +17,8 @@ from django.core import signals
 from django.core.cache import cache
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -37,6 +38,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # 2 operations x 2 generation modes x 300 examples: at least 1,000 requests must really be sent.
 EXAMPLES = 300
 MINIMUM_REQUESTS = 1000
+# The known caller's cases fix the start time: the schema admits any text there (the server reads
+# ISO 8601 or Unix seconds), and Hypothesis draws texts from the code base's own constants.
+FIXED_START = "2026-11-21T10:15:00+01:00"
 
 
 @pytest.fixture
@@ -74,7 +78,11 @@ def tenant_data(tenant) -> None:
     )
 
 
-def test_no_generated_request_gets_a_500_or_an_undocumented_answer(wsgi_app, api_key, tenant_data):
+def test_no_generated_request_gets_a_500_or_an_undocumented_answer(wsgi_app, api_key, tenant_data, settings):
+    # One case in ten has no key; counted as failed keys they would block the address (429) after
+    # API_KEY_FAILURE_LIMIT, and how many later cases that swallows would depend on the generation
+    # order. The 429 itself is tested in tests/test_match_api.py.
+    settings.API_KEY_FAILURE_LIMIT = 1_000_000
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
     statuses: Counter[int] = Counter()
     matched = 0
@@ -91,7 +99,7 @@ def test_no_generated_request_gets_a_500_or_an_undocumented_answer(wsgi_app, api
     [catalog_operation] = [op for op in every if op.path == "/api/v1/catalog"]
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
-        @settings(
+        @hypothesis_settings(
             max_examples=EXAMPLES // 4,
             derandomize=True,
             database=None,
@@ -107,10 +115,14 @@ def test_no_generated_request_gets_a_500_or_an_undocumented_answer(wsgi_app, api
     assert set(catalog_statuses) == {200}, catalog_statuses  # public, any query answers
     for operation in operations:
         known_caller: dict[str, Any] = (
-            {"query": {"caller_number": "020 123 4567"}}
+            {"query": {"caller_number": "020 123 4567", "start_time": FIXED_START}}
             if operation.method.upper() == "GET"
             else {
-                "body": {"caller_number": "+31201234567", "caller_name": "Reception"},
+                "body": {
+                    "caller_number": "+31201234567",
+                    "caller_name": "Reception",
+                    "start_time": FIXED_START,
+                },
                 "media_type": "application/json",
             }
         )
@@ -123,7 +135,7 @@ def test_no_generated_request_gets_a_500_or_an_undocumented_answer(wsgi_app, api
             choices: list[Any] = [without_key, known, *[with_key] * 8]
             cases = st.integers(0, 9).flatmap(choices.__getitem__)
 
-            @settings(
+            @hypothesis_settings(
                 max_examples=EXAMPLES,
                 derandomize=True,
                 database=None,
