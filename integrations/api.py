@@ -40,6 +40,7 @@ from integrations.journal import API_SENDER
 from integrations.matching import (
     CALL_PARAMETERS,
     CALLER_NUMBER_PATTERN,
+    START_TIME_PATTERN,
     CallInputError,
     call_from_params,
     match_call,
@@ -165,6 +166,8 @@ def _parameter_schema(name: str) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string", "maxLength": max_length(name)}
     if name == "caller_number":
         schema.update(pattern=CALLER_NUMBER_PATTERN)
+    if name == "start_time":
+        schema.update(pattern=START_TIME_PATTERN, example="2026-11-21T10:15:00+01:00")
     if name == "direction":
         schema["enum"] = ["in", "out"]
     return schema

@@ -195,8 +195,23 @@ class Call:
         )
 
 
+# A call's start time: Unix seconds, or an ISO 8601 date-time (RFC 3339 profile, "T" or a space,
+# seconds and fraction optional, "Z" or an offset, or none for the tenant's zone), or empty for now.
+# Written for Python `re` and ECMA-262 alike: the OpenAPI schema publishes it as `pattern`.
+START_TIME_PATTERN = (
+    r"^(?:[0-9]{1,12}(?:\.[0-9]{1,9})?"
+    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?)?$"
+)
+_START_TIME = re.compile(START_TIME_PATTERN)
+
+
 def _parse_start_time(value: str, *, tenant: Tenant) -> dt.datetime:
-    if re.fullmatch(r"\d{1,12}(\.\d+)?", value):
+    if not _START_TIME.fullmatch(value):
+        raise ValueError(
+            f'"{value}" is neither an ISO 8601 date-time (2026-11-21T10:15:00+01:00) nor Unix seconds'
+        )
+    if re.fullmatch(r"[0-9]{1,12}(\.[0-9]+)?", value):
         return dt.datetime.fromtimestamp(float(value), tz=dt.UTC).astimezone(tenant.zone)
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)

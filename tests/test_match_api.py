@@ -14,7 +14,7 @@ import time_machine
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from configurator.services import api_key_revoke
@@ -24,7 +24,13 @@ from integrations.api_parsers import (
     SafeJSONRenderer,
     json_nesting_exceeds,
 )
-from integrations.matching import CALL_PARAMETERS, CALLER_NUMBER_PATTERN, CallInputError, call_from_params
+from integrations.matching import (
+    CALL_PARAMETERS,
+    CALLER_NUMBER_PATTERN,
+    START_TIME_PATTERN,
+    CallInputError,
+    call_from_params,
+)
 from integrations.models import Integration
 from integrations.presets import ScriptApplies
 from integrations.services import integration_create, integration_set_enabled, script_create
@@ -683,3 +689,41 @@ def test_what_the_pattern_refuses_the_server_refuses(tenant, number):
         call_from_params(tenant=tenant, params={"caller_number": number})
 
     assert "characters" in exc.value.errors["caller_number"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-11-21T10:15:00+01:00", "2026-11-21T10:15:00+01:00"),
+        ("2026-11-21T09:15:00Z", "2026-11-21T10:15:00+01:00"),
+        ("2026-11-21 10:15", "2026-11-21T10:15:00+01:00"),
+        ("2026-11-21T10:15:00.250+0100", "2026-11-21T10:15:00+01:00"),
+        ("1795252500", "2026-11-21T10:15:00+01:00"),
+        ("1795252500.75", "2026-11-21T10:15:00+01:00"),
+    ],
+)
+def test_the_start_time_notations_the_schema_publishes_are_read(tenant, value, expected):
+    call = call_from_params(tenant=tenant, params={"caller_number": "020 123 4567", "start_time": value})
+
+    assert call.start_time.isoformat(timespec="seconds") == expected
+    assert re.search(START_TIME_PATTERN, value)
+
+
+@settings(max_examples=300, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.text(max_size=40).filter(lambda v: v == v.strip() and v != ""))
+def test_a_start_time_the_published_pattern_refuses_the_server_refuses(tenant, value):
+    # ECMA-262's "$" is the end of the text, Python's also before a final newline: none here.
+    assume(not re.search(START_TIME_PATTERN, value))
+
+    with pytest.raises(CallInputError) as caught:
+        call_from_params(tenant=tenant, params={"caller_number": "020 123 4567", "start_time": value})
+
+    assert "start_time" in caught.value.errors
+
+
+def test_the_schema_publishes_the_start_time_pattern(schema):
+    [parameter] = [
+        p for p in schema["paths"]["/api/v1/match"]["get"]["parameters"] if p["name"] == "start_time"
+    ]
+
+    assert parameter["schema"]["pattern"] == START_TIME_PATTERN
