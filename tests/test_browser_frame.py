@@ -100,11 +100,14 @@ def test_without_javascript_the_sidebar_is_shown_above_the_content(
 
 
 @pytest.mark.parametrize(("scheme", "theme"), [("dark", "dark"), ("light", "light")])
-def test_the_colour_mode_follows_the_system(signed_in: tuple[Browser, str], scheme: str, theme: str) -> None:
+def test_the_colour_mode_follows_the_system(
+    signed_in: tuple[Browser, str], scheme: str, theme: str, tmp_path: Path
+) -> None:
     browser_, url = signed_in
     context = browser_.new_context(base_url=url, color_scheme=scheme)  # type: ignore[arg-type]
     page = sign_in(context)
     assert page.locator("html").get_attribute("data-bs-theme") == theme
+    keep_screenshot(page, tmp_path, f"frame-{scheme}.png", prefix="frame")
     context.close()
 
 
