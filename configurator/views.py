@@ -32,8 +32,10 @@ from configurator.forms import ApiKeyCreateForm, AuditLogFilterForm, SignInForm
 from configurator.models import Tenant, TenantAPIKey
 from configurator.selectors import api_key_list, tenant_admin_tenant
 from configurator.services import api_key_create, api_key_revoke, tenant_set_internal_number_length
+from integrations.models import Integration, SyncState
 from integrations.registry import find_preset
 from integrations.selectors import integration_list, script_list
+from integrations.sync import sync_is_stale
 
 P = ParamSpec("P")
 
@@ -70,13 +72,49 @@ def tenant_admin_required(
     return wrapper
 
 
+# The sidebar's status dot of an integration: (state, text for screen readers), most urgent first.
+SIDEBAR_STATES = {
+    "disabled": "Disabled",
+    "error": "Error",
+    "held": "Sync result held",
+    "syncing": "Syncing",
+    "synced": "Synced",
+}
+
+
+def sidebar_state(integration: Integration, *, has_phone_data: bool) -> str:
+    """The sidebar dot's state of `integration`: disabled, error, held, syncing or synced.
+
+    The same facts as the overview's status card: a disabled integration is only "disabled"; an error
+    (the last sync failed, the CRM wants a reconnect, or a sync went silent) beats a held result, which
+    beats a sync under way. A screen pop integration without phone data is "synced" when nothing is wrong.
+    """
+    if not integration.enabled:
+        return "disabled"
+    if integration.last_error or integration.oauth_reconnect_required or sync_is_stale(integration):
+        return "error"
+    if has_phone_data and integration.held_generation is not None:
+        return "held"
+    if has_phone_data and integration.sync_state in (SyncState.QUEUED, SyncState.RUNNING):
+        return "syncing"
+    return "synced"
+
+
 def sidebar_integrations(*, tenant: Tenant) -> list[dict[str, Any]]:
-    """The tenant's integrations as the sidebar shows them: the row, and whether it has phone data."""
+    """The tenant's integrations as the sidebar shows them: the row, its phone data, its status dot."""
     rows = []
     for integration in integration_list(tenant=tenant):
         preset = find_preset(integration.preset)
         has_phone_data = preset is not None and preset.has_phone_data
-        rows.append({"integration": integration, "has_phone_data": has_phone_data})
+        state = sidebar_state(integration, has_phone_data=has_phone_data)
+        rows.append(
+            {
+                "integration": integration,
+                "has_phone_data": has_phone_data,
+                "state": state,
+                "state_label": SIDEBAR_STATES[state],
+            }
+        )
     return rows
 
 
@@ -146,7 +184,11 @@ def home(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         request,
         "configurator/home.html",
         tenant=tenant,
-        context={"scripts": script_list(tenant=tenant), "active": "home"},
+        context={
+            "scripts": script_list(tenant=tenant),
+            "active": "home",
+            "has_api_key": api_key_list(tenant=tenant).filter(revoked=False).exists(),
+        },
     )
 
 
