@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from typing import Any
 
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
@@ -107,11 +110,28 @@ class TenantAPIKeyAuthentication(BaseAuthentication):
         if api_key.has_expired:
             raise AuthenticationFailed("This API key has expired.")
         assert isinstance(api_key, TenantAPIKey)
+        record_key_use(api_key)
         return api_key
 
     def authenticate_header(self, request: Request) -> str:
         """The `WWW-Authenticate` challenge of a 401 (RFC 9110 section 11.6.1)."""
         return KEYWORD
+
+
+LAST_USED_INTERVAL = timedelta(minutes=1)
+
+
+def record_key_use(api_key: TenantAPIKey) -> None:
+    """Set the key's `last_used_at` to now, at most once a minute per key (not a write per call).
+
+    A conditional `UPDATE` (no signals, no audit log entry): of concurrent requests one writes.
+    """
+    now = timezone.now()
+    if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USED_INTERVAL:
+        return
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_INTERVAL)
+    TenantAPIKey.objects.filter(Q(pk=api_key.pk) & stale).update(last_used_at=now)
+    api_key.last_used_at = now
 
 
 class TenantAPIKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
