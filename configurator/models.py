@@ -115,6 +115,8 @@ class TenantAPIKey(AbstractAPIKey):
     """A PBX's key for the matching API; shown once at creation, stored hashed, revocable."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    # When a request last authenticated with this key; written at most once a minute per key.
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     objects = TenantAPIKeyManager()  # type: ignore[misc,assignment]
 
     class Meta(AbstractAPIKey.Meta):

@@ -11,6 +11,7 @@ import functools
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, Concatenate, ParamSpec
+from urllib.parse import urlencode
 
 import phonenumbers
 from django.conf import settings
@@ -202,6 +203,19 @@ def example_caller_number(*, country: str) -> str:
     return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
 
 
+API_KEY_PLACEHOLDER = "<your-api-key>"
+
+
+def match_curl_line(request: HttpRequest, tenant: Tenant, *, key: str = API_KEY_PLACEHOLDER) -> str:
+    """A ready `curl` call of the matching API on this host, with `key` (or a placeholder for it)."""
+    caller_number = scripts_engine.format_phone(
+        example_caller_number(country=tenant.country), None, tenant.country
+    )
+    match_url = request.build_absolute_uri(reverse("api-match"))
+    query = urlencode({"caller_number": caller_number})
+    return f'curl -H "Authorization: Api-Key {key}" "{match_url}?{query}"'
+
+
 @tenant_admin_required
 @require_http_methods(["GET", "POST"])
 def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
@@ -221,11 +235,7 @@ def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            caller_number = scripts_engine.format_phone(
-                example_caller_number(country=tenant.country), None, tenant.country
-            )
-            match_url = request.build_absolute_uri(reverse("api-match"))
-            curl = f'curl -H "Authorization: Api-Key {key}" "{match_url}?caller_number={caller_number}"'
+            curl = match_curl_line(request, tenant, key=key)
             # Rendered, not redirected: the key must not travel through a URL, session or message.
             return render_page(
                 request,
@@ -268,9 +278,24 @@ def _form_token_take(request: HttpRequest, token: str) -> bool:
 
 
 @tenant_admin_required
+@require_GET
+def api_key_revoke_confirm(request: HttpRequest, tenant: Tenant, prefix: str) -> HttpResponse:
+    """Ask before revoking one of the tenant's active keys; its form posts to `api_key_revoke_view`."""
+    api_key = api_key_list(tenant=tenant).filter(prefix=prefix, revoked=False).first()
+    if api_key is None:
+        raise Http404("No such active API key.")
+    return render_page(
+        request,
+        "configurator/api_key_revoke.html",
+        tenant=tenant,
+        context={"api_key": api_key, "active": "api-keys"},
+    )
+
+
+@tenant_admin_required
 @require_POST
 def api_key_revoke_view(request: HttpRequest, tenant: Tenant, prefix: str) -> HttpResponse:
-    """Revoke one of the tenant's keys (404 for another tenant's)."""
+    """Revoke one of the tenant's keys (404 for another tenant's); asked first by `api_key_revoke_confirm`."""
     try:
         api_key = api_key_revoke(tenant=tenant, prefix=prefix)
     except TenantAPIKey.DoesNotExist:

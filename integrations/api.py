@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from typing import Any
 
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
@@ -108,11 +111,28 @@ class TenantAPIKeyAuthentication(BaseAuthentication):
         if api_key.has_expired:
             raise AuthenticationFailed("This API key has expired.")
         assert isinstance(api_key, TenantAPIKey)
+        record_key_use(api_key)
         return api_key
 
     def authenticate_header(self, request: Request) -> str:
         """The `WWW-Authenticate` challenge of a 401 (RFC 9110 section 11.6.1)."""
         return KEYWORD
+
+
+LAST_USED_INTERVAL = timedelta(minutes=1)
+
+
+def record_key_use(api_key: TenantAPIKey) -> None:
+    """Set the key's `last_used_at` to now, at most once a minute per key (not a write per call).
+
+    A conditional `UPDATE` (no signals, no audit log entry): of concurrent requests one writes.
+    """
+    now = timezone.now()
+    if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USED_INTERVAL:
+        return
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_INTERVAL)
+    TenantAPIKey.objects.filter(Q(pk=api_key.pk) & stale).update(last_used_at=now)
+    api_key.last_used_at = now
 
 
 class TenantAPIKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
@@ -162,6 +182,20 @@ _DESCRIPTIONS = {
 }
 
 
+# One example value per call parameter (the docs show them; Swagger UI's "Try it out" fills them in).
+_EXAMPLES = {
+    "caller_number": "+31201234567",
+    "caller_name": "Reception Acme",
+    "device_number": "201",
+    "device_name": "Alice",
+    "ddi_number": "+31207654321",
+    "ddi_name": "Sales",
+    "start_time": "2026-11-21T10:15:00+01:00",
+    "call_id": "1763716500.42",
+    "direction": "in",
+}
+
+
 def _parameter_schema(name: str) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string", "maxLength": max_length(name)}
     if name == "caller_number":
@@ -178,7 +212,8 @@ def _parameter_schema(name: str) -> dict[str, Any]:
 _REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        name: {**_parameter_schema(name), "description": _DESCRIPTIONS[name]} for name in CALL_PARAMETERS
+        name: {**_parameter_schema(name), "description": _DESCRIPTIONS[name], "example": _EXAMPLES[name]}
+        for name in CALL_PARAMETERS
     },
     "required": ["caller_number"],
     "additionalProperties": False,
@@ -186,51 +221,57 @@ _REQUEST_SCHEMA: dict[str, Any] = {
 
 
 class _FieldSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField()
-    label = serializers.CharField()  # type: ignore[assignment]  # the API's key is "label"
-    value = serializers.CharField()
+    name = serializers.CharField(help_text="The CRM field's key, e.g. `company`.")
+    label = serializers.CharField(  # type: ignore[assignment]  # the API's key is "label"
+        help_text="The field's label to show, e.g. `Company`."
+    )
+    value = serializers.CharField(help_text="The field's value in the matched record.")
 
 
 class _ActionSerializer(serializers.Serializer[Any]):
-    script_id = serializers.IntegerField()
-    name = serializers.CharField()
-    url = serializers.CharField()
-    auto_open = serializers.BooleanField()
+    script_id = serializers.IntegerField(help_text="The script's id in the configurator.")
+    name = serializers.CharField(help_text="The script's name, e.g. `Open in CRM`.")
+    url = serializers.CharField(help_text="The script's link with the call's and record's values filled in.")
+    auto_open = serializers.BooleanField(help_text="Open the link at once when the call comes in.")
 
 
 class _TopActionSerializer(_ActionSerializer):
-    integration_id = serializers.IntegerField(allow_null=True)
+    integration_id = serializers.IntegerField(
+        allow_null=True, help_text="The integration the script belongs to; null for a tenant-wide script."
+    )
 
 
 class _IntegrationRefSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    preset = serializers.CharField()
+    id = serializers.IntegerField(help_text="The integration's id in the configurator.")
+    name = serializers.CharField(help_text="The integration's name, e.g. `Sales CRM`.")
+    preset = serializers.CharField(help_text="The integration's preset (its CRM), e.g. `hubspot`.")
 
 
 class _PhoneSerializer(serializers.Serializer[Any]):
     number = serializers.CharField(help_text="The number as written in the CRM.")
-    type = serializers.CharField()
-    extension = serializers.CharField()
+    type = serializers.CharField(help_text="The number's kind in the CRM (`work`, `mobile`…); may be empty.")
+    extension = serializers.CharField(help_text="The extension written with the number; may be empty.")
 
 
 class _RecordSerializer(serializers.Serializer[Any]):
-    id = serializers.CharField()
-    type = serializers.CharField()
-    url = serializers.CharField()
-    phone = _PhoneSerializer()
+    id = serializers.CharField(help_text="The record's id in the CRM.")
+    type = serializers.CharField(help_text="The record's type in the CRM, e.g. `contact` or `company`.")
+    url = serializers.CharField(help_text="The record's page in the CRM; may be empty.")
+    phone = _PhoneSerializer(help_text="The record's number that matched the caller.")
 
 
 class _NotificationSerializer(serializers.Serializer[Any]):
-    title = serializers.CharField()
-    fields = _FieldSerializer(many=True)  # type: ignore[assignment]  # the API's key is "fields"
+    title = serializers.CharField(help_text="The notification's title, e.g. the contact's name.")
+    fields = _FieldSerializer(  # type: ignore[assignment]  # the API's key is "fields"
+        many=True, help_text="The record's fields to show, in order."
+    )
 
 
 class _MatchSerializer(serializers.Serializer[Any]):
-    integration = _IntegrationRefSerializer()
-    record = _RecordSerializer()
-    notification = _NotificationSerializer()
-    actions = _ActionSerializer(many=True)
+    integration = _IntegrationRefSerializer(help_text="The integration whose CRM has the record.")
+    record = _RecordSerializer(help_text="The matched CRM record.")
+    notification = _NotificationSerializer(help_text="What to show the agent about the caller.")
+    actions = _ActionSerializer(many=True, help_text="The integration's scripts, rendered for this record.")
     source = serializers.ChoiceField(  # type: ignore[assignment]  # the API's key is "source"
         choices=["cache", "live"],
         help_text="Where the match came from: the synced phone cache, or a live lookup in the CRM.",
@@ -247,19 +288,19 @@ class _MatchSerializer(serializers.Serializer[Any]):
 
 
 class _ChoiceSerializer(serializers.Serializer[Any]):
-    record_id = serializers.CharField()
-    title = serializers.CharField(allow_blank=True)
-    url = serializers.CharField(allow_blank=True)
+    record_id = serializers.CharField(help_text="The record's id in the CRM.")
+    title = serializers.CharField(allow_blank=True, help_text="The record's name to choose by.")
+    url = serializers.CharField(allow_blank=True, help_text="The record's page in the CRM; may be empty.")
 
 
 class _ChooseSerializer(serializers.Serializer[Any]):
-    integration = _IntegrationRefSerializer()
-    choices = _ChoiceSerializer(many=True)
+    integration = _IntegrationRefSerializer(help_text="The integration whose CRM has these records.")
+    choices = _ChoiceSerializer(many=True, help_text="The records the agent chooses among.")
     other_records = serializers.IntegerField(min_value=0, help_text="Records beyond the choices listed.")
 
 
 class _LookupSerializer(serializers.Serializer[Any]):
-    integration_id = serializers.IntegerField()
+    integration_id = serializers.IntegerField(help_text="The live-lookup integration's id.")
     status = serializers.ChoiceField(
         choices=["ok", "timeout", "error"],
         help_text="ok: the CRM answered (matches, if any, are in `matches`); timeout: it did not "
@@ -270,31 +311,38 @@ class _LookupSerializer(serializers.Serializer[Any]):
 
 
 class _CallSerializer(serializers.Serializer[Any]):
-    caller_number = serializers.CharField()
-    caller_number_e164 = serializers.CharField(allow_null=True)
-    anonymous = serializers.BooleanField()
+    caller_number = serializers.CharField(help_text="The caller number as sent.")
+    caller_number_e164 = serializers.CharField(
+        allow_null=True,
+        help_text="The caller number in E.164 (`+31201234567`); null when it is not external.",
+    )
+    anonymous = serializers.BooleanField(help_text="The caller withheld the number.")
     caller_kind = serializers.ChoiceField(
         choices=["external", "internal", "anonymous", "empty"],
         help_text="How the caller number was read: external (matched), internal (an extension), "
         "anonymous (withheld) or empty; only external numbers match.",
     )
-    caller_name = serializers.CharField()
-    device_number = serializers.CharField()
-    device_name = serializers.CharField()
-    ddi_number = serializers.CharField()
-    ddi_name = serializers.CharField()
-    start_time = serializers.DateTimeField()
-    call_id = serializers.CharField()
-    direction = serializers.CharField()
+    caller_name = serializers.CharField(help_text=_DESCRIPTIONS["caller_name"])
+    device_number = serializers.CharField(help_text=_DESCRIPTIONS["device_number"])
+    device_name = serializers.CharField(help_text=_DESCRIPTIONS["device_name"])
+    ddi_number = serializers.CharField(help_text=_DESCRIPTIONS["ddi_number"])
+    ddi_name = serializers.CharField(help_text=_DESCRIPTIONS["ddi_name"])
+    start_time = serializers.DateTimeField(help_text="When the call started, with the offset (default: now).")
+    call_id = serializers.CharField(help_text=_DESCRIPTIONS["call_id"])
+    direction = serializers.CharField(help_text="`in` or `out`; may be empty.")
 
 
 class MatchResponseSerializer(serializers.Serializer[Any]):
     """The answer: the normalized call, every match, the tenant-wide actions, and one entry per
     live-lookup integration saying whether its CRM answered."""
 
-    call = _CallSerializer()
-    matches = _MatchSerializer(many=True)
-    actions = _TopActionSerializer(many=True)
+    call = _CallSerializer(help_text="The call as the server read it.")
+    matches = _MatchSerializer(many=True, help_text="One entry per CRM record with the caller's number.")
+    actions = _TopActionSerializer(
+        many=True,
+        help_text="Scripts for the call as a whole (tenant-wide, and on-no-match ones when nothing "
+        "matched), rendered.",
+    )
     lookups = _LookupSerializer(
         many=True,
         help_text="One entry per enabled integration in live-lookup mode (none for cached ones).",
@@ -331,6 +379,7 @@ _QUERY_PARAMETERS = [
         OpenApiParameter.QUERY,
         required=(name == "caller_number"),
         description=_DESCRIPTIONS[name],
+        examples=[OpenApiExample(name, value=_EXAMPLES[name])],
     )
     for name in CALL_PARAMETERS
 ]
@@ -340,6 +389,60 @@ _RETRY_AFTER = OpenApiParameter(
     OpenApiParameter.HEADER,
     response=[429],
     description="Seconds until requests with a wrong key from this address are answered again.",
+)
+
+
+_ANSWER_EXAMPLE = OpenApiExample(
+    "A known caller",
+    response_only=True,
+    status_codes=["200"],
+    value={
+        "call": {
+            "caller_number": "+31201234567",
+            "caller_number_e164": "+31201234567",
+            "anonymous": False,
+            "caller_kind": "external",
+            "caller_name": "Reception Acme",
+            "device_number": "201",
+            "device_name": "Alice",
+            "ddi_number": "+31207654321",
+            "ddi_name": "Sales",
+            "start_time": "2026-11-21T10:15:00+01:00",
+            "call_id": "1763716500.42",
+            "direction": "in",
+        },
+        "matches": [
+            {
+                "integration": {"id": 3, "name": "Sales CRM", "preset": "hubspot"},
+                "record": {
+                    "id": "5101",
+                    "type": "contact",
+                    "url": "https://app.hubspot.com/contacts/123/record/0-1/5101",
+                    "phone": {"number": "020 123 4567", "type": "work", "extension": ""},
+                },
+                "notification": {
+                    "title": "Jan de Vries",
+                    "fields": [{"name": "company", "label": "Company", "value": "Acme B.V."}],
+                },
+                "actions": [
+                    {
+                        "script_id": 7,
+                        "name": "Open in CRM",
+                        "url": "https://app.hubspot.com/contacts/123/record/0-1/5101",
+                        "auto_open": True,
+                    }
+                ],
+                "source": "cache",
+                "other_records": 0,
+                "fallback": False,
+            }
+        ],
+        "actions": [],
+        "lookups": [],
+        "choose": [],
+        "ignored": False,
+        "ignore_action": None,
+    },
 )
 
 
@@ -452,7 +555,10 @@ class MatchView(APIView):
         ),
         parameters=[*_QUERY_PARAMETERS, _RETRY_AFTER],
         responses=_GET_RESPONSES,
-        examples=[OpenApiExample("Known caller", value={"caller_number": "020 123 4567"}, request_only=True)],
+        examples=[
+            OpenApiExample("Known caller", value={"caller_number": "020 123 4567"}, request_only=True),
+            _ANSWER_EXAMPLE,
+        ],
     )
     def get(self, request: Request) -> Response:
         """Match a call given as query parameters."""
@@ -471,6 +577,10 @@ class MatchView(APIView):
         },
         parameters=[_RETRY_AFTER],
         responses=_POST_RESPONSES,
+        examples=[
+            OpenApiExample("Known caller", value={"caller_number": "020 123 4567"}, request_only=True),
+            _ANSWER_EXAMPLE,
+        ],
     )
     def post(self, request: Request) -> Response:
         """Match a call given as a JSON (or form) body."""

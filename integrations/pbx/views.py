@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from configurator.forms import BootstrapFormMixin
 from configurator.models import Tenant
-from configurator.views import render_page, tenant_admin_required
+from configurator.views import match_curl_line, render_page, tenant_admin_required
 from integrations.pbx import formats, handler_for
 from integrations.pbx.base import PbxError, handle_event, json_response
 from integrations.pbx.models import PbxFormat, PbxSender
@@ -143,6 +143,7 @@ def pbx_senders(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             "form_token": _form_token_issue(request),
             "rows": _rows(request, tenant),
             "formats": list(formats().values()),
+            "match_curl": match_curl_line(request, tenant),
             "active": "pbx",
         },
     )

@@ -69,6 +69,11 @@
     }
   });
 
+  // Read-only fields to copy by hand (a key, a curl line): a click selects all of the text.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
+  });
+
   // Forms with data-confirm ask before they post (revoke a key, delete a script).
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
