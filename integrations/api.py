@@ -46,7 +46,7 @@ from integrations.matching import (
     START_TIME_PATTERN,
     CallInputError,
     call_from_params,
-    match_call,
+    match_call_for_event,
     max_length,
 )
 from integrations.models import CallEvent
@@ -542,9 +542,10 @@ class MatchView(APIView):
                 {"detail": f"Bad call parameters: {exc}.", "errors": exc.errors},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        answer = match_call(tenant=tenant, call=call)
         # The matching API counts as the call's start for scripts the server runs.
-        server_scripts_queue(tenant=tenant, event=CallEvent.START, answer=answer)
+        answer, server_scripts = match_call_for_event(tenant=tenant, call=call, event=CallEvent.START)
+        if server_scripts:
+            server_scripts_queue(tenant=tenant, event=CallEvent.START, answer=answer, scripts=server_scripts)
         return Response(answer)
 
     @extend_schema(

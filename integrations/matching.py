@@ -365,14 +365,7 @@ MAX_CHOICES = 50
 
 def caller_kind(call: Call) -> str:
     """How the caller number was read: "external" (E.164), "internal", "anonymous" or "empty"."""
-    kind = getattr(call, "caller_kind", None)  # the numbers part adds it to Call
-    if isinstance(kind, str) and kind:
-        return kind
-    if call.anonymous:
-        return "anonymous"
-    if call.caller_number_e164:
-        return "external"
-    return "internal" if call.caller_number else "empty"
+    return str(call.caller_kind)
 
 
 @dataclass
@@ -426,7 +419,18 @@ def match_call_explained(*, tenant: Tenant, call: Call) -> tuple[dict[str, Any],
     return answer, _reasons(tenant=tenant, call=call, answer=answer, why=why)
 
 
-def _answer(*, tenant: Tenant, call: Call, why: _Why | None) -> dict[str, Any]:
+def match_call_for_event(*, tenant: Tenant, call: Call, event: str) -> tuple[dict[str, Any], list[Script]]:
+    """`match_call`'s answer, and the tenant's server-request scripts that fire on the call event
+    `event` (`CallEvent`), read by the same query as the answer's scripts (none for an ignored
+    caller, who sends nothing). For `integrations.server_scripts.server_scripts_queue(scripts=...)`."""
+    server: list[Script] = []
+    answer = _answer(tenant=tenant, call=call, why=None, server_scripts=server)
+    return answer, [s for s in server if isinstance(s.on_events, list) and event in s.on_events]
+
+
+def _answer(
+    *, tenant: Tenant, call: Call, why: _Why | None, server_scripts: list[Script] | None = None
+) -> dict[str, Any]:
     from integrations.ignore_list import caller_ignored
 
     ignored = caller_ignored(tenant, call.caller_number_e164)
@@ -463,12 +467,19 @@ def _answer(*, tenant: Tenant, call: Call, why: _Why | None) -> dict[str, Any]:
     if call.caller_number_e164 and not entries:
         entries = _main_number_entries(tenant=tenant, e164=call.caller_number_e164)
         fallback = bool(entries)
-    scripts = list(
-        Script.objects.filter(tenant=tenant, kind=ScriptKind.LINK)
+    # One query for every script of the call: links render into the answer; the server-request
+    # ones go to `server_scripts` for the caller to queue (`match_call_for_event`).
+    scripts: list[Script] = []
+    for script in (
+        Script.objects.filter(tenant=tenant)
         .filter(Q(integration__isnull=True) | Q(integration__enabled=True, integration__tenant=tenant))
         .select_related("integration")
         .order_by("position", "id")
-    )
+    ):
+        if script.kind == ScriptKind.LINK:
+            scripts.append(script)
+        elif server_scripts is not None:
+            server_scripts.append(script)
     renderer = _Renderer(call=call, country=tenant.country, extra_schemes=tenant.extra_schemes)
 
     def sort_key(entry: PhoneCacheEntry) -> tuple[int, int, int, str]:
