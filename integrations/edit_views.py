@@ -15,21 +15,21 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
 from configurator.forms import BootstrapFormMixin
 from configurator.models import Tenant
 from configurator.views import render_page, tenant_admin_required
+from integrations import views
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.phonebook import INTEGRATION_ID_SETTING
-from integrations.forms import PresetSettingsForm
+from integrations.forms import PresetSettingsForm, order_move
 from integrations.models import Integration
 from integrations.oauth import TOKEN_SECRET, NotConnectedError, oauth_config_for
 from integrations.presets import Preset
 from integrations.registry import find_preset
-from integrations.selectors import integration_get
 from integrations.services import (
     IntegrationUpdate,
     integration_settings_clean,
@@ -59,13 +59,6 @@ class NotificationFieldRow:
     last: bool
 
 
-def _integration_or_404(*, tenant: Tenant, integration_id: int) -> Integration:
-    try:
-        return integration_get(tenant=tenant, integration_id=integration_id)
-    except Integration.DoesNotExist:
-        raise Http404("No such integration.") from None
-
-
 def notification_order(
     *, preset: Preset, data: QueryDict | None, stored: list[str]
 ) -> tuple[list[str], set[str]]:
@@ -84,19 +77,6 @@ def notification_order(
         chosen = {n for n in data.getlist("notification_fields") if n in known}
     order = head + [name for name in known if name not in head]
     return order, chosen
-
-
-def _move(order: list[str], instruction: str) -> list[str]:
-    """Apply "up:Name" or "down:Name" to `order`; anything else leaves it unchanged."""
-    direction, _, name = instruction.partition(":")
-    if name not in order or direction not in {"up", "down"}:
-        return order
-    index = order.index(name)
-    other = index - 1 if direction == "up" else index + 1
-    if 0 <= other < len(order):
-        order = list(order)
-        order[index], order[other] = order[other], order[index]
-    return order
 
 
 def _connection_test(
@@ -170,7 +150,7 @@ def integration_edit(request: HttpRequest, tenant: Tenant, integration_id: int) 
     overview; "test" tests the connection with what is entered; `move` ("up:Name"/"down:Name")
     moves a notification field. The last two render the form again and save nothing.
     """
-    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
+    integration = views._integration_or_404(tenant=tenant, integration_id=integration_id)
     preset = find_preset(integration.preset)
     if preset is None:
         messages.error(
@@ -188,7 +168,7 @@ def integration_edit(request: HttpRequest, tenant: Tenant, integration_id: int) 
         action = "move" if move else request.POST.get("action", "save")
         forms_valid = form.is_valid() & settings_form.is_valid()
         if action == "move":
-            order = _move(order, move)
+            order = order_move(order, move)
         elif action == "test" and settings_form.is_valid():
             connection = _connection_test(preset=preset, integration=integration, settings_form=settings_form)
         elif action == "save" and forms_valid:

@@ -226,3 +226,17 @@ class IntegrationDeleteForm(BootstrapFormMixin, forms.Form):
                 f"That is not the name; type “{self.expected_name}” exactly to delete this integration."
             )
         return value
+
+
+def order_move(order: list[str], instruction: str) -> list[str]:
+    """Apply an up/down button's "up:Name" or "down:Name" to the list `order` (a new list; an
+    unknown name, a move past either end, or any other text leaves it as it was)."""
+    direction, _, name = instruction.partition(":")
+    if name not in order or direction not in {"up", "down"}:
+        return order
+    index = order.index(name)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(order):
+        order = list(order)
+        order[index], order[other] = order[other], order[index]
+    return order

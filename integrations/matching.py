@@ -110,10 +110,11 @@ class CallInputError(ValueError):
 _UNKNOWN = "unknown parameter"
 
 
-def shown_name(name: str) -> str:
-    """`name` safe to put in an answer: non-printable characters escaped, cut to 40 characters."""
-    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in name[: _NAME_ECHO_LENGTH + 1])
-    return text if len(text) <= _NAME_ECHO_LENGTH else text[:_NAME_ECHO_LENGTH] + "…"
+def shown_name(name: str, limit: int = _NAME_ECHO_LENGTH) -> str:
+    """`name` safe to put in an answer or a message: non-printable characters escaped, cut to
+    `limit` characters (40 by default) with "…"."""
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in name[: limit + 1])
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _not_a_string(raw: object) -> str:
@@ -353,7 +354,8 @@ class _Renderer:
         return action, "rendered"
 
 
-def _applies(script: Script, *, matched: bool) -> bool:
+def script_applies(script: Script, *, matched: bool) -> bool:
+    """Whether `script` applies to a call that matched (`matched`) or did not (`Script.applies`)."""
     if script.applies == ScriptApplies.ALWAYS:
         return True
     return (script.applies == ScriptApplies.ON_MATCH) == matched
@@ -508,7 +510,7 @@ def _answer(
             choose.append(_choose_json(integration, records))
             if why is not None:
                 for script in scripts:
-                    if script.integration_id == integration_id and _has_phone_data(script):
+                    if script.integration_id == integration_id and script_has_phone_data(script):
                         why.script(
                             script, f"the agent chooses among {len(records)} records, so none rendered"
                         )
@@ -528,8 +530,8 @@ def _answer(
     for script in scripts:
         action: dict[str, Any] | None = None
         reason = ""
-        if script.integration_id is None or not _has_phone_data(script):
-            if _applies(script, matched=matched):
+        if script.integration_id is None or not script_has_phone_data(script):
+            if script_applies(script, matched=matched):
                 action, reason = renderer.action_or_reason(script)
             elif script.applies == ScriptApplies.ON_MATCH:
                 reason = "it applies on a match only, and nothing matched"
@@ -856,7 +858,9 @@ def _record_entries(
     return entries
 
 
-def _has_phone_data(script: Script) -> bool:
+def script_has_phone_data(script: Script) -> bool:
+    """Whether `script` belongs to an integration whose preset caches phone data (its scripts may
+    use the matched record's fields)."""
     integration: Integration | None = script.integration
     preset = find_preset(integration.preset) if integration is not None else None
     return preset is not None and preset.has_phone_data

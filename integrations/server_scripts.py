@@ -35,6 +35,7 @@ from django.utils import timezone
 import scripts_engine
 from configurator.models import Tenant
 from integrations.http import connector_client
+from integrations.matching import script_applies, script_has_phone_data
 from integrations.models import (
     BodyEncoding,
     CallEvent,
@@ -414,19 +415,6 @@ def server_request_render(
 # --- Trigger ------------------------------------------------------------------------------------
 
 
-def _applies(script: Script, *, matched: bool) -> bool:
-    if script.applies == ScriptApplies.ALWAYS:
-        return True
-    return (script.applies == ScriptApplies.ON_MATCH) == matched
-
-
-def _has_phone_data(script: Script) -> bool:
-    from integrations.registry import find_preset
-
-    preset = find_preset(script.integration.preset) if script.integration is not None else None
-    return preset is not None and preset.has_phone_data
-
-
 def _match_record(tenant: Tenant, match: Mapping[str, Any]) -> dict[str, str]:
     """The record fields a script renders from, for one match of the answer."""
     from integrations.models import PhoneCacheEntry
@@ -497,8 +485,8 @@ def server_scripts_queue(
         chosen = {int(c["integration"]["id"]) for c in answer.get("choose", [])}
         jobs: list[tuple[Script, dict[str, str] | None]] = []
         for script in scripts:
-            if script.integration_id is None or not _has_phone_data(script):
-                if _applies(script, matched=matched):
+            if script.integration_id is None or not script_has_phone_data(script):
+                if script_applies(script, matched=matched):
                     jobs.append((script, None))
                 continue
             integration_matched = script.integration_id in first_match or script.integration_id in chosen

@@ -32,7 +32,7 @@ from configurator.models import Tenant
 from configurator.views import render_page, tenant_admin_required
 from integrations import views
 from integrations.fields import field_fernet
-from integrations.forms import APPLIES_LABELS, IntegrationForm, PresetSettingsForm, ScriptForm
+from integrations.forms import APPLIES_LABELS, IntegrationForm, PresetSettingsForm, ScriptForm, order_move
 from integrations.models import Integration
 from integrations.oauth import TOKEN_SECRET, preset_oauth_config
 from integrations.presets import Preset, ScriptApplies, SettingKind
@@ -515,12 +515,8 @@ def _step_fields(
             order = posted
         chosen = {name for name in request.POST.getlist("fields") if name in known}
         move = request.POST.get("move", "")
-        direction, _, name = move.partition(":")
-        if name in order and direction in ("up", "down"):
-            index = order.index(name)
-            other = index - 1 if direction == "up" else index + 1
-            if 0 <= other < len(order):
-                order[index], order[other] = order[other], order[index]
+        order = order_move(order, move)
+        name = move.partition(":")[2]
         state["field_order"] = order
         state["fields_chosen"] = [name for name in order if name in chosen]
         _save(request, wizard_id, state)

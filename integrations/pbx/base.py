@@ -30,7 +30,7 @@ from rest_framework.exceptions import APIException
 from configurator.models import Tenant
 from integrations import journal
 from integrations.api_parsers import decode_utf8, parse_json_body, parse_urlencoded, read_limited_body
-from integrations.matching import CallInputError, call_from_params, match_call
+from integrations.matching import CallInputError, call_from_params, match_call, shown_name
 from integrations.pbx.models import PbxSender
 from integrations.server_scripts import pbx_call_event, server_scripts_for, server_scripts_queue
 
@@ -72,10 +72,8 @@ class PbxEvent:
     called_number: str = ""
 
 
-def shown(text: str, limit: int = 40) -> str:
-    """`text` safe to echo in a message: non-printable characters escaped, cut to `limit` characters."""
-    out = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[: limit + 1])
-    return out if len(out) <= limit else out[:limit] + "…"
+# `text` safe to echo in a message: non-printable characters escaped, cut to `limit` (40) characters.
+shown = shown_name
 
 
 def text_field(
