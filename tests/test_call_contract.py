@@ -16,7 +16,7 @@ from django.test import Client
 
 import scripts_engine
 from configurator.models import Tenant
-from integrations import api
+from integrations import api, matching
 from integrations.calls import (
     CALL_PARAMETERS,
     Call,
@@ -35,13 +35,15 @@ FORM = "application/x-www-form-urlencoded"
 
 @pytest.fixture
 def schema(db: None) -> dict[str, Any]:
-    return Client().get("/api/schema/", {"format": "json"}).json()
+    document: dict[str, Any] = Client().get("/api/schema/", {"format": "json"}).json()
+    return document
 
 
 def _component(schema: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
     """The component a `$ref` (or drf-spectacular's `allOf: [$ref]` with a description) names."""
     target = ref["$ref"] if "$ref" in ref else ref["allOf"][0]["$ref"]
-    return schema["components"]["schemas"][target.rsplit("/", 1)[1]]
+    component: dict[str, Any] = schema["components"]["schemas"][target.rsplit("/", 1)[1]]
+    return component
 
 
 def test_the_api_parameters_are_exactly_the_template_languages_call_properties(schema):
@@ -156,7 +158,7 @@ def test_a_pbx_adapter_refuses_a_bad_caller_with_the_apis_own_words(tenant: Tena
 
 def test_the_api_sends_only_what_the_answer_serializer_declares(tenant: Tenant, api_key, monkeypatch):
     _, key = api_key
-    real = api.match_call_for_event
+    real = matching.match_call_for_event
 
     def with_an_undeclared_key(**kwargs: Any) -> Any:
         answer, scripts = real(**kwargs)
