@@ -331,6 +331,7 @@ _ANSWER_EXAMPLE = OpenApiExample(
             "caller_number_e164": "+31201234567",
             "anonymous": False,
             "caller_kind": "external",
+            "caller_extension": "",
             "caller_name": "Reception Acme",
             "device_number": "201",
             "device_name": "Alice",

@@ -149,7 +149,8 @@ class Call:
     The properties of `scripts_engine.CALL_PROPERTIES` (`caller_number` as sent, stripped;
     `start_time` aware, in the tenant's time zone; the others text, `""` when not sent), plus how
     the caller number was read: `caller_number_e164` is None for withheld (`anonymous`), internal
-    short and empty numbers; `caller_kind` says which (`integrations.phones.CallerKind`).
+    short and empty numbers; `caller_kind` says which (`integrations.phones.CallerKind`);
+    `caller_extension` is the extension written with an external number (`;ext=12`, `x12`), "".
     """
 
     caller_number: str
@@ -164,6 +165,7 @@ class Call:
     call_id: str = ""
     direction: str = ""
     caller_kind: str = CallerKind.EXTERNAL
+    caller_extension: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """The call as the matching API returns it (`CallSerializer`'s representation)."""
@@ -191,6 +193,7 @@ class Call:
         if start_time.tzinfo is None:
             start_time = start_time.replace(tzinfo=dt.UTC)
         e164 = data.get("caller_number_e164")
+        extension = data.get("caller_extension")
         kind = str(data.get("caller_kind") or "")
         if kind not in set(CallerKind):
             kind = CallerKind.EXTERNAL if e164 else CallerKind.EMPTY
@@ -199,6 +202,7 @@ class Call:
             anonymous=data.get("anonymous") is True,
             start_time=start_time,
             caller_kind=kind,
+            caller_extension=extension if isinstance(extension, str) else "",
             **values,
         )
 
@@ -342,6 +346,11 @@ class CallSerializer(SharedFieldsSerializer):
         help_text="How the caller number was read: external (matched), internal (an extension), "
         "anonymous (withheld) or empty; only external numbers match.",
     )
+    caller_extension = serializers.CharField(
+        read_only=True,
+        help_text="The extension written with an external caller number (`tel:…;ext=12`, "
+        "`020 123 4567 x12`), kept apart from the number it is matched by; empty when none.",
+    )
 
     _reading: CallerReading
     _start_time: dt.datetime
@@ -418,6 +427,7 @@ class CallSerializer(SharedFieldsSerializer):
             caller_number_e164=reading.number.e164 if reading.number else None,
             anonymous=reading.kind == CallerKind.ANONYMOUS,
             caller_kind=reading.kind,
+            caller_extension=reading.number.extension if reading.number else "",
             **values,
         )
 

@@ -154,7 +154,7 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
 def match_call_explained(*, tenant: Tenant, call: Call) -> tuple[dict[str, Any], dict[str, Any]]:
     """`match_call`'s answer (the same code path) and the reasons for it, for the test-lookup page.
 
-    Reasons: `{"number": {"as_sent", "e164", "kind", "text"}, "ignored": {"number", "kind",
+    Reasons: `{"number": {"as_sent", "e164", "extension", "kind", "text"}, "ignored": {"number", "kind",
     "action", "note"} | None, "integrations": [{"id", "name", "preset", "position", "state":
     "searched"|"disabled"|"held"|"live"|"screen_pop", "records": int, "returned": int, "reason"}],
     "scripts": [{"script_id", "name", "integration_id", "record", "rendered", "reason"}]}`.
@@ -204,13 +204,22 @@ def _answer(
         )
     live: set[int] = set()
     lookups: list[dict[str, Any]] = []
+    live_integrations: list[Integration] = []
     if call.caller_number_e164:
-        live_entries, lookups = _live_lookups(tenant=tenant, e164=call.caller_number_e164)
+        live_integrations = _live_integrations(tenant)
+        live_entries, lookups = _live_lookups(
+            tenant=tenant, e164=call.caller_number_e164, integrations=live_integrations
+        )
         entries.extend(live_entries)
         live = {entry.integration_id for entry in live_entries}
     fallback = False
     if call.caller_number_e164 and not entries:
         entries = _main_number_entries(tenant=tenant, e164=call.caller_number_e164)
+        if not entries and live_integrations:
+            entries = _live_main_number_entries(
+                tenant=tenant, e164=call.caller_number_e164, integrations=live_integrations
+            )
+            live = {entry.integration_id for entry in entries}
         fallback = bool(entries)
     # One query for every script of the call: links render into the answer; the server-request
     # ones go to `server_scripts` for the caller to queue (`match_call_for_event`).
@@ -320,7 +329,10 @@ def _reasons(*, tenant: Tenant, call: Call, answer: Mapping[str, Any], why: _Why
 
     kind = caller_kind(call)
     if kind == "external":
-        text = f"read as {call.caller_number_e164} (E.164), with {tenant.country} as the default country"
+        text = f"read as {call.caller_number_e164} (E.164)"
+        if call.caller_extension:
+            text += f", extension {call.caller_extension} (kept apart: the number is matched without it)"
+        text += f", with {tenant.country} as the default country"
     else:
         text = _KIND_TEXT.get(kind, kind)
     ignored = caller_ignored(tenant, call.caller_number_e164) if answer["ignored"] else None
@@ -357,6 +369,7 @@ def _reasons(*, tenant: Tenant, call: Call, answer: Mapping[str, Any], why: _Why
         "number": {
             "as_sent": call.caller_number,
             "e164": call.caller_number_e164,
+            "extension": call.caller_extension,
             "kind": kind,
             "text": text,
         },
@@ -436,7 +449,8 @@ def _integration_reason(
 def _main_number_entries(*, tenant: Tenant, e164: str) -> list[PhoneCacheEntry]:
     """The cached rows of the company's main number, for a caller whose full number is in no CRM.
 
-    Only integrations with `fallback_to_main_number` on take part (phone cache only). The main
+    Only cached integrations with `fallback_to_main_number` on take part (`_live_main_number_entries`
+    asks the live ones). The main
     number is the longest stored number that is `e164` without its last
     1..`MAIN_NUMBER_MAX_EXTENSION_DIGITS` digits (`integrations.phones.main_number_candidates`);
     its rows are returned, [] when none is stored.
@@ -468,25 +482,52 @@ def _settings_fingerprint(integration: Integration) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _live_lookups(*, tenant: Tenant, e164: str) -> tuple[list[PhoneCacheEntry], list[dict[str, Any]]]:
-    """Ask each enabled live integration of the tenant for `e164`, one after the other.
-
-    All of them share one budget of `LIVE_LOOKUP_TIMEOUT_SECONDS`: each request gets what is
-    left of it (no retries), and an integration reached after the budget is used up is not
-    asked ("timeout"). Answers are cached per (integration, E.164) for
-    `LIVE_LOOKUP_CACHE_SECONDS`; failures are not cached. Returns unsaved `PhoneCacheEntry`s
-    (with `integration` set) and one status per live integration:
-    `{"integration_id", "status": "ok"|"timeout"|"error", "cached": bool, "message"}`.
-    """
-    integrations = list(
+def _live_integrations(tenant: Tenant) -> list[Integration]:
+    """The tenant's enabled live-lookup integrations, in the admin's order."""
+    return list(
         Integration.objects.filter(tenant=tenant, enabled=True, lookup_mode=LookupMode.LIVE).order_by(
             "position", "id"
         )
     )
+
+
+def _live_main_number_entries(
+    *, tenant: Tenant, e164: str, integrations: list[Integration]
+) -> list[PhoneCacheEntry]:
+    """The live-lookup twin of `_main_number_entries`: the live integrations with
+    `fallback_to_main_number` on are asked for the main numbers `e164` may be an extension of,
+    longest first (`main_number_candidates`), until one has records. Every question shares one
+    `LIVE_LOOKUP_TIMEOUT_SECONDS` budget and the per-number cache; failures and timeouts count as
+    no record (the answer's `lookups` already reports each live integration's full-number lookup)."""
+    candidates = [i for i in integrations if i.fallback_to_main_number]
+    if not candidates:
+        return []
+    deadline = time.monotonic() + float(settings.LIVE_LOOKUP_TIMEOUT_SECONDS)
+    for number in main_number_candidates(e164):
+        entries, _ = _live_lookups(tenant=tenant, e164=number, integrations=candidates, deadline=deadline)
+        if entries:
+            return entries
+    return []
+
+
+def _live_lookups(
+    *, tenant: Tenant, e164: str, integrations: list[Integration], deadline: float | None = None
+) -> tuple[list[PhoneCacheEntry], list[dict[str, Any]]]:
+    """Ask each of the tenant's live `integrations` (`_live_integrations`) for `e164`, one after
+    the other.
+
+    All of them share one budget of `LIVE_LOOKUP_TIMEOUT_SECONDS` (or end at the `deadline` given,
+    `time.monotonic()` seconds): each request gets what is left of it (no retries), and an
+    integration reached after the budget is used up is not asked ("timeout"). Answers are cached
+    per (integration, E.164) for `LIVE_LOOKUP_CACHE_SECONDS`; failures are not cached. Returns
+    unsaved `PhoneCacheEntry`s (with `integration` set) and one status per live integration:
+    `{"integration_id", "status": "ok"|"timeout"|"error", "cached": bool, "message"}`.
+    """
     if not integrations:
         return [], []
     budget = float(settings.LIVE_LOOKUP_TIMEOUT_SECONDS)
-    deadline = time.monotonic() + budget
+    if deadline is None:
+        deadline = time.monotonic() + budget
     entries: list[PhoneCacheEntry] = []
     statuses: list[dict[str, Any]] = []
     for integration in integrations:

@@ -73,6 +73,7 @@ def test_the_answers_call_object_is_the_declared_properties_plus_how_the_number_
         "caller_number_e164",
         "anonymous",
         "caller_kind",
+        "caller_extension",
     }
     assert {f.name for f in dataclasses.fields(Call)} == set(call["properties"])
     # An answer's direction may be empty (not sent); a request's may not.
@@ -104,6 +105,7 @@ def test_every_call_property_reaches_the_template_engine(tenant: Tenant):
     "params",
     [
         {"caller_number": "020 123 4567", "direction": "IN", "call_id": "a-1", "device_number": "201"},
+        {"caller_number": "tel:+31-20-123-4567;ext=12", "caller_name": "Acme"},
         {"caller_number": "anonymous", "start_time": "1763719200"},
         {"caller_number": "201", "ddi_number": "+31207654321", "ddi_name": "Sales"},
         {"caller_number": ""},
