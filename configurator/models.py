@@ -63,6 +63,10 @@ class Tenant(models.Model):
         help_text="Caller numbers of at most this many digits are internal extensions and never matched.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Raised by every write of what matching holds in process per tenant (its integrations,
+    # scripts and ignore list; integrations.match_config): a request that reads the tenant
+    # with its API key sees at once whether that copy is current.
+    match_config_version = models.PositiveBigIntegerField(default=0, editable=False)
 
     def __str__(self) -> str:
         return self.name
