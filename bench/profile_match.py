@@ -108,7 +108,9 @@ def run(args: argparse.Namespace) -> None:
         ],
         batch_size=5_000,
     )
-    script_create(tenant=tenant, integration=None, name="Google", template="https://www.google.nl?q=#(Caller number)")
+    script_create(
+        tenant=tenant, integration=None, name="Google", template="https://www.google.nl?q=#(Caller number)"
+    )
     script_create(tenant=tenant, integration=book, name="Open", template="https://crm.example/c/$(Company)")
 
     handler = WSGIHandler()
@@ -123,7 +125,9 @@ def run(args: argparse.Namespace) -> None:
         request(number)
     with CaptureQueriesContext(connection) as queries:
         request(numbers[0])
-    print(f"database: {connection.vendor}; {args.numbers:,} cached numbers; {len(queries)} queries per request:")
+    print(
+        f"database: {connection.vendor}; {args.numbers:,} cached numbers; {len(queries)} queries per request:"
+    )
     for query in queries.captured_queries:
         print(f"  {query['sql'][:160]}")
 
