@@ -271,6 +271,9 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=20)
 # bad-key requests from it get 429 + Retry-After until the window ends (a valid key still works).
 API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=20)
 API_KEY_FAILURE_WINDOW_SECONDS = env.int("API_KEY_FAILURE_WINDOW_SECONDS", default=300)
+# A web process remembers a valid API key this long (seconds; 0: check every call). A key revoked
+# in another process stops working here within this time (integrations.api_key_cache).
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=10)
 # The failure counts live in Django's cache: locmem is per process, so production with several
 # workers should set CACHE_URL to Redis (redis://host:6379/1).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

@@ -30,6 +30,7 @@ from rest_framework.views import APIView
 
 from configurator.models import TenantAPIKey
 from integrations import api_key_failures, journal
+from integrations.api_key_cache import api_key_remember, api_key_remembered
 from integrations.api_parsers import (
     JSONOnlyNegotiation,
     LimitedFormParser,
@@ -104,13 +105,17 @@ class TenantAPIKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed("The Authorization header must read 'Api-Key <key>'.")
         if not _KEY_SHAPE.fullmatch(key):
             raise AuthenticationFailed("This is not an API key: keys are letters, digits and dots.")
-        try:
-            api_key = TenantAPIKey.objects.get_from_key(key)
-        except TenantAPIKey.DoesNotExist:
-            raise AuthenticationFailed("This API key is unknown or has been revoked.") from None
+        api_key = api_key_remembered(key)
+        if api_key is None:
+            try:
+                found = TenantAPIKey.objects.get_from_key(key)
+            except TenantAPIKey.DoesNotExist:
+                raise AuthenticationFailed("This API key is unknown or has been revoked.") from None
+            assert isinstance(found, TenantAPIKey)
+            api_key = found
+            api_key_remember(key, api_key)
         if api_key.has_expired:
             raise AuthenticationFailed("This API key has expired.")
-        assert isinstance(api_key, TenantAPIKey)
         record_key_use(api_key)
         return api_key
 

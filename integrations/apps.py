@@ -9,6 +9,7 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         """Keep each process's matching configuration current (integrations.match_config)."""
-        from integrations.match_config import connect_signals
+        from integrations import api_key_cache, match_config
 
-        connect_signals()
+        match_config.connect_signals()
+        api_key_cache.connect_signals()

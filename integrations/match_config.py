@@ -78,13 +78,15 @@ _configs: OrderedDict[int, MatchConfig] = OrderedDict()
 _lock = threading.Lock()
 
 
-def match_config(tenant: Tenant) -> MatchConfig:
-    """The tenant's `MatchConfig`, at least at the version `tenant` was read with; loaded (five
-    queries) only when this process has no such copy."""
+def match_config(tenant: Tenant, *, version: int | None = None) -> MatchConfig:
+    """The tenant's `MatchConfig`, at least at `version` (the version the caller just read; by
+    default the one `tenant` was read with); loaded (five queries) only when this process has
+    no such copy."""
     config = _configs.get(tenant.pk)
-    # A copy at least as new as the tenant row the caller read serves (this process drops its own
+    wanted = tenant.match_config_version if version is None else version
+    # A copy at least as new as the version the caller read serves (this process drops its own
     # copy on its own writes, so an older `tenant` object never pins a stale copy).
-    if config is not None and config.version >= tenant.match_config_version:
+    if config is not None and config.version >= wanted:
         with _lock:
             if tenant.pk in _configs:
                 _configs.move_to_end(tenant.pk)
