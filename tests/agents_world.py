@@ -47,7 +47,11 @@ def make_agent(tenant: Tenant, username: str, name: str, **targets: Any) -> Agen
 
 def address_book(tenant: Tenant) -> Integration:
     double = CardDavDouble(
-        {"jan.vcf": vcard("jan-1", "Jan Jansen", "work:+31 (0)20 123 4567", org="Acme BV", email="jan@acme.test")}
+        {
+            "jan.vcf": vcard(
+                "jan-1", "Jan Jansen", "work:+31 (0)20 123 4567", org="Acme BV", email="jan@acme.test"
+            )
+        }
     )
     integration = integration_create(
         tenant=tenant,

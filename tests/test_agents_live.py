@@ -44,7 +44,9 @@ def communicator(cookie: str = "", origin: str = "http://testserver") -> Websock
 
 
 def zammad(sender, event: str, call_id: str, **kwargs: Any) -> int:
-    response = Client().post(zammad_url(sender), zammad_body(event, call_id, **kwargs), content_type="application/json")
+    response = Client().post(
+        zammad_url(sender), zammad_body(event, call_id, **kwargs), content_type="application/json"
+    )
     return response.status_code
 
 
@@ -84,7 +86,11 @@ def test_a_new_call_for_my_extension_shows_its_card_with_the_crm_record_and_acti
         assert {"label": "Company", "value": "Acme BV"} in match["fields"]
         # The preset's "Open contact" (the record's URL) and the tenant's screen pop, opened at once.
         assert match["actions"] == [
-            {"name": "Open contact", "url": "https://dav.example.com/addressbooks/alice/contacts/jan.vcf", "auto_open": False},
+            {
+                "name": "Open contact",
+                "url": "https://dav.example.com/addressbooks/alice/contacts/jan.vcf",
+                "auto_open": False,
+            },
             {"name": "Screen pop", "url": "https://crm.example.test/contacts/jan-1", "auto_open": True},
         ]
         assert card["actions"] == []  # "Create contact" is for callers no CRM knows
@@ -180,7 +186,9 @@ def test_an_outgoing_call_to_the_missed_number_marks_it_called_back(world):
         assert (await alice.receive_json_from(timeout=1))["call"]["state"] == "missed"
         # Alice dials Jan from her extension.
         body = json.dumps({"event": "newCall", "from": "201", "to": JAN, "direction": "out", "callId": "o-1"})
-        await in_thread(lambda: Client().post(zammad_url(world.zammad), body, content_type="application/json"))()
+        await in_thread(
+            lambda: Client().post(zammad_url(world.zammad), body, content_type="application/json")
+        )()
         card = (await alice.receive_json_from(timeout=1))["call"]
         assert card["called_back"]["by"]["name"] == "Alice Agent"
         await alice.disconnect()
@@ -191,10 +199,13 @@ def test_an_outgoing_call_to_the_missed_number_marks_it_called_back(world):
 def test_nobody_can_mark_another_tenants_or_a_colleagues_call(world):
     async def scenario() -> None:
         await in_thread(zammad)(world.zammad, "newCall", "p-1")
-        call_id = (await in_thread(lambda: AgentCall.objects.get(call_id="p-1").pk)())
+        call_id = await in_thread(lambda: AgentCall.objects.get(call_id="p-1").pk)()
         carol, _ = await connected("carol")
         await carol.send_json_to({"type": "called_back", "id": call_id})
-        assert await carol.receive_json_from(timeout=1) == {"type": "error", "detail": "No such call of yours."}
+        assert await carol.receive_json_from(timeout=1) == {
+            "type": "error",
+            "detail": "No such call of yours.",
+        }
         bob, _ = await connected("bob")
         await bob.send_json_to({"type": "called_back", "id": call_id})
         assert (await bob.receive_json_from(timeout=1))["type"] == "error"
@@ -264,7 +275,11 @@ def test_an_unknown_caller_shows_the_create_contact_action(world):
         assert card["matches"] == []
         assert card["caller_name"] == ""
         assert card["actions"] == [
-            {"name": "Create contact", "url": "https://crm.example.test/new?phone=0612345678", "auto_open": False}
+            {
+                "name": "Create contact",
+                "url": "https://crm.example.test/new?phone=0612345678",
+                "auto_open": False,
+            }
         ]
         await alice.disconnect()
 
@@ -289,8 +304,12 @@ def test_events_in_any_order_end_in_the_right_state(world):
 
 
 def test_a_failing_channel_layer_never_fails_the_pbx(world, settings, caplog):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]}}}
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]},
+        }
+    }
     from channels.layers import channel_layers
 
     channel_layers.backends.clear()
