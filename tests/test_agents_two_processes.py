@@ -40,23 +40,24 @@ def test_an_event_posted_to_one_process_reaches_the_agent_on_the_other(tenant, o
         redis_server(tmp_path) as redis_url,
         asgi_server(tmp_path / "a.log", channel_layer_url=redis_url) as web_a,
         asgi_server(tmp_path / "b.log", channel_layer_url=redis_url) as web_b,
+        _socket(web_b, "alice") as alice,
+        _socket(web_a, "carol") as carol,
     ):
-        with _socket(web_b, "alice") as alice, _socket(web_a, "carol") as carol:
-            assert json.loads(alice.recv(timeout=5))["type"] == "snapshot"
-            assert json.loads(carol.recv(timeout=5))["type"] == "snapshot"
-            started = time.monotonic()
-            response = httpx.post(
-                web_a.url + zammad_url(world.zammad),
-                content=zammad_body("newCall", "two-1"),
-                headers={"Content-Type": "application/json"},
-                timeout=5,
-            )
-            assert response.status_code == 200
-            message = json.loads(alice.recv(timeout=3))
-            elapsed = time.monotonic() - started
-            assert message["type"] == "call"
-            assert message["call"]["caller_name"] == "Jan Jansen"
-            assert elapsed < 1.0, f"the card took {elapsed:.2f} s"
-            # Globex's agent on extension 201 (connected to the process that got the event): nothing.
-            with pytest.raises(TimeoutError):
-                carol.recv(timeout=0.5)
+        assert json.loads(alice.recv(timeout=5))["type"] == "snapshot"
+        assert json.loads(carol.recv(timeout=5))["type"] == "snapshot"
+        started = time.monotonic()
+        response = httpx.post(
+            web_a.url + zammad_url(world.zammad),
+            content=zammad_body("newCall", "two-1"),
+            headers={"Content-Type": "application/json"},
+            timeout=5,
+        )
+        assert response.status_code == 200
+        message = json.loads(alice.recv(timeout=3))
+        elapsed = time.monotonic() - started
+        assert message["type"] == "call"
+        assert message["call"]["caller_name"] == "Jan Jansen"
+        assert elapsed < 1.0, f"the card took {elapsed:.2f} s"
+        # Globex's agent on extension 201 (connected to the process that got the event): nothing.
+        with pytest.raises(TimeoutError):
+            carol.recv(timeout=0.5)

@@ -4,6 +4,7 @@ and an agent refused by every configuration page."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import pytest
@@ -250,3 +251,27 @@ def test_the_admin_sees_per_agent_todays_answered_and_missed_calls(world, admin_
     assert re.search(r'data-count="answered">1<', row)
     assert re.search(r'data-count="missed">1<', row)
     assert reverse("agents") in admin_client.get("/").content.decode()  # the sidebar links the screen
+
+
+def test_the_demo_agent_command_seeds_an_agent_on_201_and_a_zammad_sender(db, tmp_path):
+    from django.core.management import call_command
+
+    from configurator.services import tenant_create
+    from integrations.pbx.models import PbxSender
+
+    tenant, _ = tenant_create(name="Demo BV", admin_username="admin", admin_password=PASSWORD)
+    path_file = tmp_path / "path"
+    for _ in range(2):  # `make run` runs it on every start
+        call_command("demo_agents", "--path-file", str(path_file), stdout=io.StringIO())
+    agent = AgentProfile.objects.get(tenant=tenant, user__username="agent")
+    assert list(agent.targets.values_list("kind", "key")) == [("device", "201")]
+    assert agent.user.check_password("agent-demo-2026")
+    sender = PbxSender.objects.get(tenant=tenant, format="zammad")
+    assert path_file.read_text() == f"/pbx/zammad/{sender.token}/"
+    response = Client().post(
+        path_file.read_text(),
+        '{"event":"newCall","from":"31201234567","to":"201","direction":"in","callId":"demo-1"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert list(agent.offered_calls.values_list("call_id", flat=True)) == ["demo-1"]

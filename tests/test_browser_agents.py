@@ -93,7 +93,7 @@ def post_zammad(server: AsgiServer, sender, event: str, call_id: str, **kwargs) 
 
 
 def test_the_agent_sees_the_call_and_its_states_and_nobody_else_does(browser, server, world, tmp_path):
-    alice_context, alice = signed_in(browser, server, "alice")
+    _, alice = signed_in(browser, server, "alice")
     alice_csp = watch_csp_violations(alice)
     _, bob = signed_in(browser, server, "bob")
     _, carol = signed_in(browser, server, "carol")
