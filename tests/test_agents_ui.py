@@ -140,7 +140,9 @@ def test_an_admin_invites_an_agent_who_sets_a_password_and_signs_in(world, admin
         },
     )
     assert response.status_code == 200
-    link = re.search(r'id="agent-link"[^>]*value="([^"]+)"', response.content.decode()).group(1)
+    found = re.search(r'id="agent-link"[^>]*value="([^"]+)"', response.content.decode())
+    assert found is not None
+    link = found.group(1)
     dave = AgentProfile.objects.get(user__username="dave")
     assert dave.tenant == world.tenant
     assert sorted(dave.targets.values_list("kind", "key")) == [
@@ -247,7 +249,9 @@ def test_the_admin_sees_per_agent_todays_answered_and_missed_calls(world, admin_
         }
         assert counts == {"Alice Agent": (1, 1, 1), "Bob Agent": (0, 1, 1)}
         page = admin_client.get("/agents/").content.decode()
-    row = re.search(r'<tr data-agent="alice">.*?</tr>', page, re.S).group(0)
+    found = re.search(r'<tr data-agent="alice">.*?</tr>', page, re.S)
+    assert found is not None
+    row = found.group(0)
     assert re.search(r'data-count="answered">1<', row)
     assert re.search(r'data-count="missed">1<', row)
     assert reverse("agents") in admin_client.get("/").content.decode()  # the sidebar links the screen

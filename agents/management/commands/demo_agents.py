@@ -55,4 +55,6 @@ class Command(BaseCommand):
         if options["path_file"]:
             with open(options["path_file"], "w", encoding="utf-8") as f:
                 f.write(path)
-        self.stdout.write(f"Demo agent {options['username']} on extension {options['extension']}; Zammad events: {path}")
+        self.stdout.write(
+            f"Demo agent {options['username']} on extension {options['extension']}; Zammad events: {path}"
+        )
