@@ -35,6 +35,7 @@ from integrations.matching import Call
 from integrations.models import CallEvent
 from integrations.phones import PhoneNumberError, normalize_phone
 from integrations.server_scripts import pbx_call_event
+from scripts_engine.schemes import allowed_schemes, scheme_of
 
 logger = logging.getLogger(__name__)
 
@@ -366,18 +367,27 @@ def _text(value: Any, limit: int = 500) -> str:
     return str(value)[:limit] if value is not None else ""
 
 
-def _actions(raw: Any) -> list[dict[str, Any]]:
+def _safe_url(value: Any, schemes: frozenset[str]) -> str:
+    # Script links are checked when rendered; a CRM's record URL is not: the page gets none that
+    # could run script (javascript:, data: …), whatever a CRM or an old row holds.
+    url = _text(value, 4000)
+    return url if scheme_of(url) in schemes else ""
+
+
+def _actions(raw: Any, schemes: frozenset[str]) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
         return []
-    return [
-        {
-            "name": _text(a.get("name"), 200),
-            "url": _text(a.get("url"), 4000),
-            "auto_open": bool(a.get("auto_open")),
-        }
-        for a in raw
-        if isinstance(a, dict) and a.get("url")
-    ]
+    actions = []
+    for a in raw:
+        if isinstance(a, dict) and _safe_url(a.get("url"), schemes):
+            actions.append(
+                {
+                    "name": _text(a.get("name"), 200),
+                    "url": _safe_url(a.get("url"), schemes),
+                    "auto_open": bool(a.get("auto_open")),
+                }
+            )
+    return actions
 
 
 def _when(value: dt.datetime | None) -> str | None:
@@ -395,6 +405,7 @@ def call_card(call: AgentCall) -> dict[str, Any]:
     [{"name", "url", "auto_open"}]}`.
     """
     answer = call.answer if isinstance(call.answer, dict) else {}
+    schemes = allowed_schemes(call.tenant.extra_schemes)
     matches = []
     for match in answer.get("matches") or []:
         if not isinstance(match, dict):
@@ -406,13 +417,13 @@ def call_card(call: AgentCall) -> dict[str, Any]:
             {
                 "title": _text(notification.get("title"), 200),
                 "integration": _text(integration.get("name"), 200),
-                "record_url": _text(record.get("url"), 4000),
+                "record_url": _safe_url(record.get("url"), schemes),
                 "fields": [
                     {"label": _text(f.get("label"), 100), "value": _text(f.get("value"))}
                     for f in notification.get("fields") or []
                     if isinstance(f, dict)
                 ],
-                "actions": _actions(match.get("actions")),
+                "actions": _actions(match.get("actions"), schemes),
                 "other_records": int(match.get("other_records") or 0),
             }
         )
@@ -420,7 +431,7 @@ def call_card(call: AgentCall) -> dict[str, Any]:
         {
             "integration": _text((entry.get("integration") or {}).get("name"), 200),
             "choices": [
-                {"title": _text(c.get("title"), 200), "url": _text(c.get("url"), 4000)}
+                {"title": _text(c.get("title"), 200), "url": _safe_url(c.get("url"), schemes)}
                 for c in entry.get("choices") or []
                 if isinstance(c, dict)
             ],
@@ -452,7 +463,7 @@ def call_card(call: AgentCall) -> dict[str, Any]:
         "callback_url": callback,
         "matches": matches,
         "choose": choose,
-        "actions": _actions(answer.get("actions")),
+        "actions": _actions(answer.get("actions"), schemes),
     }
 
 
@@ -479,6 +490,15 @@ def group_send_many(groups: Iterable[str], message: Mapping[str, Any]) -> None:
             async_to_sync(layer.group_send)(group, dict(message))
         except Exception:
             logger.exception("sending to the agents' group %s failed", group)
+
+
+def agent_signed_out(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
+    """`user_logged_out` receiver: close the open pages of the agent who signed out."""
+    agent_id = (
+        AgentProfile.objects.filter(user_id=getattr(user, "pk", None)).values_list("pk", flat=True).first()
+    )
+    if agent_id is not None:
+        agent_disconnect(agent_id=agent_id)
 
 
 def agent_disconnect(*, agent_id: int) -> None:

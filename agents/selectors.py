@@ -36,7 +36,7 @@ def agent_calls_today(*, agent: AgentProfile) -> list[AgentCall]:
     return list(
         agent_calls(agent=agent)
         .filter(started_at__gte=since)
-        .select_related("answered_by", "called_back_by")
+        .select_related("tenant", "answered_by", "called_back_by")
         .order_by("-started_at", "-id")[:MAX_CALLS_LISTED]
     )
 

@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse, reverse_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from agents.forms import AgentInviteForm, AgentSetPasswordForm, AgentTargetsForm, split_lines
 from agents.models import AgentProfile, TargetKind
@@ -63,7 +63,7 @@ def agent_required(
 
 
 @agent_required
-@require_GET
+@require_safe
 def agent_page(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
     """The live notification page an agent keeps open; agent.js draws the cards."""
     return TemplateResponse(

@@ -44,11 +44,15 @@ def test_database_url() -> str:
 
 @contextmanager
 def asgi_server(
-    log_file: Path, *, channel_layer_url: str = "", timeout: float = 30.0
+    log_file: Path, *, channel_layer_url: str = "", port: int = 0, timeout: float = 30.0
 ) -> Iterator[AsgiServer]:
-    """Start `uvicorn configurator.asgi:application` on the test database; yield when it answers."""
+    """Start `uvicorn configurator.asgi:application` on the test database; yield when it answers.
+
+    `port` 0 takes a free port; another port is taken again (a restart on the same address).
+    """
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     sock.listen(128)
     sock.set_inheritable(True)
     port = sock.getsockname()[1]

@@ -3,6 +3,7 @@ and nobody else's (channels.testing's WebsocketCommunicator against configurator
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -318,3 +319,48 @@ def test_a_failing_channel_layer_never_fails_the_pbx(world, settings, caplog):
         channel_layers.backends.clear()
     assert AgentCall.objects.filter(call_id="down-1").exists()
     assert "sending to the agents' group" in caplog.text
+
+
+def test_signing_out_closes_the_agents_other_pages(world):
+    async def scenario() -> None:
+        cookie = await in_thread(session_cookie)("alice")
+        comm = communicator(cookie)
+        assert (await comm.connect(timeout=3))[0]
+        await comm.receive_json_from(timeout=3)
+        client = Client()
+        client.cookies["sessionid"] = cookie.split("=", 1)[1]
+        await in_thread(client.post)("/logout/")
+        assert (await comm.receive_output(timeout=1)) == {"type": "websocket.close", "code": 4401}
+
+    run(scenario)
+
+
+def test_a_card_never_carries_a_link_that_could_run_script(world):
+    from agents.live import call_card
+
+    call = AgentCall.objects.create(
+        tenant=world.tenant,
+        source="api",
+        started_at=dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC),
+        answer={
+            "matches": [
+                {
+                    "notification": {"title": "<b>x</b>", "fields": []},
+                    "record": {"url": "javascript:alert(1)"},
+                    "integration": {"name": "CRM"},
+                    "actions": [
+                        {"name": "Bad", "url": " data:text/html,x"},
+                        {"name": "Ok", "url": "https://a.test/"},
+                    ],
+                }
+            ],
+            "choose": [{"integration": {"name": "CRM"}, "choices": [{"title": "y", "url": "vbscript:x"}]}],
+            "actions": [{"name": "Tel", "url": "tel:+31201234567"}],
+        },
+    )
+    card = call_card(call)
+    assert card["matches"][0]["record_url"] == ""
+    assert card["matches"][0]["title"] == "<b>x</b>"  # text: the page sets it with textContent
+    assert [a["name"] for a in card["matches"][0]["actions"]] == ["Ok"]
+    assert card["choose"][0]["choices"][0]["url"] == ""
+    assert card["actions"][0]["url"] == "tel:+31201234567"

@@ -191,3 +191,15 @@ def test_the_page_says_when_it_is_offline_and_reconnects_by_itself(browser, serv
     expect(alice.locator(".call-card")).to_have_count(1, timeout=1000)
     expect(alice.locator("#popup-blocked")).to_be_visible()
     expect(alice.locator("#popup-blocked")).to_contain_text("Screen pop")
+
+
+def test_the_page_reconnects_after_a_server_restart(browser, world, tmp_path):
+    with asgi_server(tmp_path / "first.log") as first:
+        _, alice = signed_in(browser, first, "alice")
+    # The server is gone: the page says so and keeps trying.
+    expect(alice.locator("#agent-status")).to_have_text("Offline", timeout=5000)
+    expect(alice.locator("#agent-offline")).to_be_visible()
+    with asgi_server(tmp_path / "second.log", port=first.port) as second:
+        expect(alice.locator("#agent-status")).to_have_text("Live", timeout=20000)
+        post_zammad(second, world.zammad, "newCall", "after-restart")
+        expect(alice.locator(".call-card h3")).to_have_text("Jan Jansen", timeout=1000)

@@ -64,6 +64,7 @@
   function actionsRow(actions) {
     var row = el("div", "d-flex flex-wrap gap-2 mt-2");
     actions.forEach(function (action) {
+      if (!action.url) return; // the server dropped a link of a scheme that could run script
       row.appendChild(linkButton(action, "btn btn-sm " + (action.auto_open ? "btn-primary" : "btn-outline-primary")));
     });
     return row;
