@@ -494,9 +494,10 @@ def group_send_many(groups: Iterable[str], message: Mapping[str, Any]) -> None:
 
 def agent_signed_out(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
     """`user_logged_out` receiver: close the open pages of the agent who signed out."""
-    agent_id = (
-        AgentProfile.objects.filter(user_id=getattr(user, "pk", None)).values_list("pk", flat=True).first()
-    )
+    user_id = getattr(user, "pk", None)
+    if user_id is None:
+        return
+    agent_id = AgentProfile.objects.filter(user_id=user_id).values_list("pk", flat=True).first()
     if agent_id is not None:
         agent_disconnect(agent_id=agent_id)
 
