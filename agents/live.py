@@ -42,8 +42,9 @@ logger = logging.getLogger(__name__)
 API_SOURCE = "api"
 # The phases of a call this module follows; "outbound" is an agent's outgoing call (a call-back).
 START, ANSWERED, ENDED, OUTBOUND = "start", "answered", "ended", "outbound"
-# Fields of a PBX payload that name the device that answered (Zammad, sipgate: answeringNumber).
-_ANSWERING_FIELDS = ("answeringNumber",)
+# Fields of a PBX payload that name the device that answered: Zammad's and sipgate's
+# answeringNumber, Placetel's peer (the SIP user that accepted the call).
+_ANSWERING_FIELDS = ("answeringNumber", "peer")
 
 
 def agent_group(agent_id: int) -> str:

@@ -41,6 +41,19 @@ def agent_calls_today(*, agent: AgentProfile) -> list[AgentCall]:
     )
 
 
+def agent_calls_today_for_admin(*, tenant: Tenant, agent: AgentProfile) -> list[AgentCall]:
+    """What the admin sees of one agent today: the calls they answered and those offered to them
+    that nobody answered (missed), newest first, at most `MAX_CALLS_LISTED`."""
+    since = tenant_midnight(tenant=tenant)
+    return list(
+        AgentCall.objects.filter(tenant=tenant, started_at__gte=since)
+        .filter(Q(answered_by=agent) | Q(offered_to=agent, state=CallState.MISSED))
+        .select_related("answered_by", "called_back_by")
+        .distinct()
+        .order_by("-started_at", "-id")[:MAX_CALLS_LISTED]
+    )
+
+
 def agent_list(*, tenant: Tenant) -> QuerySet[AgentProfile]:
     """The tenant's agents with their user and targets."""
     return AgentProfile.objects.filter(tenant=tenant).select_related("user").prefetch_related("targets")

@@ -101,21 +101,6 @@ def agent_invite(
     return agent
 
 
-def agent_create_for_user(
-    *, tenant: Tenant, user_id: int, display_name: str, devices: Iterable[str] = ()
-) -> AgentProfile:
-    """Give an existing user of `tenant` (e.g. a tenant admin who also takes calls) an agent profile.
-
-    Raises `TenantMembership.DoesNotExist` for a user of another tenant.
-    """
-    membership = TenantMembership.objects.get(tenant=tenant, user_id=user_id)
-    agent, _ = AgentProfile.objects.get_or_create(
-        user_id=membership.user_id, defaults={"tenant": tenant, "display_name": display_name[:100]}
-    )
-    agent_targets_set(tenant=tenant, agent_id=agent.pk, devices=devices)
-    return agent
-
-
 def agent_rename(*, tenant: Tenant, agent_id: int, display_name: str) -> AgentProfile:
     """Change the name colleagues see; raises ValidationError for an empty name."""
     name = display_name.strip()[:100]

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from agents.forms import AgentInviteForm, AgentSetPasswordForm, AgentTargetsForm, split_lines
 from agents.models import AgentProfile, TargetKind
-from agents.selectors import agent_day_counts, agent_for_user, agent_list
+from agents.selectors import agent_calls_today_for_admin, agent_day_counts, agent_for_user, agent_list
 from agents.services import (
     agent_delete,
     agent_invitation_path,
@@ -190,7 +190,12 @@ def agent_edit(request: HttpRequest, tenant: Tenant, agent_id: int) -> HttpRespo
         "agents/agent_edit.html",
         tenant=tenant,
         status=status,
-        context={"form": form, "agent": agent, "active": "agents"},
+        context={
+            "form": form,
+            "agent": agent,
+            "calls": agent_calls_today_for_admin(tenant=tenant, agent=agent),
+            "active": "agents",
+        },
     )
 
 

@@ -364,3 +364,36 @@ def test_a_card_never_carries_a_link_that_could_run_script(world):
     assert [a["name"] for a in card["matches"][0]["actions"]] == ["Ok"]
     assert card["choose"][0]["choices"][0]["url"] == ""
     assert card["actions"][0]["url"] == "tel:+31201234567"
+
+
+def test_placetel_events_reach_the_ddis_agent_and_name_who_accepted(world):
+    from urllib.parse import urlencode
+
+    from integrations.pbx.placetel import placetel_signature
+    from integrations.pbx.services import pbx_sender_create
+
+    placetel = pbx_sender_create(tenant=world.tenant, format_slug="placetel", name="Placetel")
+
+    def post(**fields: str) -> int:
+        body = urlencode(fields)
+        return (
+            Client()
+            .post(
+                f"/pbx/placetel/{placetel.token}/",
+                body,
+                content_type="application/x-www-form-urlencoded",
+                HTTP_X_PLACETEL_SIGNATURE=placetel_signature(placetel.secret, body.encode()),
+            )
+            .status_code
+        )
+
+    # Placetel's IncomingCall names the dialled number (Bob's sales DDI), CallAccepted the peer.
+    assert post(event="IncomingCall", call_id="pt-1", **{"from": "0201234567", "to": "0205550100"}) == 200
+    assert (
+        post(event="CallAccepted", call_id="pt-1", peer="202", **{"from": "0201234567", "to": "0205550100"})
+        == 200
+    )
+    call = AgentCall.objects.get(call_id="pt-1")
+    assert list(call.offered_to.all()) == [world.bob]
+    assert call.state == CallState.ANSWERED
+    assert call.answered_by == world.bob

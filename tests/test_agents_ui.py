@@ -254,6 +254,10 @@ def test_the_admin_sees_per_agent_todays_answered_and_missed_calls(world, admin_
     row = found.group(0)
     assert re.search(r'data-count="answered">1<', row)
     assert re.search(r'data-count="missed">1<', row)
+    with time_machine.travel(dt.datetime(2026, 3, 10, 22, 30, tzinfo=dt.UTC), tick=False):
+        detail = admin_client.get(f"/agents/{world.alice.pk}/").content.decode()
+    states = re.findall(r'<tr data-state="(\w+)">', detail)
+    assert sorted(states) == ["answered", "missed"]  # not yesterday's, not Bob's
     assert reverse("agents") in admin_client.get("/").content.decode()  # the sidebar links the screen
 
 
