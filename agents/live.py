@@ -398,7 +398,8 @@ def _when(value: dt.datetime | None) -> str | None:
 def call_card(call: AgentCall) -> dict[str, Any]:
     """The card of `call` as the agent page draws it (JSON).
 
-    `{"id", "state": ringing|answered|ended|missed, "started_at", "answered_at", "ended_at" (ISO
+    `{"id", "state": ringing|answered|ended|missed, "follows_state" (false for the match API's
+    calls, which have no later events), "started_at", "answered_at", "ended_at" (ISO
     8601), "caller_number", "caller_e164", "caller_name", "anonymous", "called_number",
     "answered_by": {"id", "name"}|null, "called_back": {"at", "by"}|null, "callback_url": "tel:…"|null,
     "matches": [{"title", "integration", "record_url", "fields": [{"label", "value"}], "actions",
@@ -447,6 +448,8 @@ def call_card(call: AgentCall) -> dict[str, Any]:
     return {
         "id": call.pk,
         "state": call.state,
+        # The match API sends no answer or hang-up: its calls never leave "ringing".
+        "follows_state": call.source != API_SOURCE,
         "started_at": _when(call.started_at),
         "answered_at": _when(call.answered_at),
         "ended_at": _when(call.ended_at),

@@ -79,6 +79,7 @@ def test_a_new_call_for_my_extension_shows_its_card_with_the_crm_record_and_acti
         card = message["call"]
         assert message["type"] == "call"
         assert card["state"] == "ringing"
+        assert card["follows_state"] is True
         assert card["caller_e164"] == "+31201234567"
         assert card["caller_name"] == "Jan Jansen"
         match = card["matches"][0]
@@ -259,6 +260,7 @@ def test_the_match_api_with_a_device_number_notifies_that_agent(world):
         assert await in_thread(match)(caller_number="0201234567", device_number="202", call_id="api-1") == 200
         card = (await bob.receive_json_from(timeout=1))["call"]
         assert card["caller_name"] == "Jan Jansen"
+        assert card["follows_state"] is False  # the page says "Incoming call", not "Ringing" forever
         # Without a device, DDI or queue, the match API tells nobody.
         assert await in_thread(match)(caller_number="0201234567") == 200
         assert await bob.receive_nothing(timeout=0.3)

@@ -45,6 +45,7 @@
   }
 
   function stateText(call) {
+    if (!call.follows_state) return "Incoming call";
     var text = STATE_TEXT[call.state] || call.state;
     var by = call.answered_by;
     if (by && (call.state === "answered" || call.state === "ended")) {
@@ -134,10 +135,11 @@
     var card = el("article", "card call-card");
     card.id = "call-" + call.id;
     card.tabIndex = -1;
-    card.setAttribute("data-state", call.state);
+    card.setAttribute("data-state", call.follows_state ? call.state : "incoming");
     if (call.state === "missed" && !call.called_back) card.classList.add("call-missed-open");
     var header = el("div", "card-header d-flex flex-wrap align-items-center gap-2");
-    header.appendChild(el("span", "badge " + (STATE_CLASS[call.state] || "text-bg-secondary"), stateText(call)));
+    var badgeClass = call.follows_state ? STATE_CLASS[call.state] || "text-bg-secondary" : "text-bg-info";
+    header.appendChild(el("span", "badge " + badgeClass, stateText(call)));
     header.setAttribute("data-testid", "call-state");
     header.appendChild(el("strong", "call-caller text-truncate", callerLabel(call)));
     header.appendChild(el("span", "small text-body-secondary ms-auto", time(call.started_at)));
@@ -164,7 +166,7 @@
     list.replaceChildren.apply(list, cards);
     empty.classList.toggle("d-none", cards.length > 0);
     if (focusedId && document.getElementById(focusedId)) document.getElementById(focusedId).focus();
-    var ringing = ordered().filter(function (c) { return c.state === "ringing"; });
+    var ringing = ordered().filter(function (c) { return c.state === "ringing" && c.follows_state; });
     document.title = ringing.length ? "(" + ringing.length + ") " + callerLabel(ringing[0]) + " · " + baseTitle : baseTitle;
   }
 
