@@ -31,7 +31,7 @@ from django.utils import timezone
 from agents.models import AgentCall, AgentProfile, CallState
 from agents.targets import CallKeys, agent_for_device, agents_for_keys, call_keys
 from configurator.models import Tenant
-from integrations.matching import Call
+from integrations.calls import Call
 from integrations.models import CallEvent
 from integrations.phones import PhoneNumberError, normalize_phone
 from integrations.server_scripts import pbx_call_event

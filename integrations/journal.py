@@ -35,6 +35,7 @@ from django.utils import timezone
 
 import scripts_engine
 from configurator.models import Tenant
+from integrations.calls import Call
 from integrations.models import CallJournalEntry, CallJournalOptions, Integration, Script
 from integrations.phones import PhoneNumberError, normalize_phone
 from integrations.presets import ScriptApplies
@@ -661,17 +662,13 @@ def _create_links(
     *, tenant: Tenant, number: str, scripts: list[Script], now: dt.datetime
 ) -> list[CreateLink]:
     """Each on-no-match script of an integration rendered for a call from `number` (E.164)."""
-    props = scripts_engine.CallProperties(
-        caller_name="",
+    props = Call(
         caller_number=number,
-        device_name="",
-        device_number="",
-        ddi_name="",
-        ddi_number="",
+        caller_number_e164=number,
+        anonymous=False,
         start_time=now.astimezone(tenant.zone),
-        call_id="",
         direction="in",
-    )
+    ).properties()
     links: list[CreateLink] = []
     for script in scripts:
         try:
