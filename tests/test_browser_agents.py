@@ -179,6 +179,7 @@ def test_the_page_says_when_it_is_offline_and_reconnects_by_itself(browser, serv
     context, alice = signed_in(browser, server, "alice")
     alice.add_init_script("window.open = () => null;")  # as a pop-up blocker answers
     alice.reload()
+    expect(alice.locator("#agent-status")).to_have_text("Live")
     context.set_offline(True)
     alice.evaluate("window.dispatchEvent(new Event('offline'))")
     expect(alice.locator("#agent-status")).to_have_text("Offline")

@@ -256,6 +256,8 @@
     setStatus("offline", "Offline");
     retryTimer = window.setTimeout(function () {
       retryTimer = null;
+      // The browser knows it has no network: wait for its "online" event (or the next try).
+      if (!navigator.onLine) return scheduleReconnect();
       checkSignedInThenConnect();
     }, delay);
   }
