@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "auditlog",
     "configurator",
     "integrations",
+    "agents",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +157,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Collects call-log entries during a request and writes them after the answer was sent.
     "integrations.journal.CallJournalMiddleware",
+    # Sends call events to the agents' live page after the answer was sent (agents/live.py).
+    "agents.live.AgentEventsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a lockout into the sign-in page's message
 ]
 
@@ -166,6 +169,8 @@ AUTHENTICATION_BACKENDS = [
 
 ROOT_URLCONF = "configurator.urls"
 WSGI_APPLICATION = "configurator.wsgi.application"
+# The agents' live page needs WebSockets: served by an ASGI server (uvicorn in bin/run).
+ASGI_APPLICATION = "configurator.asgi.application"
 
 TEMPLATES = [
     {
@@ -386,6 +391,24 @@ OUTBOUND_ALLOW_PRIVATE_ADDRESSES = env.bool("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", 
 OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=50 * 1024 * 1024)
 # Longest one request may take in total: connect, TLS, send, headers and body (seconds).
 OUTBOUND_REQUEST_TOTAL_TIMEOUT = env.float("OUTBOUND_REQUEST_TOTAL_TIMEOUT", default=120.0)
+
+# Agents' live notifications (issue 11): agents/. The channel layer carries each call event from
+# the web process that received it to every open agent page. Empty: an in-memory layer, which only
+# reaches pages connected to the same process (one web process, as `make run` starts); with several
+# web processes set a Redis URL ("redis://host:6379/2").
+CHANNEL_LAYER_URL = env.str("CHANNEL_LAYER_URL", default="")
+if CHANNEL_LAYER_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [CHANNEL_LAYER_URL], "prefix": "cti-agents"},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# An agent's list of calls keeps the calls of today (the tenant's day); older ones are deleted
+# after this many days.
+AGENT_CALLS_KEEP_DAYS = env.int("AGENT_CALLS_KEEP_DAYS", default=7)
 
 LOGGING = {
     "version": 1,

@@ -28,6 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents import live as agents_live
 from configurator.models import TenantAPIKey
 from integrations import api_key_failures, journal
 from integrations.api_key_cache import api_key_remember, api_key_remembered
@@ -481,6 +482,7 @@ class MatchView(APIView):
         answer, server_scripts = match_call_for_event(tenant=tenant, call=call, event=CallEvent.START)
         if server_scripts:
             server_scripts_queue(tenant=tenant, event=CallEvent.START, answer=answer, scripts=server_scripts)
+        agents_live.match_received(tenant=tenant, call=call, answer=answer)  # after the response
         # Rendered by the serializer the OpenAPI schema is built from: what is not declared there
         # is not sent.
         return Response(MatchResponseSerializer(answer).data)

@@ -27,6 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.datastructures import MultiValueDict
 from rest_framework.exceptions import APIException
 
+from agents import live as agents_live
 from configurator.models import Tenant
 from integrations import journal
 from integrations.api_parsers import decode_utf8, parse_json_body, parse_urlencoded, read_limited_body
@@ -404,6 +405,11 @@ def handle_event(handler: PbxFormatHandler, *, request: HttpRequest, token: str)
         response = handler.render(event=event, answer=answer)
         if response.status_code < 400:
             _server_scripts(handler, tenant=sender.tenant, event=event, answer=answer, scripts=scripts)
+            # The agents' live page (sent after this response, like the call log).
+            agents_live.pbx_event_received(
+                tenant=sender.tenant, source=f"pbx:{sender.pk}", format_slug=handler.slug,
+                event=event, data=data, answer=answer,
+            )  # fmt: skip
     except PbxError as error:
         response = handler.error(error)
     _journal(
