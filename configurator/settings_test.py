@@ -30,6 +30,10 @@ TEST_ENVIRONMENT: dict[str, str] = {
 _database_url = os.environ.get("CTI_TEST_DATABASE_URL", "")
 if _database_url:
     TEST_ENVIRONMENT["DATABASE_URL"] = _database_url
+# Only the replica test's child process sets this (tests/test_replica.py).
+if os.environ.get("CTI_TEST_DATABASE_REPLICA_URL"):
+    TEST_ENVIRONMENT["DATABASE_REPLICA_URL"] = os.environ["CTI_TEST_DATABASE_REPLICA_URL"]
+    TEST_ENVIRONMENT["REPLICA_MAX_LAG_SECONDS"] = os.environ.get("CTI_TEST_REPLICA_MAX_LAG_SECONDS", "2")
 
 environ.Env.ENVIRON = TEST_ENVIRONMENT
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connections
 from django.db.models import F
 
 import scripts_engine
@@ -41,6 +41,7 @@ from integrations.models import Integration, LookupMode, MultipleMatches, PhoneC
 from integrations.phones import PhoneNumberError, extract_numbers, main_number_candidates
 from integrations.presets import ScriptApplies
 from integrations.registry import find_preset
+from integrations.replica import read_alias
 
 logger = logging.getLogger(__name__)
 
@@ -482,10 +483,11 @@ CACHE_QUERY = (
 
 
 def _cache_lookup(*, tenant: Tenant, e164: str) -> tuple[int | None, list[tuple[Any, ...]]]:
-    """One query: the tenant's matching-configuration version (None when the tenant is gone) and
+    """One query, on the read replica when there is a current one (`integrations.replica`): the
+    tenant's matching-configuration version (None when the tenant is gone) and
     the phone-cache rows of `e164` ("" for none) in its enabled cached integrations' current
     generations, as tuples in `_CACHE_COLUMNS` order."""
-    with connection.cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         cursor.execute(CACHE_QUERY, [tenant.pk, tenant.pk, e164, tenant.pk, True, LookupMode.CACHED])
         rows = cursor.fetchall()
     version = next((int(row[0]) for row in rows if row[0] is not None), None)
