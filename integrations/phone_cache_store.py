@@ -233,9 +233,9 @@ def stored_rows(integration_id: int) -> int:
     with connection.cursor() as cursor:
         for name in generation_tables(integration_id).values():
             cursor.execute(f"SELECT count(*) FROM {_quote(name)}")  # noqa: S608 (a table name we made)
-            total += cursor.fetchone()[0]
+            total += int(cursor.fetchone()[0])
         cursor.execute("SELECT count(*) FROM phone_cache_default WHERE integration_id = %s", [integration_id])
-        total += cursor.fetchone()[0]
+        total += int(cursor.fetchone()[0])
     return total
 
 
