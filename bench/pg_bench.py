@@ -130,12 +130,37 @@ def _patch_preset() -> None:
     mock.patch("integrations.sync.get_preset", bench_preset).start()
 
 
+def _time_phases() -> dict[str, float]:
+    """(Child process) time spent in COPY and in `GenerationWriter.publish`, added up."""
+    from unittest import mock
+
+    from integrations import phone_cache_store
+
+    spent = {"copy": 0.0, "publish": 0.0}
+    real_copy, real_publish = phone_cache_store.copy_rows, phone_cache_store.GenerationWriter.publish
+
+    def copy_rows(table: str, rows: Any) -> None:
+        started = time.perf_counter()
+        real_copy(table, rows)
+        spent["copy"] += time.perf_counter() - started
+
+    def publish(writer: Any) -> None:
+        started = time.perf_counter()
+        real_publish(writer)
+        spent["publish"] += time.perf_counter() - started
+
+    mock.patch.object(phone_cache_store, "copy_rows", copy_rows).start()
+    mock.patch.object(phone_cache_store.GenerationWriter, "publish", publish).start()
+    return spent
+
+
 def child_sync(integration_id: int, records: int) -> None:
     """(Child process) one full sync of `records` generated records; prints a JSON line."""
     from integrations.sync import phone_cache_sync
 
     os.environ[RECORDS_ENV] = str(records)
     _patch_preset()
+    spent = _time_phases()
     started = time.perf_counter()
     result = phone_cache_sync(integration_id=integration_id)
     seconds = time.perf_counter() - started
@@ -149,6 +174,8 @@ def child_sync(integration_id: int, records: int) -> None:
                 "numbers": result.numbers,
                 "skipped": result.skipped,
                 "peak_kb": peak_kb,
+                "copy_s": spent["copy"],
+                "publish_s": spent["publish"],
             }
         )
     )
@@ -249,7 +276,8 @@ class Bench:
         result = _child("sync", str(integration.pk), str(records))
         print(
             f"  sync of {records:,} records: {result['seconds']:.1f} s, {result['numbers']:,} numbers, "
-            f"{result['skipped']} skipped, {result['status']}, peak {result['peak_kb'] / 1024:.0f} MB",
+            f"{result['skipped']} skipped, {result['status']}, peak {result['peak_kb'] / 1024:.0f} MB; "
+            f"in COPY {result['copy_s']:.1f} s, indexes + keys + attach {result['publish_s']:.1f} s",
             flush=True,
         )
         return result
@@ -575,6 +603,14 @@ class Bench:
             (
                 f"COPY / (sync - reading the numbers, ~{read_s:.0f} s on one core)",
                 f"{copy['seconds'] / max(0.001, statistics.median(sync_s) - read_s):.2f}x",
+            )
+        )
+        copy_s = statistics.median(s["copy_s"] for s in syncs[three])
+        publish_s = statistics.median(s["publish_s"] for s in syncs[three])
+        ratios.append(
+            (
+                f"sync at {_size_label(three)}: in COPY / indexes+keys+attach / the rest (reading numbers)",
+                f"{copy_s:.0f} / {publish_s:.0f} / {statistics.median(sync_s) - copy_s - publish_s:.0f} s",
             )
         )
         ratios.append(

@@ -603,7 +603,9 @@ def _apply_changes(
         )
         if live is None:
             raise _LostLock()
-        rows = PhoneCacheEntry.objects.filter(integration_id=run.integration_id, generation=live)
+        rows = PhoneCacheEntry.objects.filter(
+            tenant_id=run.tenant_id, integration_id=run.integration_id, generation=live
+        )  # the tenant first: PostgreSQL reads only its partitions
         match = Q(pk__in=[])
         for record_type, ids in by_type.items():
             match |= Q(record_type=record_type, record_id__in=ids)
