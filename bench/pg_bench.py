@@ -55,6 +55,7 @@ os.environ.setdefault("CONN_MAX_AGE", "600")
 os.environ.setdefault("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", "true")  # the CRM double is on 127.0.0.1
 
 import django  # noqa: E402
+import httpx  # noqa: E402
 
 django.setup()
 
@@ -406,12 +407,15 @@ class Bench:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        for _ in range(100):
+        # The master listens before its workers have loaded Django: wait for answers.
+        deadline = time.monotonic() + 120
+        answered = 0
+        while answered < 10 and time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
+                answer = httpx.get(f"{self.base_url}/bench/floor?tenant=0&caller_number=x", timeout=10)
+                answered += answer.status_code == 200
+            except httpx.HTTPError:
+                time.sleep(0.2)
         print(
             f"  gunicorn pid {self.gunicorn.pid} on {self.base_url} (2 sync workers, DEBUG off)", flush=True
         )

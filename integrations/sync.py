@@ -82,9 +82,10 @@ BATCH_SIZE = 5000
 NORMALIZE_MEMO_MAX = 50_000
 # Records (changed or deleted) an incremental sync applies per transaction.
 INCREMENTAL_BATCH_RECORDS = 500
-# The heartbeat (and progress) is written every this many records read, besides every write
-# and every wait between retries.
+# The heartbeat (and progress) is written every this many records read, at most once per
+# HEARTBEAT_MIN_INTERVAL, besides every write and every wait between retries.
 HEARTBEAT_EVERY_RECORDS = 100
+HEARTBEAT_MIN_INTERVAL = dt.timedelta(seconds=1)
 # The longest Retry-After the sync honours for its next try; a CRM asking for more gets a day.
 MAX_RETRY_AFTER = dt.timedelta(days=1)
 
@@ -358,9 +359,15 @@ def _entries(
 
 
 def _with_heartbeat(records: Iterable[_T], *, run: _Run, counters: dict[str, int]) -> Iterator[_T]:
+    last = timezone.now()
     for count, item in enumerate(records, 1):
         if count % HEARTBEAT_EVERY_RECORDS == 0:
-            _beat(run, progress=counters["records"])
+            # At most one write a second: a fast source would otherwise pay a round trip (and
+            # a commit) per HEARTBEAT_EVERY_RECORDS records.
+            now = timezone.now()
+            if now - last >= HEARTBEAT_MIN_INTERVAL:
+                _beat(run, progress=counters["records"])
+                last = now
         yield item
 
 
