@@ -691,8 +691,8 @@ def main() -> None:
         help="cached numbers per case (comma-separated records counts)",
     )
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=6, help="wrk seconds per run at 16 connections")
-    parser.add_argument("--seconds-one", type=float, default=4, help="wrk seconds per run at 1 connection")
+    parser.add_argument("--seconds", type=float, default=5, help="wrk seconds per run at 16 connections")
+    parser.add_argument("--seconds-one", type=float, default=3, help="wrk seconds per run at 1 connection")
     args = parser.parse_args()
     args.sizes = [int(x) for x in args.sizes.split(",")]
     if connection.vendor != "postgresql":
