@@ -16,7 +16,7 @@ from integrations import phone_cache_store
 from integrations.matching import call_from_params, match_call
 from integrations.models import Integration, PhoneCacheEntry
 from integrations.phone_cache_store import generation_tables, stored_rows
-from integrations.phones import PhoneNumberError, extract_numbers
+from integrations.phones import NormalizedNumber, PhoneNumberError, extract_numbers
 from integrations.services import integration_create, integration_delete, integration_hold_reject
 from integrations.sync import NumberMemo, phone_cache_sync
 from tests.carddav_double import CardDavDouble, vcard
@@ -104,11 +104,12 @@ def test_the_sync_copies_into_a_table_no_lookup_sees_until_it_is_complete(tenant
     )
     copies: list[tuple[str, int]] = []
     real_copy = phone_cache_store.copy_rows
-    monkeypatch.setattr(
-        phone_cache_store,
-        "copy_rows",
-        lambda table, rows: (copies.append((table, len(rows))), real_copy(table, rows)),
-    )
+
+    def counted_copy(table: str, rows: list[phone_cache_store.Row]) -> None:
+        copies.append((table, len(rows)))
+        real_copy(table, rows)
+
+    monkeypatch.setattr(phone_cache_store, "copy_rows", counted_copy)
     double.cards = _book(8, name="Renamed")
     seen: list[tuple[bool, int, int, list[str]]] = []
 
@@ -296,7 +297,7 @@ def test_a_number_text_seen_before_in_the_same_sync_is_read_once(tenant, monkeyp
     integration = _integration(tenant, double)
     reads: list[str] = []
 
-    def counting(text: str, *, country: str) -> list:
+    def counting(text: str, *, country: str) -> list[NormalizedNumber]:
         reads.append(text)
         return extract_numbers(text, country=country)
 
