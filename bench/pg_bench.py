@@ -345,6 +345,26 @@ class Bench:
             cursor.execute("DROP TABLE bench_copy")
         dump.unlink()
 
+    def explain(self, tenant: Any) -> None:
+        """Print the plan of the match API's cache query (as `integrations.matching` builds it)."""
+        from django.db.models import F
+
+        from integrations.models import LookupMode, PhoneCacheEntry
+
+        number = PhoneCacheEntry.objects.filter(tenant=tenant).values_list("e164", flat=True).first()
+        query = PhoneCacheEntry.objects.filter(
+            tenant=tenant,
+            integration__tenant=tenant,
+            e164=number,
+            integration__enabled=True,
+            integration__lookup_mode=LookupMode.CACHED,
+            generation=F("integration__cache_generation"),
+        ).select_related("integration")
+        query.explain()  # the first plan in a connection loads the catalog
+        print("  plan of the match query (EXPLAIN ANALYZE, BUFFERS):", flush=True)
+        for line in query.explain(analyze=True, buffers=True).splitlines():
+            print(f"    {line}", flush=True)
+
     # --- load ------------------------------------------------------------------------------
     def wrk(
         self, *, path: str, numbers: Path, connections: int, seconds: float, query: str = "", auth: str = ""
@@ -480,6 +500,7 @@ class Bench:
         self.results["syncs"] = syncs
         print("2. COPY of the same rows", flush=True)
         self.copy_baseline(tenants[three][2])
+        self.explain(tenants[max(sizes)][0])
         print("3. lookups (wrk)", flush=True)
         self.start_gunicorn()
         try:
