@@ -282,7 +282,7 @@ class NumberMemo:
                 self._known.clear()
             self._known[text] = known
         if isinstance(known, PhoneNumberError):
-            raise known
+            raise known.with_traceback(None)  # a traceback per raise would pile up on the one error
         return known
 
 

@@ -334,3 +334,10 @@ def test_the_number_memo_stays_bounded_and_gives_the_same_answers():
     with pytest.raises(PhoneNumberError) as again:
         memo.read("no number here")
     assert str(first.value) == str(again.value)
+    for _ in range(100):  # a text read often must not grow the remembered error's traceback
+        with pytest.raises(PhoneNumberError) as last:
+            memo.read("no number here")
+    depth, frame = 0, last.value.__traceback__
+    while frame is not None:
+        depth, frame = depth + 1, frame.tb_next
+    assert depth < 5
