@@ -13,13 +13,8 @@ lint:  ## fast loop: ruff, mypy, migrations check
 unit:  ## fast loop: every test but the browser ones, on SQLite (pass more with ARGS="-k sync")
 	bin/setup && .venv/bin/pytest -n 2 -q -m "not browser" $(ARGS)
 
-bench:  ## measure sync, match, live lookup, number reading, ignore list, call log and PBX events (prints figures)
-	bin/setup && .venv/bin/python bench/match_bench.py
-	.venv/bin/python bench/normalize_bench.py
-	.venv/bin/python bench/journal_bench.py
-	.venv/bin/python bench/ignore_list_bench.py
-	.venv/bin/python bench/pbx_events_bench.py
-	.venv/bin/python bench/live_lookup_bench.py
+bench:  ## PostgreSQL + gunicorn + wrk: sync vs COPY, table size, match vs a one-lookup floor; then the in-process ones (BENCH_FULL=1 adds 10M numbers)
+	bin/bench
 
 clean:  ## remove the virtual environment, node_modules and local data
 	rm -rf .venv node_modules var

@@ -301,10 +301,15 @@ class PhoneCacheEntry(models.Model):
     """One phone number of one CRM record, normalized to E.164 (ITU-T E.164, libphonenumber).
 
     `fields` holds the record fields the notification and scripts need (name -> text).
+    On PostgreSQL the table is partitioned, one partition per generation (migration 0012,
+    `integrations.phone_cache_store`); the model and its queries are the same on both databases.
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="phone_cache")
+    # No index of their own: `phone_cache_lookup` and `phone_cache_generation` lead with them.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="phone_cache", db_index=False
+    )
     generation = models.PositiveIntegerField()
     e164 = models.CharField(max_length=16)
     extension = models.CharField(max_length=20, blank=True)

@@ -30,7 +30,6 @@ from integrations.models import (
     CallEvent,
     HttpMethod,
     Integration,
-    PhoneCacheEntry,
     Script,
     ScriptKind,
     SyncMode,
@@ -47,6 +46,7 @@ from integrations.outbound import (
     numeric_resolver,
     resolve_checked,
 )
+from integrations.phone_cache_store import drop_generations
 from integrations.phones import PhoneNumberError, extract_numbers
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, get_preset
@@ -530,7 +530,7 @@ def integration_hold_accept(*, tenant: Tenant, integration: Integration) -> bool
         **_HOLD_CLEARED,
     )
     # Older generations only: a sync running now writes a newer one.
-    PhoneCacheEntry.objects.filter(tenant=tenant, integration_id=held.pk, generation__lt=generation).delete()
+    drop_generations(held.pk, below=generation)
     SyncRun.objects.filter(
         tenant=tenant, integration_id=held.pk, generation=generation, status=SyncRunStatus.HELD
     ).update(status=SyncRunStatus.ACCEPTED)
@@ -554,7 +554,7 @@ def integration_hold_reject(*, tenant: Tenant, integration: Integration) -> bool
     Integration.objects.filter(pk=held.pk, tenant=tenant, last_error=held.held_message).update(
         last_error="", last_error_at=None
     )
-    PhoneCacheEntry.objects.filter(tenant=tenant, integration_id=held.pk, generation=generation).delete()
+    drop_generations(held.pk, only=[generation])
     SyncRun.objects.filter(
         tenant=tenant, integration_id=held.pk, generation=generation, status=SyncRunStatus.HELD
     ).update(status=SyncRunStatus.REJECTED)
@@ -647,7 +647,7 @@ def integration_delete(*, tenant: Tenant, integration: Integration) -> None:
     row = Integration.objects.filter(pk=integration.pk, tenant=tenant).first()
     if row is None:
         return
-    PhoneCacheEntry.objects.filter(tenant=tenant, integration_id=row.pk).delete()
+    drop_generations(row.pk, wait=True)
     row.delete()
 
 
@@ -950,7 +950,7 @@ def integration_update(
             held = row.held_generation
             if held is not None:
                 bookkeeping.update(_HOLD_CLEARED)
-                PhoneCacheEntry.objects.filter(tenant=tenant, integration_id=row.pk, generation=held).delete()
+                drop_generations(row.pk, only=[held])
         Integration.objects.filter(pk=row.pk, tenant=tenant).update(**bookkeeping)
         row.refresh_from_db()
         if start_sync and row.enabled:

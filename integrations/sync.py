@@ -35,15 +35,15 @@ import datetime as dt
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -67,19 +67,25 @@ from integrations.models import (
     SyncTrigger,
     UnreadableNumber,
 )
-from integrations.phones import PhoneNumberError, extract_numbers
+from integrations.phone_cache_store import GenerationWriter, Row, drop_generations, fields_json, insert_rows
+from integrations.phones import NormalizedNumber, PhoneNumberError, extract_numbers
 from integrations.registry import get_preset
 from integrations.scheduling import next_nightly_sync
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-BATCH_SIZE = 2000
+# Rows per write (one COPY on PostgreSQL, one batched INSERT on SQLite, each its own transaction).
+BATCH_SIZE = 5000
+# Distinct number texts one sync remembers the reading of (a company's main number on every
+# contact is read once); when full, the memo starts over, so memory stays flat.
+NORMALIZE_MEMO_MAX = 50_000
 # Records (changed or deleted) an incremental sync applies per transaction.
 INCREMENTAL_BATCH_RECORDS = 500
-# The heartbeat (and progress) is written every this many records read, besides every write
-# and every wait between retries.
+# The heartbeat (and progress) is written every this many records read, at most once per
+# HEARTBEAT_MIN_INTERVAL, besides every write and every wait between retries.
 HEARTBEAT_EVERY_RECORDS = 100
+HEARTBEAT_MIN_INTERVAL = dt.timedelta(seconds=1)
 # The longest Retry-After the sync honours for its next try; a CRM asking for more gets a day.
 MAX_RETRY_AFTER = dt.timedelta(days=1)
 
@@ -254,6 +260,32 @@ def _beat(run: _Run, *, progress: int | None = None) -> None:
         raise _LostLock()
 
 
+class NumberMemo:
+    """The readings of the number texts one sync has seen: `extract_numbers` runs once per
+    distinct text (and region). Holds at most `limit` texts; when full it starts over."""
+
+    def __init__(self, *, country: str, limit: int | None = None) -> None:
+        self.country = country
+        self.limit = NORMALIZE_MEMO_MAX if limit is None else limit
+        self._known: dict[str, list[NormalizedNumber] | PhoneNumberError] = {}
+
+    def read(self, text: str) -> list[NormalizedNumber]:
+        """The numbers in `text` (`integrations.phones.extract_numbers`); raises its
+        `PhoneNumberError` again for a text that could not be read before."""
+        known = self._known.get(text)
+        if known is None:
+            try:
+                known = extract_numbers(text, country=self.country)
+            except PhoneNumberError as exc:
+                known = exc
+            if len(self._known) >= self.limit:
+                self._known.clear()
+            self._known[text] = known
+        if isinstance(known, PhoneNumberError):
+            raise known.with_traceback(None)  # a traceback per raise would pile up on the one error
+        return known
+
+
 def _entries(
     records: Iterable[CrmRecord | SkippedRecord],
     *,
@@ -261,15 +293,20 @@ def _entries(
     generation: int,
     counters: dict[str, int],
     unreadable: list[UnreadableNumber] | None = None,
-) -> Iterable[PhoneCacheEntry]:
-    """The phone-cache rows of `records`: each number of each phone field (several per field are
-    read, `integrations.phones.extract_numbers`) in the integration's region, once per record.
+    memo: NumberMemo | None = None,
+) -> Iterator[Row]:
+    """The phone-cache rows (`integrations.phone_cache_store.Row`) of `records`: each number of
+    each phone field (several per field are read, `integrations.phones.extract_numbers`) in the
+    integration's region, once per record. `memo` remembers readings across calls of one sync.
 
     Numbers that cannot be read are counted as skipped and, up to `UNREADABLE_NUMBERS_MAX`,
     appended to `unreadable` (unsaved rows) with the record and the reason.
     """
     country = integration.number_region
+    if memo is None or memo.country != country:
+        memo = NumberMemo(country=country)
     cap = settings.UNREADABLE_NUMBERS_MAX
+    tenant_id, integration_id = integration.tenant_id, integration.pk
     for item in records:
         if isinstance(item, SkippedRecord):
             counters["skipped"] += 1
@@ -277,9 +314,11 @@ def _entries(
             continue
         counters["records"] += 1
         seen: set[str] = set()
+        record_id, record_type, name = item.id[:255], item.type[:50], item.display_name[:255]
+        fields: str | None = None
         for phone in item.phones:
             try:
-                numbers = extract_numbers(phone.number, country=country)
+                numbers = memo.read(phone.number)
             except PhoneNumberError as exc:
                 counters["skipped"] += 1
                 logger.info("sync %s: record %s: %s", integration.pk, item.id, exc)
@@ -301,26 +340,34 @@ def _entries(
                 if number.e164 in seen:
                     continue
                 seen.add(number.e164)
-                yield PhoneCacheEntry(
-                    tenant_id=integration.tenant_id,
-                    integration_id=integration.pk,
-                    generation=generation,
-                    e164=number.e164,
-                    extension=number.extension[:20],
-                    number_as_written=phone.number[:100],
-                    number_type=phone.type[:50],
-                    record_id=item.id[:255],
-                    record_type=item.type[:50],
-                    display_name=item.display_name[:255],
-                    record_url=item.url,
-                    fields=dict(item.fields),
+                if fields is None:
+                    fields = fields_json(dict(item.fields))
+                yield (
+                    tenant_id,
+                    integration_id,
+                    generation,
+                    number.e164,
+                    number.extension[:20],
+                    phone.number[:100],
+                    phone.type[:50],
+                    record_id,
+                    record_type,
+                    name,
+                    item.url,
+                    fields,
                 )
 
 
 def _with_heartbeat(records: Iterable[_T], *, run: _Run, counters: dict[str, int]) -> Iterator[_T]:
+    last = timezone.now()
     for count, item in enumerate(records, 1):
         if count % HEARTBEAT_EVERY_RECORDS == 0:
-            _beat(run, progress=counters["records"])
+            # At most one write a second: a fast source would otherwise pay a round trip (and
+            # a commit) per HEARTBEAT_EVERY_RECORDS records.
+            now = timezone.now()
+            if now - last >= HEARTBEAT_MIN_INTERVAL:
+                _beat(run, progress=counters["records"])
+                last = now
         yield item
 
 
@@ -394,7 +441,10 @@ def phone_cache_sync(
         kept = [integration.cache_generation]
         if integration.held_generation is not None:
             kept.append(integration.held_generation)
-        PhoneCacheEntry.objects.filter(integration_id=integration.pk).exclude(generation__in=kept).delete()
+        drop_generations(integration.pk, keep=kept)
+        writer = GenerationWriter(
+            tenant_id=integration.tenant_id, integration_id=integration.pk, generation=run.generation
+        )
         policy = RetryPolicy(
             retries=settings.SYNC_HTTP_RETRIES,
             backoff=settings.SYNC_HTTP_BACKOFF_SECONDS,
@@ -406,7 +456,7 @@ def phone_cache_sync(
                 settings=connector_settings(integration), client=client, sleep=wait, retry=policy
             )
             records = _with_heartbeat(connector.iter_records(), run=run, counters=counters)
-            batch: list[PhoneCacheEntry] = []
+            batch: list[Row] = []
             unreadable: list[UnreadableNumber] = []
             for entry in _entries(
                 records,
@@ -414,11 +464,13 @@ def phone_cache_sync(
                 generation=run.generation,
                 counters=counters,
                 unreadable=unreadable,
+                memo=NumberMemo(country=integration.number_region),
             ):
                 batch.append(entry)
                 if len(batch) >= BATCH_SIZE:
-                    counters["numbers"] += _write(batch, run=run, counters=counters)
-            counters["numbers"] += _write(batch, run=run, counters=counters)
+                    counters["numbers"] += _write(batch, writer=writer, run=run, counters=counters)
+            counters["numbers"] += _write(batch, writer=writer, run=run, counters=counters)
+        writer.publish()
         return _finish(run, integration=integration, counters=counters, unreadable=unreadable)
     except _LostLock:
         return _taken_over(run, counters=counters)
@@ -468,6 +520,7 @@ def phone_cache_sync_incremental(
     counters = {"records": 0, "skipped": 0, "numbers": 0, "deleted_numbers": 0}
     real_sleep = sleep or time.sleep
     start_numbers = integration.cached_numbers
+    memo = NumberMemo(country=integration.number_region)
 
     def wait(seconds: float) -> None:
         _beat(run, progress=counters["records"])
@@ -509,9 +562,16 @@ def phone_cache_sync_incremental(
                 batch.append(item)
                 if len(batch) >= INCREMENTAL_BATCH_RECORDS:
                     _apply_changes(
-                        batch, run=run, integration=integration, counters=counters, start=start_numbers
+                        batch,
+                        run=run,
+                        integration=integration,
+                        counters=counters,
+                        start=start_numbers,
+                        memo=memo,
                     )
-            _apply_changes(batch, run=run, integration=integration, counters=counters, start=start_numbers)
+            _apply_changes(
+                batch, run=run, integration=integration, counters=counters, start=start_numbers, memo=memo
+            )
         return _finish_incremental(run, counters=counters)
     except _LostLock:
         return _taken_over(run, counters=counters)
@@ -526,6 +586,7 @@ def _apply_changes(
     integration: Integration,
     counters: dict[str, int],
     start: int,
+    memo: NumberMemo | None = None,
 ) -> None:
     """Apply one batch of changes to the live generation in one transaction (see the caller)."""
     if not batch:
@@ -549,7 +610,9 @@ def _apply_changes(
         )
         if live is None:
             raise _LostLock()
-        rows = PhoneCacheEntry.objects.filter(integration_id=run.integration_id, generation=live)
+        rows = PhoneCacheEntry.objects.filter(
+            tenant_id=run.tenant_id, integration_id=run.integration_id, generation=live
+        )  # the tenant first: PostgreSQL reads only its partitions
         match = Q(pk__in=[])
         for record_type, ids in by_type.items():
             match |= Q(record_type=record_type, record_id__in=ids)
@@ -576,10 +639,11 @@ def _apply_changes(
                 generation=live,
                 counters=batch_counters,
                 unreadable=unreadable,
+                memo=memo,
             )
         )
         _replace_unreadable(run.integration_id, record_ids=[i for _, i in latest], rows=unreadable)
-        PhoneCacheEntry.objects.bulk_create(entries)
+        insert_rows(entries)
         Integration.objects.filter(pk=run.integration_id).update(
             cached_numbers=Greatest(F("cached_numbers") + len(entries) - removed, 0)
         )
@@ -634,10 +698,14 @@ def _finish_incremental(run: _Run, *, counters: dict[str, int]) -> SyncResult:
     )
 
 
-def _write(batch: list[PhoneCacheEntry], *, run: _Run, counters: dict[str, int]) -> int:
+def _write(batch: list[Row], *, writer: GenerationWriter, run: _Run, counters: dict[str, int]) -> int:
     written = len(batch)
     if batch:
-        PhoneCacheEntry.objects.bulk_create(batch)
+        try:
+            writer.write(batch)
+        except DatabaseError:
+            _beat(run)  # a run that took over dropped this run's table: _LostLock, not a failure
+            raise
         batch.clear()
     _beat(run, progress=counters["records"])
     return written
@@ -666,6 +734,8 @@ def _finish(
         "sync_heartbeat_at": None,
         "next_sync_at": next_sync,
     }
+    held = False
+    message = ""
     with transaction.atomic():
         current = (
             Integration.objects.select_for_update()
@@ -697,41 +767,59 @@ def _finish(
                 last_error_at=now,
             )
             if old_held is not None:
-                _drop_held(run, generation=old_held, now=now)
+                _reject_held(run, generation=old_held)
             _record_run(run, status=SyncRunStatus.HELD, counters=counters, error=message, now=now)
-            logger.warning("sync of integration %s held: %s", run.integration_id, message)
-            return SyncResult(status="held", numbers=numbers, records=records, skipped=skipped, error=message)
-        mine.update(
-            **released,
-            cache_generation=run.generation,
-            cached_numbers=numbers,
-            last_sync_at=now,
-            last_full_sync_at=run.started_at,
-            last_sync_skipped=skipped,
-            last_error="",
-            last_error_at=None,
-            held_generation=None,
-            held_numbers=0,
-            held_records=0,
-            held_skipped=0,
-            held_at=None,
-            held_message="",
-        )
+            held = True
+        else:
+            _switch(run, mine=mine, released=released, counters=counters, now=now, unreadable=unreadable)
+            if old_held is not None:
+                _reject_held(run, generation=old_held)
+    # The rows dropped below are invisible already (readers follow `cache_generation`); dropping
+    # them after the commit keeps the switch short, and what a crash leaves here the next
+    # sync's clean-up drops. Generations below this run's only: a run started since is newer.
+    if held:
         if old_held is not None:
-            _drop_held(run, generation=old_held, now=now)
-        UnreadableNumber.objects.filter(integration_id=run.integration_id).delete()
-        UnreadableNumber.objects.bulk_create(unreadable or [])
-        # Readers follow `cache_generation`, so every other generation is already invisible.
-        PhoneCacheEntry.objects.filter(integration_id=run.integration_id).exclude(
-            generation=run.generation
-        ).delete()
-        _record_run(run, status=SyncRunStatus.OK, counters=counters, now=now)
+            drop_generations(run.integration_id, only=[old_held])
+        logger.warning("sync of integration %s held: %s", run.integration_id, message)
+        return SyncResult(status="held", numbers=numbers, records=records, skipped=skipped, error=message)
+    drop_generations(run.integration_id, below=run.generation)
     return SyncResult(status="ok", numbers=numbers, records=records, skipped=skipped)
 
 
-def _drop_held(run: _Run, *, generation: int, now: dt.datetime) -> None:
-    """A newer sync replaces an earlier held result: its rows go, its history row says so."""
-    PhoneCacheEntry.objects.filter(integration_id=run.integration_id, generation=generation).delete()
+def _switch(
+    run: _Run,
+    *,
+    mine: QuerySet[Integration],
+    released: Mapping[str, object],
+    counters: dict[str, int],
+    now: dt.datetime,
+    unreadable: list[UnreadableNumber] | None,
+) -> None:
+    """Point lookups at the run's generation (inside `_finish`'s transaction)."""
+    mine.update(
+        **released,
+        cache_generation=run.generation,
+        cached_numbers=counters["numbers"],
+        last_sync_at=now,
+        last_full_sync_at=run.started_at,
+        last_sync_skipped=counters["skipped"],
+        last_error="",
+        last_error_at=None,
+        held_generation=None,
+        held_numbers=0,
+        held_records=0,
+        held_skipped=0,
+        held_at=None,
+        held_message="",
+    )
+    UnreadableNumber.objects.filter(integration_id=run.integration_id).delete()
+    UnreadableNumber.objects.bulk_create(unreadable or [])
+    _record_run(run, status=SyncRunStatus.OK, counters=counters, now=now)
+
+
+def _reject_held(run: _Run, *, generation: int) -> None:
+    """A newer sync replaces an earlier held result: its history row says so (the caller drops
+    its rows)."""
     SyncRun.objects.filter(
         integration_id=run.integration_id, generation=generation, status=SyncRunStatus.HELD
     ).update(status=SyncRunStatus.REJECTED)
@@ -753,7 +841,7 @@ def _record_run(
 def _taken_over(run: _Run, *, counters: dict[str, int]) -> SyncResult:
     """This run was declared dead, or stopped because the settings changed, and another took over:
     drop its own rows, touch nothing else."""
-    PhoneCacheEntry.objects.filter(integration_id=run.integration_id, generation=run.generation).delete()
+    drop_generations(run.integration_id, only=[run.generation])
     recorded = SyncRun.objects.filter(pk=run.sync_run_id).values_list("error", flat=True).first()
     error = SETTINGS_CHANGED_MESSAGE if recorded == SETTINGS_CHANGED_MESSAGE else TAKEN_OVER_MESSAGE
     _record_run(run, status=SyncRunStatus.FAILED, counters=counters, error=error, now=timezone.now())
@@ -803,7 +891,7 @@ def _fail(
     An incremental run leaves `next_sync_at` alone: the next hourly run is its retry, and the
     nightly full sync stays where it is.
     """
-    PhoneCacheEntry.objects.filter(integration_id=run.integration_id, generation=run.generation).delete()
+    drop_generations(run.integration_id, only=[run.generation])
     permanent = isinstance(exc, ConnectorError) and exc.permanent
     retry_after = exc.retry_after if isinstance(exc, ConnectorError) else None
     if isinstance(exc, ConnectorError):

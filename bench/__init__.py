@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): scripts that print figures; none of it is part of the product."""
