@@ -14,7 +14,7 @@ from django.db import transaction
 
 from configurator.demo_contacts import demo_vcards, upload_address_book
 from configurator.models import Tenant, TenantAPIKey
-from configurator.services import api_key_create, tenant_create
+from configurator.services import api_key_create, api_key_revoke, tenant_create
 from integrations.models import Integration, Script
 from integrations.presets import ScriptApplies
 from integrations.registry import get_preset
@@ -78,7 +78,11 @@ class Command(BaseCommand):
                     template="https://www.google.nl?q=#(Caller number)",
                     applies=ScriptApplies.ALWAYS,
                 )
-            TenantAPIKey.objects.filter(tenant=tenant, name=DEMO_KEY_NAME).update(revoked=True)
+            # Revoked one by one (model saves), so the audit log records it; a web process that
+            # remembers the old key refuses it within API_KEY_CACHE_SECONDS
+            # (integrations.api_key_cache).
+            for old in TenantAPIKey.objects.filter(tenant=tenant, name=DEMO_KEY_NAME, revoked=False):
+                api_key_revoke(tenant=tenant, prefix=old.prefix)
             _, key = api_key_create(tenant=tenant, name=DEMO_KEY_NAME)
 
         result = phone_cache_sync(integration_id=integration.pk)
