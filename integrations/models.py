@@ -522,9 +522,12 @@ class UnreadableNumber(models.Model):
     """A phone number a CRM record holds that the last sync could not read (integrations/phones.py).
 
     Replaced on each successful full sync (an incremental sync replaces those of the records it
-    read), at most `UNREADABLE_NUMBERS_MAX` per integration. `raw_text` is the field as written
-    (cut to 200 characters), `reason` why it could not be read; `record_url` links to the record
-    when the CRM gives one.
+    read), at most `UNREADABLE_NUMBERS_MAX` per integration. `generation` is the phone-cache
+    generation whose sync found it (None: found by an incremental sync, which updates the current
+    one): a held sync's rows wait beside the current ones, and become the list when the admin
+    accepts it (`integrations.sync.current_unreadable_numbers`) or go when it is rejected or
+    replaced. `raw_text` is the field as written (cut to 200 characters), `reason` why it could
+    not be read; `record_url` links to the record when the CRM gives one.
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
@@ -536,6 +539,7 @@ class UnreadableNumber(models.Model):
     raw_text = models.CharField(max_length=200)
     reason = models.CharField(max_length=300)
     found_at = models.DateTimeField(auto_now_add=True)
+    generation = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ("record_name", "record_id", "id")

@@ -37,6 +37,7 @@ from integrations.models import (
     SyncRunStatus,
     SyncState,
     SyncTrigger,
+    UnreadableNumber,
 )
 from integrations.outbound import (
     PRIVATE_ADDRESS_MESSAGE,
@@ -531,6 +532,8 @@ def integration_hold_accept(*, tenant: Tenant, integration: Integration) -> bool
     )
     # Older generations only: a sync running now writes a newer one.
     drop_generations(held.pk, below=generation)
+    # The held sync's unreadable numbers are the list now.
+    UnreadableNumber.objects.filter(integration_id=held.pk).exclude(generation=generation).delete()
     SyncRun.objects.filter(
         tenant=tenant, integration_id=held.pk, generation=generation, status=SyncRunStatus.HELD
     ).update(status=SyncRunStatus.ACCEPTED)
@@ -555,6 +558,7 @@ def integration_hold_reject(*, tenant: Tenant, integration: Integration) -> bool
         last_error="", last_error_at=None
     )
     drop_generations(held.pk, only=[generation])
+    UnreadableNumber.objects.filter(integration_id=held.pk, generation=generation).delete()
     SyncRun.objects.filter(
         tenant=tenant, integration_id=held.pk, generation=generation, status=SyncRunStatus.HELD
     ).update(status=SyncRunStatus.REJECTED)

@@ -654,9 +654,16 @@ def _apply_changes(
     _beat(run, progress=counters["records"])
 
 
+def current_unreadable_numbers(integration_id: int) -> QuerySet[UnreadableNumber]:
+    """The integration's unreadable numbers of its current cache (not those of a held sync)."""
+    return UnreadableNumber.objects.filter(integration_id=integration_id).filter(
+        Q(generation__isnull=True) | Q(generation=F("integration__cache_generation"))
+    )
+
+
 def _replace_unreadable(integration_id: int, *, record_ids: list[str], rows: list[UnreadableNumber]) -> None:
     """An incremental batch's records: their unreadable numbers are now `rows` (within the cap)."""
-    kept = UnreadableNumber.objects.filter(integration_id=integration_id)
+    kept = current_unreadable_numbers(integration_id)
     kept.filter(record_id__in=record_ids).delete()
     room = max(0, settings.UNREADABLE_NUMBERS_MAX - kept.count())
     UnreadableNumber.objects.bulk_create(rows[:room])
@@ -740,12 +747,12 @@ def _finish(
         current = (
             Integration.objects.select_for_update()
             .filter(pk=run.integration_id, sync_run_token=run.token)
-            .values_list("cached_numbers", "held_generation")
+            .values_list("cached_numbers", "held_generation", "cache_generation")
             .first()
         )
         if current is None:
             raise _LostLock()
-        previous, old_held = current
+        previous, old_held, previous_generation = current
         mine = Integration.objects.filter(pk=run.integration_id, sync_run_token=run.token)
         if should_hold(previous=previous, new=numbers):
             message = _held_message(
@@ -768,6 +775,14 @@ def _finish(
             )
             if old_held is not None:
                 _reject_held(run, generation=old_held)
+            # The held run's unreadable numbers wait beside the current list until the admin
+            # accepts (they become the list) or rejects (they go) the held sync.
+            UnreadableNumber.objects.filter(
+                integration_id=run.integration_id, generation__isnull=False
+            ).exclude(generation=previous_generation).delete()
+            for row in unreadable or []:
+                row.generation = run.generation
+            UnreadableNumber.objects.bulk_create(unreadable or [])
             _record_run(run, status=SyncRunStatus.HELD, counters=counters, error=message, now=now)
             held = True
         else:
@@ -813,6 +828,8 @@ def _switch(
         held_message="",
     )
     UnreadableNumber.objects.filter(integration_id=run.integration_id).delete()
+    for row in unreadable or []:
+        row.generation = run.generation
     UnreadableNumber.objects.bulk_create(unreadable or [])
     _record_run(run, status=SyncRunStatus.OK, counters=counters, now=now)
 

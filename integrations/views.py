@@ -41,7 +41,6 @@ from integrations.models import (
     Script,
     ScriptKind,
     SyncState,
-    UnreadableNumber,
 )
 from integrations.oauth import TOKEN_SECRET, NotConnectedError, oauth_config_for, preset_oauth_config
 from integrations.phonebook_views import phonebook_overview_context
@@ -72,7 +71,7 @@ from integrations.services import (
     script_update,
     script_validate,
 )
-from integrations.sync import STALE_MESSAGE, connector_settings, sync_is_stale
+from integrations.sync import STALE_MESSAGE, connector_settings, current_unreadable_numbers, sync_is_stale
 
 # The overview lists this many unreadable numbers; the rest are counted.
 UNREADABLE_SHOWN = 200
@@ -324,7 +323,7 @@ def integration_overview(request: HttpRequest, tenant: Tenant, integration_id: i
 
 def _numbers_context(*, tenant: Tenant, integration: Integration) -> dict[str, Any]:
     """The overview's number reading (region, fallback) and the numbers the last sync could not read."""
-    unreadable = UnreadableNumber.objects.filter(tenant=tenant, integration=integration)
+    unreadable = current_unreadable_numbers(integration.pk).filter(tenant=tenant)
     count = unreadable.count()
     return {
         "regions": sorted(phonenumbers.SUPPORTED_REGIONS),

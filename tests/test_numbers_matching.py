@@ -421,6 +421,41 @@ def test_a_failed_sync_keeps_the_last_unreadable_numbers(tenant: Tenant) -> None
     assert UnreadableNumber.objects.filter(integration=integration).count() == 2
 
 
+@pytest.mark.parametrize("decision", ["accept", "reject"])
+def test_a_held_syncs_unreadable_numbers_wait_for_the_admins_decision(
+    tenant: Tenant, admin_client: Client, settings: Any, decision: str
+) -> None:
+    settings.SYNC_HOLD_MAX_DROP_RATIO = 0.5
+    settings.SYNC_HOLD_MIN_DROP = 2
+    cards = {f"c{i}.vcf": vcard(f"c{i}", f"Person {i}", f"work:020 555 {i:04d}") for i in range(10)}
+    cards["piet.vcf"] = vcard("piet", "Piet Pieters", "work:12")
+    integration, double = _integration(tenant, "CRM", cards)
+    _sync(integration, double)
+    assert list(UnreadableNumber.objects.values_list("record_id", flat=True)) == ["piet"]
+
+    # The CRM suddenly holds far fewer records, one of them with an unreadable number: held.
+    double.cards = {
+        "c0.vcf": cards["c0.vcf"],
+        "klaas.vcf": vcard("klaas", "Klaas Klaassen", "cell:n.v.t."),
+    }
+    result = phone_cache_sync(
+        integration_id=integration.pk, client_factory=lambda: httpx.Client(transport=double.transport())
+    )
+    assert result.status == "held"
+    overview = reverse("integration-overview", args=[integration.pk])
+    page = admin_client.get(overview).content.decode()
+    assert "Piet Pieters" in page  # the live cache's list, until the admin decides
+    assert "Klaas Klaassen" not in page
+
+    admin_client.post(reverse(f"integration-hold-{decision}", args=[integration.pk]))
+
+    page = admin_client.get(overview).content.decode()
+    kept = {"accept": "klaas", "reject": "piet"}[decision]
+    assert list(UnreadableNumber.objects.values_list("record_id", flat=True)) == [kept]
+    assert ("Klaas Klaassen" in page) is (decision == "accept")
+    assert ("Piet Pieters" in page) is (decision == "reject")
+
+
 def test_unreadable_numbers_are_capped_per_integration(
     tenant: Tenant, settings: Any, admin_client: Client
 ) -> None:
