@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 import scripts_engine
@@ -172,18 +173,21 @@ def _test_connection(*, preset: Preset, settings_values: dict[str, str]) -> dict
     if not preset.has_phone_data:
         return {
             "ok": True,
-            "message": f"{preset.name} has no API to test: its script passes the call to the CRM.",
+            "message": _("%(preset)s has no API to test: its script passes the call to the CRM.")
+            % {"preset": preset.name},
         }
     try:
         integration_test_connection(preset=preset, settings_values=settings_values)
     except NotConnectedError:
         return {
             "ok": True,
-            "message": "The settings are usable; after creating, Connect grants the app access in the CRM.",
+            "message": _(
+                "The settings are usable; after creating, Connect grants the app access in the CRM."
+            ),
         }
     except ConnectorError as exc:
         return {"ok": False, "message": exc.message}
-    return {"ok": True, "message": "Connection OK: the CRM answered with these settings."}
+    return {"ok": True, "message": _("Connection OK: the CRM answered with these settings.")}
 
 
 @tenant_admin_required
@@ -213,7 +217,7 @@ def integration_add(request: HttpRequest, tenant: Tenant, preset_slug: str) -> H
             if action == "test" or preset.has_phone_data:
                 connection = _test_connection(preset=preset, settings_values={**plain, **secrets})
             if action == "create" and forms_valid and connection is not None and not connection["ok"]:
-                connection["message"] = f"Not created: {connection['message']}"
+                connection["message"] = _("Not created: %(reason)s") % {"reason": connection["message"]}
             elif action == "create" and forms_valid:
                 fields = form.ordered_notification_fields() if preset.has_phone_data else None
                 # OAuth: no token yet; the first sync waits for Connect, which runs next.
@@ -232,12 +236,12 @@ def integration_add(request: HttpRequest, tenant: Tenant, preset_slug: str) -> H
                     _put_errors(exc, form, settings_form)
                 else:
                     if uses_oauth:
-                        messages.success(request, "Integration created; grant the app access in the CRM.")
+                        messages.success(request, _("Integration created; grant the app access in the CRM."))
                         return redirect("integration-oauth-connect", integration_id=integration.pk)
                     if preset.has_phone_data:
-                        messages.success(request, "Integration created; the first sync has started.")
+                        messages.success(request, _("Integration created; the first sync has started."))
                     else:
-                        messages.success(request, "Integration created; its script is ready to use.")
+                        messages.success(request, _("Integration created; its script is ready to use."))
                     return redirect("integration-overview", integration_id=integration.pk)
     else:
         form = IntegrationForm(preset=preset, initial={"name": _unused_name(tenant=tenant, base=preset.name)})
@@ -351,8 +355,8 @@ def _lookup_context(integration: Integration, preset: Preset | None) -> dict[str
     problem = (
         connector_class.lookup_problem({**(integration.settings or {}), **(integration.secrets or {})})
         if connector_class.supports_lookup
-        else f"{preset.name if preset else 'This CRM'} cannot be searched by phone number: "
-        "it can only be synced."
+        else _("%(preset)s cannot be searched by phone number: it can only be synced.")
+        % {"preset": preset.name if preset else _("This CRM")}
     )
     return {
         "lookup_card": True,
@@ -374,10 +378,10 @@ def integration_lookup_mode(request: HttpRequest, tenant: Tenant, integration_id
     else:
         if mode == LookupMode.LIVE:
             messages.success(
-                request, "Calls are now matched by asking the CRM live; the phone cache is not used."
+                request, _("Calls are now matched by asking the CRM live; the phone cache is not used.")
             )
         else:
-            messages.success(request, "Calls are now matched against the phone cache, synced every night.")
+            messages.success(request, _("Calls are now matched against the phone cache, synced every night."))
     return redirect("integration-overview", integration_id=integration.pk)
 
 
@@ -396,7 +400,7 @@ def integration_numbers(request: HttpRequest, tenant: Tenant, integration_id: in
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "Number reading saved; a changed country applies from the next sync.")
+        messages.success(request, _("Number reading saved; a changed country applies from the next sync."))
     return redirect("integration-overview", integration_id=integration.pk)
 
 
@@ -449,11 +453,11 @@ def integration_sync(request: HttpRequest, tenant: Tenant, integration_id: int) 
     integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
     preset = _preset_of(integration)
     if preset is None or not preset.has_phone_data:
-        messages.info(request, "This integration has no phone data to sync.")
+        messages.info(request, _("This integration has no phone data to sync."))
     elif integration_sync_request(tenant=tenant, integration=integration):
-        messages.success(request, "Sync started; the status below follows its progress.")
+        messages.success(request, _("Sync started; the status below follows its progress."))
     else:
-        messages.warning(request, "A sync is already queued or running; it was not started twice.")
+        messages.warning(request, _("A sync is already queued or running; it was not started twice."))
     return redirect("integration-overview", integration_id=integration.pk)
 
 
@@ -465,10 +469,11 @@ def integration_hold_accept_view(request: HttpRequest, tenant: Tenant, integrati
     if integration_hold_accept(tenant=tenant, integration=integration):
         messages.success(
             request,
-            f"The new result was accepted: {integration.cached_numbers} phone numbers are cached now.",
+            _("The new result was accepted: %(numbers)s phone numbers are cached now.")
+            % {"numbers": integration.cached_numbers},
         )
     else:
-        messages.info(request, "There is no held sync result to accept (any more).")
+        messages.info(request, _("There is no held sync result to accept (any more)."))
     return redirect("integration-overview", integration_id=integration.pk)
 
 
@@ -480,11 +485,11 @@ def integration_hold_reject_view(request: HttpRequest, tenant: Tenant, integrati
     if integration_hold_reject(tenant=tenant, integration=integration):
         messages.success(
             request,
-            f"The old phone cache is kept ({integration.cached_numbers} phone numbers); "
-            "the next sync checks the CRM again.",
+            _("The old phone cache is kept (%(numbers)s phone numbers); the next sync checks the CRM again.")
+            % {"numbers": integration.cached_numbers},
         )
     else:
-        messages.info(request, "There is no held sync result to reject (any more).")
+        messages.info(request, _("There is no held sync result to reject (any more)."))
     return redirect("integration-overview", integration_id=integration.pk)
 
 
@@ -494,7 +499,9 @@ def integration_enable(request: HttpRequest, tenant: Tenant, integration_id: int
     """Re-enable a disabled integration: its matches and scripts are offered again."""
     integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
     integration_set_enabled(tenant=tenant, integration=integration, enabled=True)
-    messages.success(request, f"{integration.name} is enabled; its matches are shown again.")
+    messages.success(
+        request, _("%(name)s is enabled; its matches are shown again.") % {"name": integration.name}
+    )
     return redirect("integration-overview", integration_id=integration.pk)
 
 
@@ -506,8 +513,8 @@ def integration_disable(request: HttpRequest, tenant: Tenant, integration_id: in
     integration_set_enabled(tenant=tenant, integration=integration, enabled=False)
     messages.success(
         request,
-        f"{integration.name} is disabled; its matches are suppressed. "
-        "No settings or cached data were removed.",
+        _("%(name)s is disabled; its matches are suppressed. No settings or cached data were removed.")
+        % {"name": integration.name},
     )
     return redirect("integration-overview", integration_id=integration.pk)
 
@@ -521,7 +528,10 @@ def integration_delete_view(request: HttpRequest, tenant: Tenant, integration_id
     if request.method == "POST" and form.is_valid():
         name = integration.name
         integration_delete(tenant=tenant, integration=integration)
-        messages.success(request, f"{name} is deleted, with its settings, scripts and cached phone numbers.")
+        messages.success(
+            request,
+            _("%(name)s is deleted, with its settings, scripts and cached phone numbers.") % {"name": name},
+        )
         return redirect("home")
     return render_page(
         request,
@@ -568,8 +578,9 @@ def _script_form_page(
                 else:
                     form.add_error("template", exc)
             else:
-                verb = "added" if script is None else "saved"
-                messages.success(request, f"Script “{data['name'].strip()}” {verb}.")
+                name = data["name"].strip()
+                done = _("Script “%(name)s” added.") if script is None else _("Script “%(name)s” saved.")
+                messages.success(request, done % {"name": name})
                 return redirect(_script_return_url(integration))
     elif script is not None:
         form = ScriptForm(
@@ -661,7 +672,7 @@ def script_delete_view(request: HttpRequest, tenant: Tenant, script_id: int) -> 
     script = _script_or_404(tenant=tenant, script_id=script_id)
     integration = script.integration
     script_delete(tenant=tenant, script=script)
-    messages.success(request, f"Script “{script.name}” deleted.")
+    messages.success(request, _("Script “%(name)s” deleted.") % {"name": script.name})
     return redirect(_script_return_url(integration))
 
 

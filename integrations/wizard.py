@@ -14,7 +14,7 @@ of the notification fields and htmx the live script preview.
 from __future__ import annotations
 
 import secrets as secrets_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from cryptography.fernet import InvalidToken
@@ -25,6 +25,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 import scripts_engine
@@ -48,14 +50,17 @@ from integrations.services import (
     script_validate,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 SESSION_KEY = "integration_wizards"
 MAX_WIZARDS = 10  # per session; the oldest is dropped when an eleventh starts
-STEPS: tuple[tuple[str, str], ...] = (
-    ("preset", "Choose preset"),
-    ("settings", "CRM configuration"),
-    ("fields", "Call notification"),
-    ("scripts", "Scripts"),
-    ("review", "Review"),
+STEPS: tuple[tuple[str, StrOrPromise], ...] = (
+    ("preset", gettext_lazy("Choose preset")),
+    ("settings", gettext_lazy("CRM configuration")),
+    ("fields", gettext_lazy("Call notification")),
+    ("scripts", gettext_lazy("Scripts")),
+    ("review", gettext_lazy("Review")),
 )
 STEP_NAMES = tuple(name for name, _ in STEPS)
 SECRET_KEPT = "•••• kept"  # noqa: S105 - what a secret field shows instead of its value
@@ -235,7 +240,7 @@ def wizard_start(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     if request.method == "POST":
         preset = find_preset(request.POST.get("preset", ""))
         if preset is None:
-            messages.error(request, "Choose one of the presets below.")
+            messages.error(request, _("Choose one of the presets below."))
             return redirect("integration-wizard")
         wizard_id = secrets_module.token_urlsafe(9)
         _save(request, wizard_id, _new_state(tenant=tenant, preset=preset))
@@ -279,14 +284,16 @@ def wizard_step(request: HttpRequest, tenant: Tenant, wizard_id: str, step: str)
         raise Http404("No such step.")
     state = _state_or_none(request, wizard_id)
     if state is None:
-        messages.warning(request, "That wizard is no longer open (finished, or too old); start again here.")
+        messages.warning(
+            request, _("That wizard is no longer open (finished, or too old); start again here.")
+        )
         return redirect("integration-wizard")
     preset = find_preset(str(state["preset"]))
     assert preset is not None  # checked by _state_or_none
     if step not in _steps_of(preset):
         return redirect(_step_url(wizard_id, _neighbour(preset, "scripts", 0)))
     if not _reachable(state, preset, step):
-        messages.info(request, "Complete the CRM configuration first.")
+        messages.info(request, _("Complete the CRM configuration first."))
         return redirect(_step_url(wizard_id, "settings"))
     handler = {
         "preset": _step_preset,
@@ -333,13 +340,16 @@ def _step_preset(
     if request.method == "POST":
         chosen = find_preset(request.POST.get("preset", ""))
         if chosen is None:
-            messages.error(request, "Choose one of the presets below.")
+            messages.error(request, _("Choose one of the presets below."))
             return redirect(_step_url(wizard_id, "preset"))
         if chosen.slug != preset.slug and _created(tenant, state) is not None:
             messages.error(
                 request,
-                f"This wizard already created “{state.get('name')}” for {preset.name}; finish it, "
-                "or delete that integration on its overview and start a new wizard.",
+                _(
+                    "This wizard already created “%(name)s” for %(preset)s; finish it, "
+                    "or delete that integration on its overview and start a new wizard."
+                )
+                % {"name": state.get("name"), "preset": preset.name},
             )
             return redirect(_step_url(wizard_id, "preset"))
         if chosen.slug != preset.slug:
@@ -371,7 +381,7 @@ def _mark_kept_secrets(settings_form: PresetSettingsForm, state: dict[str, Any])
         if field is None:
             continue
         field.widget.attrs.pop("required", None)
-        field.widget.attrs["placeholder"] = f"{SECRET_KEPT} (leave empty to keep)"
+        field.widget.attrs["placeholder"] = _("%(kept)s (leave empty to keep)") % {"kept": SECRET_KEPT}
     return sorted(kept)
 
 
@@ -429,7 +439,7 @@ def _step_settings(
                     _save(request, wizard_id, state)
                     return redirect(_connect_url(int(state["integration_id"]), following))
             if action != "test" and connection is not None and not connection["ok"]:
-                connection["message"] = f"Not yet: {connection['message']}"
+                connection["message"] = _("Not yet: %(reason)s") % {"reason": connection["message"]}
         _save(request, wizard_id, state)
     else:
         form, settings_form = _settings_forms(None, state, preset)
@@ -591,7 +601,7 @@ def _step_scripts(
             data = form.cleaned_data
             try:
                 if not str(data["name"]).strip():
-                    raise ValidationError({"name": "Give the script a name."})
+                    raise ValidationError({"name": _("Give the script a name.")})
                 script_validate(
                     tenant=tenant, preset=preset, template=data["template"], applies=data["applies"]
                 )
@@ -616,8 +626,8 @@ def _step_scripts(
                     scripts[editing] = script
                 state["scripts"] = scripts
                 _save(request, wizard_id, state)
-                verb = "added" if editing is None else "saved"
-                messages.success(request, f"Script “{script['name']}” {verb}.")
+                done = _("Script “%(name)s” added.") if editing is None else _("Script “%(name)s” saved.")
+                messages.success(request, done % {"name": script["name"]})
                 return redirect(_step_url(wizard_id, "scripts"))
     return _scripts_page(request, tenant, wizard_id, state, preset, scripts, form, preview, editing)
 
@@ -708,12 +718,12 @@ def _step_review(
         else:
             _forget(request, wizard_id)
             if uses_oauth:
-                messages.success(request, "Integration created; grant the app access in the CRM.")
+                messages.success(request, _("Integration created; grant the app access in the CRM."))
                 return redirect("integration-oauth-connect", integration_id=integration.pk)
             if preset.has_phone_data:
-                messages.success(request, "Integration created; the first sync has started.")
+                messages.success(request, _("Integration created; the first sync has started."))
             else:
-                messages.success(request, "Integration created; its script is ready to use.")
+                messages.success(request, _("Integration created; its script is ready to use."))
             return redirect("integration-overview", integration_id=integration.pk)
     labels = {f.name: f.label for f in preset.all_fields}
     kept = _kept_secrets(state)
@@ -768,7 +778,7 @@ def _finish_created(
     integration = _created(tenant, state)
     if integration is None:
         _forget(request, wizard_id)
-        messages.error(request, "The integration this wizard created was deleted meanwhile; start again.")
+        messages.error(request, _("The integration this wizard created was deleted meanwhile; start again."))
         return redirect("integration-wizard")
     with transaction.atomic():
         if preset.has_phone_data:
@@ -792,7 +802,11 @@ def _finish_created(
             )
     _forget(request, wizard_id)
     if TOKEN_SECRET in (integration.secrets or {}):
-        messages.success(request, f"{integration.name} is ready and connected to the CRM.")
+        messages.success(
+            request, _("%(name)s is ready and connected to the CRM.") % {"name": integration.name}
+        )
     else:
-        messages.warning(request, f"{integration.name} is ready; Connect grants it access to the CRM.")
+        messages.warning(
+            request, _("%(name)s is ready; Connect grants it access to the CRM.") % {"name": integration.name}
+        )
     return redirect("integration-overview", integration_id=integration.pk)

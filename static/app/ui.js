@@ -58,7 +58,7 @@
       source.select();
       var done = function () {
         var label = copy.textContent;
-        copy.textContent = "Copied";
+        copy.textContent = document.body.getAttribute("data-copied-label") || "Copied";
         setTimeout(function () { copy.textContent = label; }, 1500);
       };
       if (navigator.clipboard && window.isSecureContext) {
