@@ -557,14 +557,21 @@ def _script_return_url(integration: Integration | None) -> str:
 def _script_form_page(
     request: HttpRequest, tenant: Tenant, *, integration: Integration | None, script: Script | None
 ) -> HttpResponse:
-    """Add (script None) or edit a tenant-wide (integration None) or integration script."""
+    """Add (script None) or edit a tenant-wide (integration None) or integration script.
+
+    An htmx request gets the script dialog's content (integrations/_script_dialog.html) instead of
+    the page: the same form, posted back with htmx; a saved script answers `HX-Refresh` so that the
+    page under the dialog shows it (and the message).
+    """
+    dialog = bool(getattr(request, "htmx", False))
+    auto_id = "dialog_%s" if dialog else "id_%s"
     preview: dict[str, Any] | None = None
     if request.method == "POST" and "preview" in request.POST:
         # The preview without JavaScript: the same page, the form as typed, nothing saved.
-        form = ScriptForm(request.POST)
+        form = ScriptForm(request.POST, auto_id=auto_id)
         preview = _preview_context(request.POST, tenant, integration=integration)
     elif request.method == "POST":
-        form = ScriptForm(request.POST)
+        form = ScriptForm(request.POST, auto_id=auto_id)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -581,9 +588,12 @@ def _script_form_page(
                 name = data["name"].strip()
                 done = _("Script “%(name)s” added.") if script is None else _("Script “%(name)s” saved.")
                 messages.success(request, done % {"name": name})
+                if dialog:
+                    return HttpResponse(headers={"HX-Refresh": "true"})
                 return redirect(_script_return_url(integration))
     elif script is not None:
         form = ScriptForm(
+            auto_id=auto_id,
             initial={
                 "name": script.name,
                 "template": script.template,
@@ -595,14 +605,14 @@ def _script_form_page(
                 "body_template": script.body_template,
                 "body_encoding": script.body_encoding,
                 "on_events": script.on_events,
-            }
+            },
         )
     else:
         # Record scripts pop on a match; the others (tenant-wide, screen-pop-only presets) are
         # usually searches or "pass the call on" links that make sense for every call.
         preset = _preset_of(integration) if integration is not None else None
         default_applies = ScriptApplies.ON_MATCH if preset and preset.has_phone_data else ScriptApplies.ALWAYS
-        form = ScriptForm(initial={"applies": default_applies.value})
+        form = ScriptForm(auto_id=auto_id, initial={"applies": default_applies.value})
 
     preset = _preset_of(integration) if integration is not None else None
     if integration is None:
@@ -616,30 +626,61 @@ def _script_form_page(
                 "data-insert-target": "",
                 "hx-post": preview_url,
                 "hx-trigger": "input changed delay:300ms" + (", load" if name == "template" else ""),
-                "hx-target": "#script-preview",
+                "hx-target": "#script-dialog-preview" if dialog else "#script-preview",
                 "hx-include": "closest form",
                 "hx-sync": "this:replace",
             }
         )
-    return render_page(
-        request,
-        "integrations/script_form.html",
-        tenant=tenant,
-        context={
-            "form": form,
-            "script": script,
-            "integration": integration,
-            "preset": preset,
-            "call_properties": [p.name for p in scripts_engine.CALL_PROPERTIES[:7]],
-            "record_fields": list(preset.all_fields) if preset else [],
-            "preview_url": preview_url,
-            "preview": preview,
-            "server_timeout": f"{float(settings.SERVER_SCRIPT_TIMEOUT_SECONDS):g}",
-            "cancel_url": _script_return_url(integration),
-            "active": "script-add" if integration is None else "",
-            "active_integration_id": integration.pk if integration is not None else None,
-        },
-    )
+    context: dict[str, Any] = {
+        "form": form,
+        "script": script,
+        "integration": integration,
+        "preset": preset,
+        "call_properties": [p.name for p in scripts_engine.CALL_PROPERTIES[:7]],
+        "record_fields": list(preset.all_fields) if preset else [],
+        "preview_url": preview_url,
+        "preview": preview,
+        "server_timeout": f"{float(settings.SERVER_SCRIPT_TIMEOUT_SECONDS):g}",
+        "cancel_url": _script_return_url(integration),
+        "active": "script-add" if integration is None else "",
+        "active_integration_id": integration.pk if integration is not None else None,
+    }
+    if dialog:
+        if script is not None:
+            title = _("Edit script “%(name)s”") % {"name": script.name}
+        elif integration is not None:
+            title = _("Add Script to %(name)s") % {"name": integration.name}
+        else:
+            title = _("Add New Script")
+        context.update(
+            {
+                "tenant": tenant,
+                "dialog_title": title,
+                "action_url": request.path,
+                "fields_template": "integrations/_script_fields.html",
+                "submit_label": _("Save script") if script is not None else _("Add script"),
+                "preview_name": "preview",
+                "preview_value": "1",
+                "intro": _script_intro(integration, preset),
+            }
+        )
+        return TemplateResponse(request, "integrations/_script_dialog.html", context)
+    return render_page(request, "integrations/script_form.html", tenant=tenant, context=context)
+
+
+def _script_intro(integration: Integration | None, preset: Preset | None) -> str:
+    """The dialog's line on what a script can use (the page says the same above its form)."""
+    if integration is None:
+        return _(
+            "A tenant-wide script is offered for every call; it can use the call properties, such as "
+            "#(Caller number)."
+        )
+    if preset is not None and preset.all_fields:
+        return _(
+            "Besides the call properties it can use the fields of the matched %(name)s record, like "
+            "$(DisplayName)."
+        ) % {"name": preset.name}
+    return ""
 
 
 @tenant_admin_required

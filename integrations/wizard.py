@@ -568,9 +568,19 @@ def _step_scripts(
     """
     scripts = _scripts(state, preset)
     default_applies = ScriptApplies.ON_MATCH if preset.has_phone_data else ScriptApplies.ALWAYS
-    form = ScriptForm(initial={"applies": default_applies.value})
+    # htmx asks for the script dialog (GET ?edit=N to load a script, POST to add or save it).
+    dialog = bool(getattr(request, "htmx", False))
+    auto_id = "dialog_%s" if dialog else "id_%s"
+    form = ScriptForm(auto_id=auto_id, initial={"applies": default_applies.value})
     preview: dict[str, Any] | None = None
     editing: int | None = None
+    edit_query = request.GET.get("edit", "")
+    if request.method == "GET" and dialog and edit_query.isdigit() and int(edit_query) < len(scripts):
+        editing = int(edit_query)
+        chosen = scripts[editing]
+        form = ScriptForm(
+            auto_id=auto_id, initial={k: chosen.get(k) for k in ("name", "template", "applies", "auto_open")}
+        )
     if request.method == "POST":
         action = request.POST.get("action", "")
         remove = request.POST.get("remove", "")
@@ -591,10 +601,11 @@ def _step_scripts(
             editing = int(edit)
             chosen = scripts[editing]
             form = ScriptForm(
-                initial={k: chosen.get(k) for k in ("name", "template", "applies", "auto_open")}
+                auto_id=auto_id,
+                initial={k: chosen.get(k) for k in ("name", "template", "applies", "auto_open")},
             )
             return _scripts_page(request, tenant, wizard_id, state, preset, scripts, form, None, editing)
-        form = ScriptForm(request.POST)
+        form = ScriptForm(request.POST, auto_id=auto_id)
         if action == "preview":
             preview = _preview_context(request.POST, tenant, preset)
         elif form.is_valid():
@@ -628,6 +639,8 @@ def _step_scripts(
                 _save(request, wizard_id, state)
                 done = _("Script “%(name)s” added.") if editing is None else _("Script “%(name)s” saved.")
                 messages.success(request, done % {"name": script["name"]})
+                if dialog:
+                    return HttpResponse(headers={"HX-Refresh": "true"})
                 return redirect(_step_url(wizard_id, "scripts"))
     return _scripts_page(request, tenant, wizard_id, state, preset, scripts, form, preview, editing)
 
@@ -644,16 +657,39 @@ def _scripts_page(
     editing: int | None,
 ) -> HttpResponse:
     preview_url = reverse("integration-wizard-preview", kwargs={"wizard_id": wizard_id})
+    dialog = bool(getattr(request, "htmx", False))
     form.fields["template"].widget.attrs.update(
         {
             "data-insert-target": "",
             "hx-post": preview_url,
-            "hx-trigger": "input changed delay:300ms",
-            "hx-target": "#script-preview",
+            "hx-trigger": "input changed delay:300ms" + (", load" if dialog else ""),
+            "hx-target": "#script-dialog-preview" if dialog else "#script-preview",
             "hx-include": "closest form",
             "hx-sync": "this:replace",
         }
     )
+    if dialog:
+        editing_script = scripts[editing] if editing is not None else None
+        context = {
+            "tenant": tenant,
+            "form": form,
+            "preview": preview,
+            "preset": preset,
+            "call_properties": [p.name for p in scripts_engine.CALL_PROPERTIES[:7]],
+            "record_fields": list(preset.all_fields),
+            "dialog_title": _("Edit script “%(name)s”") % {"name": editing_script["name"]}
+            if editing_script is not None
+            else _("Add a script"),
+            "action_url": _step_url(wizard_id, "scripts"),
+            "fields_template": "integrations/wizard/_script_fields.html",
+            "hidden": [("index", editing)] if editing is not None else [],
+            "submit_name": "action",
+            "submit_value": "add",
+            "submit_label": _("Save script") if editing is not None else _("Add script"),
+            "preview_name": "action",
+            "preview_value": "preview",
+        }
+        return TemplateResponse(request, "integrations/_script_dialog.html", context)
     return _page(
         request,
         tenant,

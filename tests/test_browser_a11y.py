@@ -135,6 +135,15 @@ def wizard_at(page: Page, step: str) -> None:
     expect(page.locator("[data-testid=wizard-ribbon] [aria-current=step]")).to_contain_text("5.")
 
 
+def script_dialog(page: Page, world: World) -> None:
+    """The main screen with the script dialog open and its preview showing a link."""
+    page.goto("/")
+    page.locator("main").get_by_role("link", name="Add New Script").click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("textarea[name=template]").fill("https://www.google.nl?q=#(Caller number)")
+    expect(dialog.locator("#preview-link")).to_be_visible()
+
+
 def visit(url: str) -> Callable[[Page, World], object]:
     return lambda page, world: page.goto(url)
 
@@ -151,6 +160,7 @@ PAGES: dict[str, Callable[[Page, World], Any]] = {
     "edit": lambda page, world: page.goto(f"/integrations/{world.book.pk}/edit/"),
     "delete": lambda page, world: page.goto(f"/integrations/{world.book.pk}/delete/"),
     "add a script": visit("/scripts/add/"),
+    "the script dialog": script_dialog,
     "add an integration script": lambda page, world: page.goto(f"/integrations/{world.book.pk}/scripts/add/"),
     "edit a script": lambda page, world: page.goto(f"/scripts/{world.script_id}/edit/"),
     "call log": visit("/call-log/"),
