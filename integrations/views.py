@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 import scripts_engine
 from configurator.models import Tenant
-from configurator.views import example_caller_number, render_page, tenant_admin_required
+from configurator.views import example_caller_number, render_page, sidebar_integrations, tenant_admin_required
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.phonebook import PhoneBookConnector
 from integrations.forms import (
@@ -74,6 +74,7 @@ from integrations.services import (
     script_validate,
 )
 from integrations.sync import STALE_MESSAGE, connector_settings, sync_is_stale
+from integrations.sync_chart import sync_chart
 
 # The overview lists this many unreadable numbers; the rest are counted.
 UNREADABLE_SHOWN = 200
@@ -316,7 +317,7 @@ def integration_overview(request: HttpRequest, tenant: Tenant, integration_id: i
             "settings_rows": _settings_rows(integration, preset),
             "notification_fields": [labels.get(name, name) for name in integration.notification_fields],
             "scripts": script_list(tenant=tenant, integration=integration),
-            "sync_runs": sync_run_list(tenant=tenant, integration=integration),
+            **_history_context(tenant=tenant, integration=integration),
             "applies_labels": APPLIES_LABELS,
             "active_integration_id": integration.pk,
             **_lookup_context(integration, preset),
@@ -324,6 +325,12 @@ def integration_overview(request: HttpRequest, tenant: Tenant, integration_id: i
             **phonebook_overview_context(tenant=tenant, integration=integration),
         },
     )
+
+
+def _history_context(*, tenant: Tenant, integration: Integration) -> dict[str, Any]:
+    """The overview's sync history: the last 20 runs for the table, and their chart."""
+    runs = list(sync_run_list(tenant=tenant, integration=integration))
+    return {"sync_runs": runs, "sync_chart": sync_chart(runs)}
 
 
 def _numbers_context(*, tenant: Tenant, integration: Integration) -> dict[str, Any]:
@@ -439,11 +446,20 @@ def integration_sample(request: HttpRequest, tenant: Tenant, integration_id: int
 @tenant_admin_required
 @require_GET
 def integration_status(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
-    """The overview's status block alone; it polls itself every 2 s while a sync is queued or running."""
+    """The overview's status block alone; it polls itself every 2 s while a sync is queued or running.
+
+    The answer also carries the sidebar's integrations and the sync history (table and chart) out of
+    band (htmx `hx-swap-oob`), so that they follow the sync too; the poll stops with the block that
+    no longer polls once the sync has ended.
+    """
     integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
-    return TemplateResponse(
-        request, "integrations/_status.html", _status_context(tenant=tenant, integration=integration)
-    )
+    context = {
+        **_status_context(tenant=tenant, integration=integration),
+        **_history_context(tenant=tenant, integration=integration),
+        "sidebar_integrations": sidebar_integrations(tenant=tenant),
+        "active_integration_id": integration.pk,
+    }
+    return TemplateResponse(request, "integrations/_status_poll.html", context)
 
 
 @tenant_admin_required

@@ -372,7 +372,10 @@ def test_the_call_chart_keeps_decimal_points_in_dutch(tenant: Tenant, admin_clie
         journal_entry(tenant, dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
     page = admin_client.get(reverse("call-log"), HTTP_ACCEPT_LANGUAGE="nl").text
     svg = page[page.index("<svg") : page.index("</svg>")]
-    coordinates = re.findall(r'<(?:rect|text|line)\b[^>]*?\b(?:x|y|x1|y1|width|height)="([^"]*)"', svg)
+    elements = re.findall(r"<(?:rect|text|line)\b([^>]*)>", svg)
+    coordinates = [
+        v for attrs in elements for v in re.findall(r'\b(?:x1?|y1?|x2|y2|width|height)="([^"]*)"', attrs)
+    ]
     assert coordinates
     assert all(re.fullmatch(r"-?\d+(\.\d+)?", value) for value in coordinates), coordinates
 
