@@ -41,6 +41,20 @@ def test_a_dutch_browser_gets_the_dutch_ui_and_the_switch_turns_it_english(
     expect(page.locator("#preset-none")).to_contain_text("Geen voorinstelling past bij")
     keep_screenshot(page, tmp_path, "wizard-nl.png", prefix="i18n")
 
+    page.locator("#sidebar-integrations a").first.click()  # the overview, in Dutch
+    expect(page.get_by_role("heading", name="Uitschakelen of verwijderen")).to_be_visible()
+    page.locator("main").get_by_role("link", name="Script toevoegen").click()  # the script dialog
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Script toevoegen aan Search the web")).to_be_visible()
+    dialog.locator("textarea[name=template]").fill("https://www.google.nl?q=#(Caller number)")
+    expect(dialog.locator("#script-dialog-preview")).to_contain_text("Geldig.")
+    keep_screenshot(page, tmp_path, "script-dialog-nl.png", prefix="i18n")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.locator(".modal-backdrop")).to_have_count(0)
+    expect(page.locator("main table")).to_contain_text("Altijd")  # when the script applies
+    keep_screenshot(page, tmp_path, "overview-nl.png", prefix="i18n")
+
     page.goto("/scripts/add/")
     page.fill("#id_template", "https://www.google.nl?q=#(Caller number")
     expect(page.locator("#script-preview")).to_contain_text("bij teken")
