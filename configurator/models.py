@@ -70,6 +70,10 @@ class Tenant(models.Model):
         ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Raised by every write of what matching holds in process per tenant (its integrations,
+    # scripts and ignore list; integrations.match_config): a request that reads the tenant
+    # with its API key sees at once whether that copy is current.
+    match_config_version = models.PositiveBigIntegerField(default=0, editable=False)
 
     def __str__(self) -> str:
         return self.name

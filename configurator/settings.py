@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "auditlog",
     "configurator",
     "integrations",
+    "agents",
 ]
 
 MIDDLEWARE = [
@@ -158,6 +159,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Collects call-log entries during a request and writes them after the answer was sent.
     "integrations.journal.CallJournalMiddleware",
+    # Sends call events to the agents' live page after the answer was sent (agents/live.py).
+    "agents.live.AgentEventsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a lockout into the sign-in page's message
 ]
 
@@ -168,6 +171,8 @@ AUTHENTICATION_BACKENDS = [
 
 ROOT_URLCONF = "configurator.urls"
 WSGI_APPLICATION = "configurator.wsgi.application"
+# The agents' live page needs WebSockets: served by an ASGI server (uvicorn in bin/run).
+ASGI_APPLICATION = "configurator.asgi.application"
 
 TEMPLATES = [
     {
@@ -282,6 +287,9 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=20)
 # bad-key requests from it get 429 + Retry-After until the window ends (a valid key still works).
 API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=20)
 API_KEY_FAILURE_WINDOW_SECONDS = env.int("API_KEY_FAILURE_WINDOW_SECONDS", default=300)
+# A web process remembers a valid API key this long (seconds; 0: check every call). A key revoked
+# in another process stops working here within this time (integrations.api_key_cache).
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=10)
 # The failure counts live in Django's cache: locmem is per process, so production with several
 # workers should set CACHE_URL to Redis (redis://host:6379/1).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -394,6 +402,24 @@ OUTBOUND_ALLOW_PRIVATE_ADDRESSES = env.bool("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", 
 OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=50 * 1024 * 1024)
 # Longest one request may take in total: connect, TLS, send, headers and body (seconds).
 OUTBOUND_REQUEST_TOTAL_TIMEOUT = env.float("OUTBOUND_REQUEST_TOTAL_TIMEOUT", default=120.0)
+
+# Agents' live notifications (issue 11): agents/. The channel layer carries each call event from
+# the web process that received it to every open agent page. Empty: an in-memory layer, which only
+# reaches pages connected to the same process (one web process, as `make run` starts); with several
+# web processes set a Redis URL ("redis://host:6379/2").
+CHANNEL_LAYER_URL = env.str("CHANNEL_LAYER_URL", default="")
+if CHANNEL_LAYER_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [CHANNEL_LAYER_URL], "prefix": "cti-agents"},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# An agent's list of calls keeps the calls of today (the tenant's day); older ones are deleted
+# after this many days.
+AGENT_CALLS_KEEP_DAYS = env.int("AGENT_CALLS_KEEP_DAYS", default=7)
 
 LOGGING = {
     "version": 1,

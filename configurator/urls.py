@@ -19,6 +19,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("integrations.ui_urls")),
     path("", include("integrations.pbx.urls")),
+    path("", include("agents.urls")),
     path("api/v1/match", MatchView.as_view(), name="api-match"),
     path("api/v1/catalog", CatalogView.as_view(), name="api-catalog"),
     path("catalog/", catalog_page, name="catalog"),

@@ -149,6 +149,15 @@ class SignInView(auth_views.LoginView):
     authentication_form = SignInForm
     redirect_authenticated_user = True
 
+    def get_default_redirect_url(self) -> str:
+        """Agents (an agent profile, no tenant-admin privilege) land on their live page."""
+        from agents.selectors import agent_for_user  # agents' views import this module
+
+        user = self.request.user
+        if tenant_admin_tenant(user=user) is None and agent_for_user(user=user) is not None:
+            return reverse("agent-page")
+        return str(super().get_default_redirect_url())
+
 
 def locked_out_message() -> str:
     """The sign-in page's lockout message, naming the cool-off from `settings.AXES_COOLOFF_MINUTES`."""

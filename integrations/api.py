@@ -28,8 +28,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents import live as agents_live
 from configurator.models import TenantAPIKey
 from integrations import api_key_failures, journal
+from integrations.api_key_cache import api_key_remember, api_key_remembered
 from integrations.api_parsers import (
     JSONOnlyNegotiation,
     LimitedFormParser,
@@ -39,16 +41,16 @@ from integrations.api_parsers import (
     max_json_depth,
     parse_query_string,
 )
-from integrations.journal import API_SENDER
-from integrations.matching import (
-    CALL_PARAMETERS,
-    CALLER_NUMBER_PATTERN,
-    START_TIME_PATTERN,
+from integrations.calls import (
+    CALL_PROPERTIES_BY_PARAMETER,
     CallInputError,
+    CallSerializer,
+    SharedFieldsSerializer,
     call_from_params,
-    match_call_for_event,
-    max_length,
+    parameter_schema,
 )
+from integrations.journal import API_SENDER
+from integrations.matching import match_call_for_event
 from integrations.models import CallEvent
 from integrations.server_scripts import server_scripts_queue
 
@@ -104,13 +106,17 @@ class TenantAPIKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed("The Authorization header must read 'Api-Key <key>'.")
         if not _KEY_SHAPE.fullmatch(key):
             raise AuthenticationFailed("This is not an API key: keys are letters, digits and dots.")
-        try:
-            api_key = TenantAPIKey.objects.get_from_key(key)
-        except TenantAPIKey.DoesNotExist:
-            raise AuthenticationFailed("This API key is unknown or has been revoked.") from None
+        api_key = api_key_remembered(key)
+        if api_key is None:
+            try:
+                found = TenantAPIKey.objects.get_from_key(key)
+            except TenantAPIKey.DoesNotExist:
+                raise AuthenticationFailed("This API key is unknown or has been revoked.") from None
+            assert isinstance(found, TenantAPIKey)
+            api_key = found
+            api_key_remember(key, api_key)
         if api_key.has_expired:
             raise AuthenticationFailed("This API key has expired.")
-        assert isinstance(api_key, TenantAPIKey)
         record_key_use(api_key)
         return api_key
 
@@ -158,69 +164,20 @@ class HasTenantAPIKey(BasePermission):
         return isinstance(request.auth, TenantAPIKey)
 
 
-_DESCRIPTIONS = {
-    "caller_number": (
-        "The caller's number as the PBX has it, in any notation (`020 123 4567`, `+31201234567`, "
-        "`0031 20 1234567`, `31201234567`, `1-800-FLOWERS`, with an optional extension), a `tel:` "
-        "or `sip:` URI (`tel:+31-20-123-4567;ext=12`, `sip:+31201234567@pbx;user=phone`), an "
-        "internal extension (`201`, `*12`; up to the tenant's internal-number length), a word for "
-        "a withheld number (`anonymous`, `withheld`, `private`, `restricted`, `unknown`, `clir`, "
-        "`unavailable`; any case), or empty. National numbers are read in the tenant's country. "
-        "The answer's `call.caller_kind` says how it was read."
-    ),
-    "caller_name": "The caller's name from the phone system, if it knows one.",
-    "device_number": "The extension or device the call rings on.",
-    "device_name": "The name of that device or user.",
-    "ddi_number": "The number the caller dialled (DDI).",
-    "ddi_name": "The name of that DDI (e.g. a queue or department).",
-    "start_time": (
-        "When the call started: ISO 8601 (`2026-11-21T10:15:00+01:00`; without an offset, the "
-        "tenant's time zone) or Unix seconds (`1763719200`). Default: now."
-    ),
-    "call_id": "The PBX's id for the call, passed on to scripts.",
-    "direction": "`in` or `out` (any case).",
-}
-
-
-# One example value per call parameter (the docs show them; Swagger UI's "Try it out" fills them in).
-_EXAMPLES = {
-    "caller_number": "+31201234567",
-    "caller_name": "Reception Acme",
-    "device_number": "201",
-    "device_name": "Alice",
-    "ddi_number": "+31207654321",
-    "ddi_name": "Sales",
-    "start_time": "2026-11-21T10:15:00+01:00",
-    "call_id": "1763716500.42",
-    "direction": "in",
-}
-
-
-def _parameter_schema(name: str) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string", "maxLength": max_length(name)}
-    if name == "caller_number":
-        schema.update(pattern=CALLER_NUMBER_PATTERN)
-    if name == "start_time":
-        schema.update(pattern=START_TIME_PATTERN, example="2026-11-21T10:15:00+01:00")
-    if name == "direction":
-        schema["enum"] = ["in", "out"]
-    return schema
-
-
 # The request body as a raw schema: drf-spectacular's serializers cannot say
 # `additionalProperties: false`, and the API refuses unknown names.
 _REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        name: {**_parameter_schema(name), "description": _DESCRIPTIONS[name], "example": _EXAMPLES[name]}
-        for name in CALL_PARAMETERS
+        name: {**parameter_schema(name), "description": prop.description, "example": prop.example}
+        for name, prop in CALL_PROPERTIES_BY_PARAMETER.items()
     },
     "required": ["caller_number"],
     "additionalProperties": False,
 }
 
 
-class _FieldSerializer(serializers.Serializer[Any]):
+class _FieldSerializer(SharedFieldsSerializer):
     name = serializers.CharField(help_text="The CRM field's key, e.g. `company`.")
     label = serializers.CharField(  # type: ignore[assignment]  # the API's key is "label"
         help_text="The field's label to show, e.g. `Company`."
@@ -228,7 +185,7 @@ class _FieldSerializer(serializers.Serializer[Any]):
     value = serializers.CharField(help_text="The field's value in the matched record.")
 
 
-class _ActionSerializer(serializers.Serializer[Any]):
+class _ActionSerializer(SharedFieldsSerializer):
     script_id = serializers.IntegerField(help_text="The script's id in the configurator.")
     name = serializers.CharField(help_text="The script's name, e.g. `Open in CRM`.")
     url = serializers.CharField(help_text="The script's link with the call's and record's values filled in.")
@@ -241,33 +198,33 @@ class _TopActionSerializer(_ActionSerializer):
     )
 
 
-class _IntegrationRefSerializer(serializers.Serializer[Any]):
+class _IntegrationRefSerializer(SharedFieldsSerializer):
     id = serializers.IntegerField(help_text="The integration's id in the configurator.")
     name = serializers.CharField(help_text="The integration's name, e.g. `Sales CRM`.")
     preset = serializers.CharField(help_text="The integration's preset (its CRM), e.g. `hubspot`.")
 
 
-class _PhoneSerializer(serializers.Serializer[Any]):
+class _PhoneSerializer(SharedFieldsSerializer):
     number = serializers.CharField(help_text="The number as written in the CRM.")
     type = serializers.CharField(help_text="The number's kind in the CRM (`work`, `mobile`…); may be empty.")
     extension = serializers.CharField(help_text="The extension written with the number; may be empty.")
 
 
-class _RecordSerializer(serializers.Serializer[Any]):
+class _RecordSerializer(SharedFieldsSerializer):
     id = serializers.CharField(help_text="The record's id in the CRM.")
     type = serializers.CharField(help_text="The record's type in the CRM, e.g. `contact` or `company`.")
     url = serializers.CharField(help_text="The record's page in the CRM; may be empty.")
     phone = _PhoneSerializer(help_text="The record's number that matched the caller.")
 
 
-class _NotificationSerializer(serializers.Serializer[Any]):
+class _NotificationSerializer(SharedFieldsSerializer):
     title = serializers.CharField(help_text="The notification's title, e.g. the contact's name.")
-    fields = _FieldSerializer(  # type: ignore[assignment]  # the API's key is "fields"
+    fields = _FieldSerializer(  # the API's key is "fields"
         many=True, help_text="The record's fields to show, in order."
     )
 
 
-class _MatchSerializer(serializers.Serializer[Any]):
+class _MatchSerializer(SharedFieldsSerializer):
     integration = _IntegrationRefSerializer(help_text="The integration whose CRM has the record.")
     record = _RecordSerializer(help_text="The matched CRM record.")
     notification = _NotificationSerializer(help_text="What to show the agent about the caller.")
@@ -287,19 +244,19 @@ class _MatchSerializer(serializers.Serializer[Any]):
     )
 
 
-class _ChoiceSerializer(serializers.Serializer[Any]):
+class _ChoiceSerializer(SharedFieldsSerializer):
     record_id = serializers.CharField(help_text="The record's id in the CRM.")
     title = serializers.CharField(allow_blank=True, help_text="The record's name to choose by.")
     url = serializers.CharField(allow_blank=True, help_text="The record's page in the CRM; may be empty.")
 
 
-class _ChooseSerializer(serializers.Serializer[Any]):
+class _ChooseSerializer(SharedFieldsSerializer):
     integration = _IntegrationRefSerializer(help_text="The integration whose CRM has these records.")
     choices = _ChoiceSerializer(many=True, help_text="The records the agent chooses among.")
     other_records = serializers.IntegerField(min_value=0, help_text="Records beyond the choices listed.")
 
 
-class _LookupSerializer(serializers.Serializer[Any]):
+class _LookupSerializer(SharedFieldsSerializer):
     integration_id = serializers.IntegerField(help_text="The live-lookup integration's id.")
     status = serializers.ChoiceField(
         choices=["ok", "timeout", "error"],
@@ -310,33 +267,11 @@ class _LookupSerializer(serializers.Serializer[Any]):
     message = serializers.CharField(allow_blank=True, help_text="What went wrong, in words; empty when ok.")
 
 
-class _CallSerializer(serializers.Serializer[Any]):
-    caller_number = serializers.CharField(help_text="The caller number as sent.")
-    caller_number_e164 = serializers.CharField(
-        allow_null=True,
-        help_text="The caller number in E.164 (`+31201234567`); null when it is not external.",
-    )
-    anonymous = serializers.BooleanField(help_text="The caller withheld the number.")
-    caller_kind = serializers.ChoiceField(
-        choices=["external", "internal", "anonymous", "empty"],
-        help_text="How the caller number was read: external (matched), internal (an extension), "
-        "anonymous (withheld) or empty; only external numbers match.",
-    )
-    caller_name = serializers.CharField(help_text=_DESCRIPTIONS["caller_name"])
-    device_number = serializers.CharField(help_text=_DESCRIPTIONS["device_number"])
-    device_name = serializers.CharField(help_text=_DESCRIPTIONS["device_name"])
-    ddi_number = serializers.CharField(help_text=_DESCRIPTIONS["ddi_number"])
-    ddi_name = serializers.CharField(help_text=_DESCRIPTIONS["ddi_name"])
-    start_time = serializers.DateTimeField(help_text="When the call started, with the offset (default: now).")
-    call_id = serializers.CharField(help_text=_DESCRIPTIONS["call_id"])
-    direction = serializers.CharField(help_text="`in` or `out`; may be empty.")
-
-
-class MatchResponseSerializer(serializers.Serializer[Any]):
+class MatchResponseSerializer(SharedFieldsSerializer):
     """The answer: the normalized call, every match, the tenant-wide actions, and one entry per
     live-lookup integration saying whether its CRM answered."""
 
-    call = _CallSerializer(help_text="The call as the server read it.")
+    call = CallSerializer(help_text="The call as the server read it.")
     matches = _MatchSerializer(many=True, help_text="One entry per CRM record with the caller's number.")
     actions = _TopActionSerializer(
         many=True,
@@ -363,7 +298,7 @@ class MatchResponseSerializer(serializers.Serializer[Any]):
     )
 
 
-class MatchErrorSerializer(serializers.Serializer[Any]):
+class MatchErrorSerializer(SharedFieldsSerializer):
     detail = serializers.CharField(help_text="What is wrong, in words.")
     errors = serializers.DictField(  # type: ignore[assignment]  # the API's key is "errors"
         child=serializers.CharField(),
@@ -375,13 +310,13 @@ class MatchErrorSerializer(serializers.Serializer[Any]):
 _QUERY_PARAMETERS = [
     OpenApiParameter(
         name,
-        _parameter_schema(name),
+        parameter_schema(name),
         OpenApiParameter.QUERY,
         required=(name == "caller_number"),
-        description=_DESCRIPTIONS[name],
-        examples=[OpenApiExample(name, value=_EXAMPLES[name])],
+        description=prop.description,
+        examples=[OpenApiExample(name, value=prop.example)],
     )
-    for name in CALL_PARAMETERS
+    for name, prop in CALL_PROPERTIES_BY_PARAMETER.items()
 ]
 _RETRY_AFTER = OpenApiParameter(
     "Retry-After",
@@ -402,6 +337,7 @@ _ANSWER_EXAMPLE = OpenApiExample(
             "caller_number_e164": "+31201234567",
             "anonymous": False,
             "caller_kind": "external",
+            "caller_extension": "",
             "caller_name": "Reception Acme",
             "device_number": "201",
             "device_name": "Alice",
@@ -546,7 +482,10 @@ class MatchView(APIView):
         answer, server_scripts = match_call_for_event(tenant=tenant, call=call, event=CallEvent.START)
         if server_scripts:
             server_scripts_queue(tenant=tenant, event=CallEvent.START, answer=answer, scripts=server_scripts)
-        return Response(answer)
+        agents_live.match_received(tenant=tenant, call=call, answer=answer)  # after the response
+        # Rendered by the serializer the OpenAPI schema is built from: what is not declared there
+        # is not sent.
+        return Response(MatchResponseSerializer(answer).data)
 
     @extend_schema(
         operation_id="match_get",

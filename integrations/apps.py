@@ -6,3 +6,10 @@ class IntegrationsConfig(AppConfig):
 
     name = "integrations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Keep each process's matching configuration current (integrations.match_config)."""
+        from integrations import api_key_cache, match_config
+
+        match_config.connect_signals()
+        api_key_cache.connect_signals()

@@ -35,6 +35,8 @@ from django.utils import timezone
 
 import scripts_engine
 from configurator.models import Tenant
+from integrations.calls import Call
+from integrations.match_config import match_config
 from integrations.models import CallJournalEntry, CallJournalOptions, Integration, Script
 from integrations.phones import PhoneNumberError, normalize_phone
 from integrations.presets import ScriptApplies
@@ -58,7 +60,7 @@ _MAX_ITEMS = 200
 
 @dataclasses.dataclass(frozen=True)
 class _Pending:
-    tenant_id: int
+    tenant: Tenant
     created: dt.datetime
     sender: str
     event: str
@@ -109,7 +111,7 @@ def journal_record(
         if not caller_number and isinstance(request_data.get("caller_number"), str):
             caller_number = request_data["caller_number"]
         entry = _Pending(
-            tenant_id=tenant.pk,
+            tenant=tenant,
             created=timezone.now(),
             sender=str(sender)[:32],
             event=str(event)[:64],
@@ -159,16 +161,14 @@ class CallJournalMiddleware:
 def _write(entries: list[_Pending]) -> None:
     """Store `entries` (with each tenant's options applied); a failure is logged, not raised."""
     try:
-        tenant_ids = {entry.tenant_id for entry in entries}
-        options = {o.tenant_id: o for o in CallJournalOptions.objects.filter(tenant_id__in=tenant_ids)}
-        tenants = {t.pk: t for t in Tenant.objects.filter(pk__in=tenant_ids)}
         rows = []
         for entry in entries:
-            option = options.get(entry.tenant_id)
-            tenant = tenants.get(entry.tenant_id)
-            if tenant is None or (option is not None and not option.enabled):
+            # The tenant's log options come with its matching configuration (no query when the
+            # process's copy is current; integrations.match_config).
+            option = match_config(entry.tenant).journal_options
+            if option is not None and not option.enabled:
                 continue
-            rows.append(_row(entry, tenant=tenant, mask=option is not None and option.mask_numbers))
+            rows.append(_row(entry, tenant=entry.tenant, mask=option is not None and option.mask_numbers))
         if rows:
             with transaction.atomic():
                 CallJournalEntry.objects.bulk_create(rows)
@@ -221,7 +221,7 @@ def _row(entry: _Pending, *, tenant: Tenant, mask: bool) -> CallJournalEntry:
         caller_number = masker.caller(caller_number)
         e164 = mask_number(e164) if e164 else ""
     return CallJournalEntry(
-        tenant_id=entry.tenant_id,
+        tenant_id=entry.tenant.pk,
         created=entry.created,
         sender=entry.sender,
         event=entry.event,
@@ -661,17 +661,13 @@ def _create_links(
     *, tenant: Tenant, number: str, scripts: list[Script], now: dt.datetime
 ) -> list[CreateLink]:
     """Each on-no-match script of an integration rendered for a call from `number` (E.164)."""
-    props = scripts_engine.CallProperties(
-        caller_name="",
+    props = Call(
         caller_number=number,
-        device_name="",
-        device_number="",
-        ddi_name="",
-        ddi_number="",
+        caller_number_e164=number,
+        anonymous=False,
         start_time=now.astimezone(tenant.zone),
-        call_id="",
         direction="in",
-    )
+    ).properties()
     links: list[CreateLink] = []
     for script in scripts:
         try:

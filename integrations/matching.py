@@ -8,12 +8,10 @@ matching for the old tenant at once, before its phone cache is synced again.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,295 +19,42 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import F, Q
-from django.utils import timezone
+from django.db import connection
+from django.db.models import F
 
 import scripts_engine
 from configurator.models import Tenant
+from integrations.calls import (
+    CALL_PARAMETERS,
+    CALLER_NUMBER_PATTERN,
+    START_TIME_PATTERN,
+    Call,
+    CallInputError,
+    call_from_params,
+    max_length,
+    shown_name,
+)
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, RetryPolicy
 from integrations.http import connector_client
+from integrations.match_config import MatchConfig, match_config
 from integrations.models import Integration, LookupMode, MultipleMatches, PhoneCacheEntry, Script, ScriptKind
-from integrations.phones import (
-    ANONYMOUS_CALLER_NUMBERS,
-    CallerKind,
-    PhoneNumberError,
-    extract_numbers,
-    main_number_candidates,
-    read_caller,
-)
+from integrations.phones import PhoneNumberError, extract_numbers, main_number_candidates
 from integrations.presets import ScriptApplies
 from integrations.registry import find_preset
 
 logger = logging.getLogger(__name__)
 
-CALL_PARAMETERS = (
-    "caller_number",
-    "caller_name",
-    "device_number",
-    "device_name",
-    "ddi_number",
-    "ddi_name",
-    "start_time",
-    "call_id",
-    "direction",
-)
-MAX_LENGTH = {"caller_name": 200, "device_name": 200, "ddi_name": 200, "call_id": 200}
-DEFAULT_MAX_LENGTH = 64
-# At most this many unknown parameter names are named in an error; the rest are only counted.
-MAX_UNKNOWN_NAMED = 20
-_NAME_ECHO_LENGTH = 40
-
-
-def max_length(name: str) -> int:
-    """The longest value accepted for call parameter `name`, in characters (before stripping)."""
-    return MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH)
-
-
-def _case_insensitive(word: str) -> str:
-    # Only "." needs escaping here; an escaped "#" would be an error in ECMA-262's Unicode mode.
-    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c.replace(".", "\\.") for c in word)
-
-
-_SPACE = r"[ \t]*"
-# A number as people and PBXs write it: starts with a digit, "+" or "(", then digits, the usual
-# separators, letters (vanity numbers, words after the number, extension markers) and "#;=,".
-_PHONE = r"[0-9+(][0-9A-Za-z+().\-/ \t#;=,]*"
-# A tel:, sip: or sips: URI (visible ASCII), optionally in <brackets>.
-_URI = "<?(?:" + "|".join(_case_insensitive(s) for s in ("tel", "sips", "sip")) + r"):[!-;=?-~]+>?"
-_ANONYMOUS = "|".join(_case_insensitive(word) for word in sorted(ANONYMOUS_CALLER_NUMBERS))
-# What a caller number may look like: empty, a withheld-number word (any case), an internal
-# extension (`*12`, `201`), a `tel:`/`sip:` URI, or a number in any notation (see
-# integrations.phones), with blanks around. Written to mean the same in Python `re` and
-# ECMA-262, because the OpenAPI schema publishes it as `pattern` and `call_from_params` checks
-# values with it the way JSON Schema does (`re.search`): anything the published pattern admits
-# passes this check.
-CALLER_NUMBER_PATTERN = rf"^{_SPACE}(?:{_ANONYMOUS}|\*[0-9]{{1,15}}|{_URI}|{_PHONE})?{_SPACE}$"
-_CALLER_NUMBER = re.compile(CALLER_NUMBER_PATTERN)
-_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
-
-
-class CallInputError(ValueError):
-    """The call's parameters are wrong; `errors` maps each parameter name to what is wrong.
-
-    Parameter names that are not printable text are shown escaped (`\\ud800`) and cut to 40
-    characters. `unknown_left_out` counts unknown parameter names beyond the first
-    `MAX_UNKNOWN_NAMED`, which are not in `errors`, so an answer stays small for any input.
-    """
-
-    def __init__(self, errors: Mapping[str, str], *, unknown_left_out: int = 0) -> None:
-        message = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        if any(v == _UNKNOWN for v in errors.values()):
-            message += f" (the parameters are {', '.join(CALL_PARAMETERS)})"
-        if unknown_left_out:
-            message += f"; {unknown_left_out} more unknown parameter names left out"
-        super().__init__(message)
-        self.errors = dict(errors)
-        self.unknown_left_out = unknown_left_out
-
-
-_UNKNOWN = "unknown parameter"
-
-
-def shown_name(name: str, limit: int = _NAME_ECHO_LENGTH) -> str:
-    """`name` safe to put in an answer or a message: non-printable characters escaped, cut to
-    `limit` characters (40 by default) with "…"."""
-    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in name[: limit + 1])
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _not_a_string(raw: object) -> str:
-    if raw is None:
-        return "must be a string, not null; leave the parameter out instead"
-    if isinstance(raw, bool):
-        return "must be a string, not true or false"
-    if isinstance(raw, int | float):
-        return 'must be a string: write the value in quotes, e.g. "1763719200"'
-    if isinstance(raw, list | tuple):
-        if len(raw) == 1:
-            return "must be a string, not a list"
-        return f"must be one string, not {len(raw)} values (was the parameter sent more than once?)"
-    if isinstance(raw, Mapping):
-        return "must be a string, not an object"
-    return "must be a string"
-
-
-def _text_problem(text: str) -> str | None:
-    bad = _NOT_TEXT.search(text)
-    if bad is None:
-        return None
-    if bad.group() == "\x00":
-        return "contains a NUL character"
-    return f"contains a lone surrogate ({ascii(bad.group())[1:-1]}), which is not Unicode text; send UTF-8"
-
-
-@dataclass(frozen=True)
-class Call:
-    """What the PBX told us about a call, normalized.
-
-    `caller_number_e164` is None for withheld (`anonymous`), internal short and empty numbers;
-    `caller_kind` says which (`integrations.phones.CallerKind`: external, internal, anonymous, empty);
-    `start_time` is aware, in the tenant's time zone.
-    """
-
-    caller_number: str
-    caller_number_e164: str | None
-    anonymous: bool
-    start_time: dt.datetime
-    caller_name: str = ""
-    device_number: str = ""
-    device_name: str = ""
-    ddi_number: str = ""
-    ddi_name: str = ""
-    call_id: str = ""
-    direction: str = ""
-    caller_kind: str = CallerKind.EXTERNAL
-
-    def as_json(self) -> dict[str, Any]:
-        """The call as the matching API returns it."""
-        return {
-            "caller_number": self.caller_number,
-            "caller_number_e164": self.caller_number_e164,
-            "anonymous": self.anonymous,
-            "caller_kind": str(self.caller_kind),
-            "caller_name": self.caller_name,
-            "device_number": self.device_number,
-            "device_name": self.device_name,
-            "ddi_number": self.ddi_number,
-            "ddi_name": self.ddi_name,
-            "start_time": self.start_time.isoformat(timespec="seconds"),
-            "call_id": self.call_id,
-            "direction": self.direction,
-        }
-
-    def properties(self) -> scripts_engine.CallProperties:
-        """The call as the template language sees it (`#(Caller number)` …)."""
-        return scripts_engine.CallProperties(
-            caller_name=self.caller_name,
-            caller_number=self.caller_number_e164 or ("" if self.anonymous else self.caller_number),
-            device_name=self.device_name,
-            device_number=self.device_number,
-            ddi_name=self.ddi_name,
-            ddi_number=self.ddi_number,
-            start_time=self.start_time,
-            call_id=self.call_id,
-            direction=self.direction,
-        )
-
-
-# A call's start time: Unix seconds, or an ISO 8601 date-time (RFC 3339 profile, "T" or a space,
-# seconds and fraction optional, "Z" or an offset, or none for the tenant's zone), or empty for now.
-# Written for Python `re` and ECMA-262 alike: the OpenAPI schema publishes it as `pattern`.
-START_TIME_PATTERN = (
-    r"^(?:[0-9]{1,12}(?:\.[0-9]{1,9})?"
-    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
-    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?)?$"
-)
-_START_TIME = re.compile(START_TIME_PATTERN)
-
-
-def _parse_start_time(value: str, *, tenant: Tenant) -> dt.datetime:
-    if not _START_TIME.fullmatch(value):
-        raise ValueError(
-            f'"{value}" is neither an ISO 8601 date-time (2026-11-21T10:15:00+01:00) nor Unix seconds'
-        )
-    if re.fullmatch(r"[0-9]{1,12}(\.[0-9]+)?", value):
-        return dt.datetime.fromtimestamp(float(value), tz=dt.UTC).astimezone(tenant.zone)
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
-        raise ValueError(
-            f'"{value}" is neither an ISO 8601 date-time (2026-11-21T10:15:00+01:00) nor Unix seconds'
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tenant.zone)
-    return parsed.astimezone(tenant.zone)
-
-
-def call_from_params(*, tenant: Tenant, params: Mapping[str, Any]) -> Call:
-    """Read a call from the API's (or the CLI's) parameters.
-
-    `params` maps parameter names to string values (a JSON object, or a query string/form with
-    each repeated name as a list). Raises `CallInputError` naming each wrong parameter: an
-    unknown name, a value that is not one string, text with a NUL or a lone surrogate, a value
-    longer than `max_length(name)`, a missing or malformed `caller_number` (see
-    `CALLER_NUMBER_PATTERN` and `integrations.phones.read_caller`; national numbers are read in
-    the tenant's country, at most `tenant.internal_number_length` digits are internal), a bad
-    `start_time` or `direction`. An empty `caller_number` is no error: the call's
-    `caller_kind` is "empty" and it matches nothing.
-    """
-    errors: dict[str, str] = {}
-    values: dict[str, str] = {}
-    unknown = 0
-    for name, raw in params.items():
-        if not isinstance(name, str) or name not in CALL_PARAMETERS:
-            unknown += 1
-            if unknown <= MAX_UNKNOWN_NAMED:
-                shown = shown_name(str(name))
-                problem = _text_problem(str(name))
-                errors[shown] = f"{_UNKNOWN}; its name {problem}" if problem else _UNKNOWN
-            continue
-        if not isinstance(raw, str):
-            errors[name] = _not_a_string(raw)
-            continue
-        problem = _text_problem(raw)
-        if problem:
-            errors[name] = problem
-            continue
-        if len(raw) > max_length(name):
-            errors[name] = f"is longer than {max_length(name)} characters"
-            continue
-        if name == "caller_number" and raw.strip() and not _CALLER_NUMBER.search(raw):
-            errors[name] = (
-                f'"{raw}" contains characters that do not belong in a phone number; send digits with '
-                "optional + ( ) - . / and spaces, an extension, or anonymous for a withheld number"
-            )
-            continue
-        values[name] = raw.strip()
-
-    caller_number = values.get("caller_number", "")
-    e164: str | None = None
-    kind = CallerKind.EMPTY
-    if "caller_number" not in errors:
-        if "caller_number" not in params:
-            errors["caller_number"] = "is required; send anonymous for a withheld number"
-        else:
-            try:
-                reading = read_caller(
-                    caller_number, country=tenant.country, internal_length=tenant.internal_number_length
-                )
-            except PhoneNumberError as exc:
-                errors["caller_number"] = str(exc)
-            else:
-                kind = reading.kind
-                e164 = reading.number.e164 if reading.number else None
-
-    start_time = timezone.now().astimezone(tenant.zone)
-    if values.get("start_time"):
-        try:
-            start_time = _parse_start_time(values["start_time"], tenant=tenant)
-        except (ValueError, OverflowError, OSError) as exc:
-            errors["start_time"] = str(exc)
-
-    direction = values.get("direction", "").lower()
-    if direction and direction not in {"in", "out"}:
-        errors["direction"] = f'"{values["direction"]}" is not "in" or "out"'
-
-    if errors:
-        raise CallInputError(errors, unknown_left_out=max(0, unknown - MAX_UNKNOWN_NAMED))
-    return Call(
-        caller_number=caller_number,
-        caller_number_e164=e164,
-        anonymous=kind == CallerKind.ANONYMOUS,
-        start_time=start_time,
-        caller_name=values.get("caller_name", ""),
-        device_number=values.get("device_number", ""),
-        device_name=values.get("device_name", ""),
-        ddi_number=values.get("ddi_number", ""),
-        ddi_name=values.get("ddi_name", ""),
-        call_id=values.get("call_id", ""),
-        direction=direction,
-        caller_kind=kind,
-    )
+# The call contract lives in integrations.calls; these names are kept here for their many users.
+__all__ = [
+    "CALLER_NUMBER_PATTERN",
+    "CALL_PARAMETERS",
+    "START_TIME_PATTERN",
+    "Call",
+    "CallInputError",
+    "call_from_params",
+    "max_length",
+    "shown_name",
+]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -411,7 +156,7 @@ def match_call(*, tenant: Tenant, call: Call) -> dict[str, Any]:
 def match_call_explained(*, tenant: Tenant, call: Call) -> tuple[dict[str, Any], dict[str, Any]]:
     """`match_call`'s answer (the same code path) and the reasons for it, for the test-lookup page.
 
-    Reasons: `{"number": {"as_sent", "e164", "kind", "text"}, "ignored": {"number", "kind",
+    Reasons: `{"number": {"as_sent", "e164", "extension", "kind", "text"}, "ignored": {"number", "kind",
     "action", "note"} | None, "integrations": [{"id", "name", "preset", "position", "state":
     "searched"|"disabled"|"held"|"live"|"screen_pop", "records": int, "returned": int, "reason"}],
     "scripts": [{"script_id", "name", "integration_id", "record", "rendered", "reason"}]}`.
@@ -433,9 +178,11 @@ def match_call_for_event(*, tenant: Tenant, call: Call, event: str) -> tuple[dic
 def _answer(
     *, tenant: Tenant, call: Call, why: _Why | None, server_scripts: list[Script] | None = None
 ) -> dict[str, Any]:
-    from integrations.ignore_list import caller_ignored
-
-    ignored = caller_ignored(tenant, call.caller_number_e164)
+    # The tenant's integrations, scripts and ignore list come from this process's copy at the
+    # version `tenant` was read with (integrations.match_config); the phone cache is one query.
+    version, rows = _cache_lookup(tenant=tenant, e164=call.caller_number_e164 or "")
+    config = match_config(tenant, version=version)
+    ignored = config.ignored_entry(call.caller_number_e164)
     answer: dict[str, Any] = {
         "call": call.as_json(),
         "matches": [],
@@ -449,35 +196,31 @@ def _answer(
         return answer
     entries: list[PhoneCacheEntry] = []
     if call.caller_number_e164:
-        entries = list(
-            PhoneCacheEntry.objects.filter(
-                tenant=tenant,
-                integration__tenant=tenant,
-                e164=call.caller_number_e164,
-                integration__enabled=True,
-                integration__lookup_mode=LookupMode.CACHED,
-                generation=F("integration__cache_generation"),
-            ).select_related("integration")
-        )
+        entries = _cached_entries(tenant=tenant, e164=call.caller_number_e164, rows=rows, config=config)
     live: set[int] = set()
     lookups: list[dict[str, Any]] = []
-    if call.caller_number_e164:
-        live_entries, lookups = _live_lookups(tenant=tenant, e164=call.caller_number_e164)
+    live_integrations: list[Integration] = []
+    if call.caller_number_e164 and config.live_ids:
+        live_integrations = _live_integrations(tenant)
+        live_entries, lookups = _live_lookups(
+            tenant=tenant, e164=call.caller_number_e164, integrations=live_integrations
+        )
         entries.extend(live_entries)
         live = {entry.integration_id for entry in live_entries}
     fallback = False
     if call.caller_number_e164 and not entries:
-        entries = _main_number_entries(tenant=tenant, e164=call.caller_number_e164)
+        if any(row.fallback_to_main_number and row.enabled for row in config.integrations.values()):
+            entries = _main_number_entries(tenant=tenant, e164=call.caller_number_e164)
+        if not entries and live_integrations:
+            entries = _live_main_number_entries(
+                tenant=tenant, e164=call.caller_number_e164, integrations=live_integrations
+            )
+            live = {entry.integration_id for entry in entries}
         fallback = bool(entries)
-    # One query for every script of the call: links render into the answer; the server-request
-    # ones go to `server_scripts` for the caller to queue (`match_call_for_event`).
+    # Every script of the call from the same copy: links render into the answer; the
+    # server-request ones go to `server_scripts` for the caller to queue (`match_call_for_event`).
     scripts: list[Script] = []
-    for script in (
-        Script.objects.filter(tenant=tenant)
-        .filter(Q(integration__isnull=True) | Q(integration__enabled=True, integration__tenant=tenant))
-        .select_related("integration")
-        .order_by("position", "id")
-    ):
+    for script in config.scripts:
         if script.kind == ScriptKind.LINK:
             scripts.append(script)
         elif server_scripts is not None:
@@ -577,7 +320,10 @@ def _reasons(*, tenant: Tenant, call: Call, answer: Mapping[str, Any], why: _Why
 
     kind = caller_kind(call)
     if kind == "external":
-        text = f"read as {call.caller_number_e164} (E.164), with {tenant.country} as the default country"
+        text = f"read as {call.caller_number_e164} (E.164)"
+        if call.caller_extension:
+            text += f", extension {call.caller_extension} (kept apart: the number is matched without it)"
+        text += f", with {tenant.country} as the default country"
     else:
         text = _KIND_TEXT.get(kind, kind)
     ignored = caller_ignored(tenant, call.caller_number_e164) if answer["ignored"] else None
@@ -614,6 +360,7 @@ def _reasons(*, tenant: Tenant, call: Call, answer: Mapping[str, Any], why: _Why
         "number": {
             "as_sent": call.caller_number,
             "e164": call.caller_number_e164,
+            "extension": call.caller_extension,
             "kind": kind,
             "text": text,
         },
@@ -690,10 +437,91 @@ def _integration_reason(
     return f"no record: the number is not in its cache of {count} number{'' if count == 1 else 's'}" + held
 
 
+_CACHE_COLUMNS = (
+    "id",
+    "integration_id",
+    "extension",
+    "number_as_written",
+    "number_type",
+    "record_id",
+    "record_type",
+    "display_name",
+    "record_url",
+    "fields",
+)
+
+
+# A call's one query, written out so that a call does not build and compile it again (about 1 ms
+# of the answer's time): the tenant's `match_config_version` (first row, the other columns NULL),
+# then the phone-cache rows of the number, as the ORM filter `tenant=…, integration__tenant=…,
+# e164=…, integration__enabled=True, integration__lookup_mode="cached",
+# generation=F("integration__cache_generation")` would give them, on the (tenant, e164) index.
+# tests/test_match_config.py checks the table and column names against the models.
+_CACHE_COLUMNS = (
+    "id",
+    "integration_id",
+    "extension",
+    "number_as_written",
+    "number_type",
+    "record_id",
+    "record_type",
+    "display_name",
+    "record_url",
+    "fields",
+)
+CACHE_QUERY = (
+    "SELECT t.match_config_version, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+    "FROM configurator_tenant t WHERE t.id = %s "
+    "UNION ALL "
+    "SELECT NULL, c.id, c.integration_id, c.extension, c.number_as_written, c.number_type, c.record_id, "
+    "c.record_type, c.display_name, c.record_url, c.fields "
+    "FROM integrations_phonecacheentry c JOIN integrations_integration i ON i.id = c.integration_id "
+    "WHERE c.tenant_id = %s AND c.e164 = %s AND i.tenant_id = %s AND i.enabled = %s "
+    "AND i.lookup_mode = %s AND c.generation = i.cache_generation"
+)
+
+
+def _cache_lookup(*, tenant: Tenant, e164: str) -> tuple[int | None, list[tuple[Any, ...]]]:
+    """One query: the tenant's matching-configuration version (None when the tenant is gone) and
+    the phone-cache rows of `e164` ("" for none) in its enabled cached integrations' current
+    generations, as tuples in `_CACHE_COLUMNS` order."""
+    with connection.cursor() as cursor:
+        cursor.execute(CACHE_QUERY, [tenant.pk, tenant.pk, e164, tenant.pk, True, LookupMode.CACHED])
+        rows = cursor.fetchall()
+    version = next((int(row[0]) for row in rows if row[0] is not None), None)
+    return version, [row[1:] for row in rows if row[0] is None]
+
+
+def _cached_entries(
+    *, tenant: Tenant, e164: str, rows: list[tuple[Any, ...]], config: MatchConfig
+) -> list[PhoneCacheEntry]:
+    """`_cache_lookup`'s rows as (read-only) `PhoneCacheEntry`s, each with `integration` from
+    `config`."""
+    entries = []
+    for row in rows:
+        values = dict(zip(_CACHE_COLUMNS, row, strict=True))
+        integration = config.integrations.get(values["integration_id"])
+        if integration is None:  # created after this copy was loaded; it is read next call
+            continue
+        fields = values["fields"]
+        if not isinstance(fields, dict):
+            fields = json.loads(fields) if fields else {}
+        entry = PhoneCacheEntry(
+            tenant_id=tenant.pk,
+            e164=e164,
+            generation=integration.cache_generation,
+            **{**values, "fields": fields},
+        )
+        entry.integration = integration
+        entries.append(entry)
+    return entries
+
+
 def _main_number_entries(*, tenant: Tenant, e164: str) -> list[PhoneCacheEntry]:
     """The cached rows of the company's main number, for a caller whose full number is in no CRM.
 
-    Only integrations with `fallback_to_main_number` on take part (phone cache only). The main
+    Only cached integrations with `fallback_to_main_number` on take part (`_live_main_number_entries`
+    asks the live ones). The main
     number is the longest stored number that is `e164` without its last
     1..`MAIN_NUMBER_MAX_EXTENSION_DIGITS` digits (`integrations.phones.main_number_candidates`);
     its rows are returned, [] when none is stored.
@@ -725,25 +553,52 @@ def _settings_fingerprint(integration: Integration) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _live_lookups(*, tenant: Tenant, e164: str) -> tuple[list[PhoneCacheEntry], list[dict[str, Any]]]:
-    """Ask each enabled live integration of the tenant for `e164`, one after the other.
-
-    All of them share one budget of `LIVE_LOOKUP_TIMEOUT_SECONDS`: each request gets what is
-    left of it (no retries), and an integration reached after the budget is used up is not
-    asked ("timeout"). Answers are cached per (integration, E.164) for
-    `LIVE_LOOKUP_CACHE_SECONDS`; failures are not cached. Returns unsaved `PhoneCacheEntry`s
-    (with `integration` set) and one status per live integration:
-    `{"integration_id", "status": "ok"|"timeout"|"error", "cached": bool, "message"}`.
-    """
-    integrations = list(
+def _live_integrations(tenant: Tenant) -> list[Integration]:
+    """The tenant's enabled live-lookup integrations, in the admin's order."""
+    return list(
         Integration.objects.filter(tenant=tenant, enabled=True, lookup_mode=LookupMode.LIVE).order_by(
             "position", "id"
         )
     )
+
+
+def _live_main_number_entries(
+    *, tenant: Tenant, e164: str, integrations: list[Integration]
+) -> list[PhoneCacheEntry]:
+    """The live-lookup twin of `_main_number_entries`: the live integrations with
+    `fallback_to_main_number` on are asked for the main numbers `e164` may be an extension of,
+    longest first (`main_number_candidates`), until one has records. Every question shares one
+    `LIVE_LOOKUP_TIMEOUT_SECONDS` budget and the per-number cache; failures and timeouts count as
+    no record (the answer's `lookups` already reports each live integration's full-number lookup)."""
+    candidates = [i for i in integrations if i.fallback_to_main_number]
+    if not candidates:
+        return []
+    deadline = time.monotonic() + float(settings.LIVE_LOOKUP_TIMEOUT_SECONDS)
+    for number in main_number_candidates(e164):
+        entries, _ = _live_lookups(tenant=tenant, e164=number, integrations=candidates, deadline=deadline)
+        if entries:
+            return entries
+    return []
+
+
+def _live_lookups(
+    *, tenant: Tenant, e164: str, integrations: list[Integration], deadline: float | None = None
+) -> tuple[list[PhoneCacheEntry], list[dict[str, Any]]]:
+    """Ask each of the tenant's live `integrations` (`_live_integrations`) for `e164`, one after
+    the other.
+
+    All of them share one budget of `LIVE_LOOKUP_TIMEOUT_SECONDS` (or end at the `deadline` given,
+    `time.monotonic()` seconds): each request gets what is left of it (no retries), and an
+    integration reached after the budget is used up is not asked ("timeout"). Answers are cached
+    per (integration, E.164) for `LIVE_LOOKUP_CACHE_SECONDS`; failures are not cached. Returns
+    unsaved `PhoneCacheEntry`s (with `integration` set) and one status per live integration:
+    `{"integration_id", "status": "ok"|"timeout"|"error", "cached": bool, "message"}`.
+    """
     if not integrations:
         return [], []
     budget = float(settings.LIVE_LOOKUP_TIMEOUT_SECONDS)
-    deadline = time.monotonic() + budget
+    if deadline is None:
+        deadline = time.monotonic() + budget
     entries: list[PhoneCacheEntry] = []
     statuses: list[dict[str, Any]] = []
     for integration in integrations:

@@ -24,8 +24,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from configurator.forms import BootstrapFormMixin
 from configurator.models import Tenant
 from configurator.views import example_caller_number, render_page, tenant_admin_required
+from integrations.calls import CallInputError, call_from_params, max_length
 from integrations.ignore_list import ignored_number_add, ignored_number_list, ignored_number_remove
-from integrations.matching import CallInputError, call_from_params, match_call_explained, max_length
+from integrations.matching import match_call_explained
 from integrations.models import IgnoreAction, IgnoreKind, Integration
 from integrations.selectors import integration_get
 from integrations.several_matches import (

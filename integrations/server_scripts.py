@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 
 import scripts_engine
 from configurator.models import Tenant
+from integrations.calls import Call
 from integrations.http import connector_client
 from integrations.matching import script_applies, script_has_phone_data
 from integrations.models import (
@@ -251,15 +252,17 @@ def _check_body(body: str, *, body_encoding: str, http_method: str, record_field
     template = _template(body, record_fields, "Body")
     # Values with quotes, a backslash and a line break: a body that stays JSON with these stays
     # JSON with any values.
-    sample = scripts_engine.CallProperties(
-        caller_name='A "b"\\\n',
+    sample = Call(
         caller_number="+31201234567",
+        caller_number_e164="+31201234567",
+        anonymous=False,
+        start_time=timezone.now(),
+        caller_name='A "b"\\\n',
         device_name='"',
         device_number="1",
         ddi_name="x",
         ddi_number="+31201234567",
-        start_time=timezone.now(),
-    )
+    ).properties()
     record = dict.fromkeys(record_fields or (), '"x"\n')
     parts = scripts_engine.render_parts(template, call=sample, record=record, country="NL")
     text, starts = _json_text(parts)
@@ -343,25 +346,7 @@ class RenderedRequest:
 
 
 def _properties(call_json: Mapping[str, Any]) -> scripts_engine.CallProperties:
-    start: dt.datetime | None = None
-    try:
-        start = dt.datetime.fromisoformat(str(call_json.get("start_time", "")))
-    except ValueError:
-        start = None
-    number = call_json.get("caller_number_e164") or (
-        "" if call_json.get("anonymous") else str(call_json.get("caller_number", ""))
-    )
-    return scripts_engine.CallProperties(
-        caller_name=str(call_json.get("caller_name", "")),
-        caller_number=str(number),
-        device_name=str(call_json.get("device_name", "")),
-        device_number=str(call_json.get("device_number", "")),
-        ddi_name=str(call_json.get("ddi_name", "")),
-        ddi_number=str(call_json.get("ddi_number", "")),
-        start_time=start,
-        call_id=str(call_json.get("call_id", "")),
-        direction=str(call_json.get("direction", "")),
-    )
+    return Call.from_json(call_json).properties()
 
 
 def server_request_render(

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 import scripts_engine
 from configurator.models import Tenant
 from configurator.views import example_caller_number, render_page, sidebar_integrations, tenant_admin_required
+from integrations.calls import Call, CallInputError, call_from_params
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.phonebook import PhoneBookConnector
 from integrations.forms import (
@@ -32,7 +33,6 @@ from integrations.forms import (
     PresetSettingsForm,
     ScriptForm,
 )
-from integrations.matching import Call, CallInputError, call_from_params
 from integrations.models import (
     BodyEncoding,
     CallEvent,

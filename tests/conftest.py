@@ -86,6 +86,13 @@ def _empty_cache() -> None:
 
     for cache in caches.all():
         cache.clear()
+    # Matching's per-process copies of tenants' configuration (integrations.match_config): a
+    # rolled-back test's tenant id is reused by the next test on SQLite.
+    from integrations.api_key_cache import api_keys_forget
+    from integrations.match_config import match_config_forget
+
+    match_config_forget()
+    api_keys_forget()
 
 
 @pytest.fixture(autouse=True)

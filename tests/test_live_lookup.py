@@ -10,11 +10,16 @@ from typing import Any
 import httpx
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.test import Client
 
 from integrations.models import Integration, LookupMode
-from integrations.services import integration_create, integration_set_lookup_mode
+from integrations.services import (
+    integration_create,
+    integration_set_lookup_mode,
+    integration_set_number_reading,
+)
 from integrations.sync import phone_cache_sync
 from tests.carddav_double import CardDavDouble, vcard
 from tests.live_lookup_server import SearchApi, search_api_server
@@ -238,3 +243,45 @@ def test_lookup_target_fills_the_placeholders():
     assert lookup_target("/s?p={number}", "+31201234567") == "/s?p=%2B31201234567"
     assert lookup_target("/s/{digits}", "+31201234567") == "/s/31201234567"
     assert lookup_target("/s?n={national}", "+31201234567") == "/s?n=0201234567"
+
+
+def test_a_live_integration_falls_back_to_the_main_number_when_the_admin_turned_it_on(
+    allow_private_addresses, tenant, api_key, crm
+):
+    # Acme's main number is +31 20 555 0100; the caller rings from its extension 12.
+    crm.contacts = [
+        *crm.contacts,
+        {"id": "c4", "name": "Acme reception", "phones": [{"number": "+31 20 555 0100"}]},
+    ]
+    integration = _live(tenant, crm.base_url)
+
+    before = _get(api_key[1], caller_number="+31 20 555 010012")
+    assert before["matches"] == []
+
+    integration_set_number_reading(
+        tenant=tenant, integration=integration, region="", fallback_to_main_number=True
+    )
+    cache.clear()
+    body = _get(api_key[1], caller_number="+31 20 555 010012")
+
+    [match] = body["matches"]
+    assert match["fallback"] is True
+    assert match["source"] == "live"
+    assert match["record"]["id"] == "c4"
+    assert body["lookups"] == [
+        {"integration_id": integration.pk, "status": "ok", "cached": False, "message": ""}
+    ]
+
+
+def test_the_live_fallback_never_beats_a_record_with_the_full_number(
+    allow_private_addresses, tenant, api_key, crm
+):
+    integration = _live(tenant, crm.base_url)
+    integration_set_number_reading(
+        tenant=tenant, integration=integration, region="", fallback_to_main_number=True
+    )
+    crm.contacts = [*crm.contacts, {"id": "c3", "name": "Klaas", "phones": [{"number": "+31 20 765 432112"}]}]
+
+    body = _get(api_key[1], caller_number="+31 20 765 432112")
+
+    assert [(m["record"]["id"], m["fallback"]) for m in body["matches"]] == [("c3", False)]

@@ -24,8 +24,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from integrations import journal as call_journal
-from integrations.models import Integration
-from integrations.pbx import base as pbx_base
+from integrations.ignore_list import ignored_number_add
+from integrations.models import IgnoreAction, Integration
 from integrations.pbx.base import country_code_first
 from integrations.pbx.models import PbxSender
 from integrations.pbx.placetel import placetel_signature
@@ -99,17 +99,6 @@ def journal(monkeypatch) -> list[dict[str, Any]]:
     return calls
 
 
-def _reject_answer(**kwargs: Any) -> dict[str, Any]:
-    return {
-        "call": {},
-        "matches": [],
-        "actions": [],
-        "lookups": [],
-        "ignored": True,
-        "ignore_action": "reject",
-    }
-
-
 # --- Zammad generic CTI -------------------------------------------------------------------------
 
 
@@ -180,8 +169,8 @@ def test_zammad_json_events_newcall_answer_hangup_are_all_acknowledged(zammad, a
     assert journal[2]["answer"] == {"match": None, "sent": "{}"}
 
 
-def test_zammad_rejects_a_caller_the_ignore_list_rejects(zammad, monkeypatch):
-    monkeypatch.setattr(pbx_base, "match_call", lambda **kwargs: _reject_answer())
+def test_zammad_rejects_a_caller_the_ignore_list_rejects(zammad):
+    ignored_number_add(tenant=zammad.tenant, number="+493055571600", action=IgnoreAction.REJECT)
     body = "event=newCall&from=493055571600&to=491711234567890&direction=in&callId=5&user[]=Alice"
 
     response = post(zammad, body, FORM)
@@ -190,10 +179,8 @@ def test_zammad_rejects_a_caller_the_ignore_list_rejects(zammad, monkeypatch):
     assert response.json() == {"action": "reject", "reason": "busy"}
 
 
-def test_zammad_ignored_without_reject_is_an_empty_object(zammad, monkeypatch):
-    monkeypatch.setattr(
-        pbx_base, "match_call", lambda **kwargs: {**_reject_answer(), "ignore_action": "ignore"}
-    )
+def test_zammad_ignored_without_reject_is_an_empty_object(zammad):
+    ignored_number_add(tenant=zammad.tenant, number="+493055571600", action=IgnoreAction.IGNORE)
     response = post(zammad, "event=newCall&from=493055571600&to=4930&direction=in&callId=6", FORM)
     assert response.json() == {}
 
@@ -303,8 +290,8 @@ def test_placetel_other_events_are_acknowledged_without_a_match(placetel, addres
     assert journal[0]["event"] == fields["event"]
 
 
-def test_placetel_rejects_a_caller_the_ignore_list_rejects(placetel, monkeypatch):
-    monkeypatch.setattr(pbx_base, "match_call", lambda **kwargs: _reject_answer())
+def test_placetel_rejects_a_caller_the_ignore_list_rejects(placetel):
+    ignored_number_add(tenant=placetel.tenant, number="+4922129191999", action=IgnoreAction.REJECT)
     response = signed_post(placetel, "event=IncomingCall&from=022129191999&to=0221&call_id=ab12")
     assert response.status_code == 200
     assert b'<Response><Reject reason="busy"/></Response>' in response.content
@@ -425,8 +412,8 @@ def test_sipgate_answer_and_hangup_are_acknowledged(sipgate, sipgate_key, journa
     assert [e["answer"]["match"] for e in journal] == [None, None]
 
 
-def test_sipgate_rejects_a_caller_the_ignore_list_rejects(sipgate, sipgate_key, monkeypatch):
-    monkeypatch.setattr(pbx_base, "match_call", lambda **kwargs: _reject_answer())
+def test_sipgate_rejects_a_caller_the_ignore_list_rejects(sipgate, sipgate_key):
+    ignored_number_add(tenant=sipgate.tenant, number="+492111234567", action=IgnoreAction.REJECT)
     body = "event=newCall&from=492111234567&to=4915791234567&direction=in&callId=7&user[]=Alice"
     response = sipgate_post(sipgate, body, sipgate_key)
     assert response.status_code == 200

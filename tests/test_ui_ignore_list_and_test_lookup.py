@@ -165,6 +165,14 @@ def test_the_test_lookup_explains_a_withheld_caller_and_skipped_scripts(admin_cl
     assert "it uses the caller number, which was withheld" in page
 
 
+@pytest.mark.parametrize(
+    "sent", ["tel:+31-20-123-4567;ext=12", "020 123 4567 x12", "+31 20 123 4567 ext. 12"]
+)
+def test_the_test_lookup_shows_the_extension_kept_apart_from_the_number(admin_client, sent):
+    page = admin_client.get(TEST_LOOKUP, {"caller_number": sent}).content.decode()
+    assert "read as +31201234567 (E.164), extension 12 (kept apart" in page
+
+
 def test_the_test_lookup_explains_an_ignored_caller(admin_client, tenant):
     ignored_number_add(tenant=tenant, number="+3120", kind="prefix", action="reject", note="Amsterdam spam")
     response = admin_client.get(TEST_LOOKUP, {"caller_number": "020 123 4567"})

@@ -27,10 +27,13 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.datastructures import MultiValueDict
 from rest_framework.exceptions import APIException
 
+from agents import live as agents_live
 from configurator.models import Tenant
 from integrations import journal
 from integrations.api_parsers import decode_utf8, parse_json_body, parse_urlencoded, read_limited_body
-from integrations.matching import CallInputError, call_from_params, match_call, shown_name
+from integrations.calls import CallInputError, call_from_params, shown_name
+from integrations.matching import match_call, match_call_for_event
+from integrations.models import Script
 from integrations.pbx.models import PbxSender
 from integrations.server_scripts import pbx_call_event, server_scripts_for, server_scripts_queue
 
@@ -316,18 +319,25 @@ def _safe_data(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _server_scripts(
-    handler: PbxFormatHandler, *, tenant: Tenant, event: PbxEvent, answer: Mapping[str, Any] | None
+    handler: PbxFormatHandler,
+    *,
+    tenant: Tenant,
+    event: PbxEvent,
+    answer: Mapping[str, Any] | None,
+    scripts: list[Script] | None,
 ) -> None:
     """Queue the scripts the server runs for this event (`integrations.server_scripts`).
 
-    Call start uses the event's match; answered and ended events are matched here only when a
-    script fires on them. Never raises: a script never changes what the PBX is answered.
+    Call start passes the event's match and the scripts read with it (`match_call_for_event`);
+    answered and ended events (`scripts` None) read theirs here and are matched only when a script
+    fires on them. Never raises: a script never changes what the PBX is answered.
     """
     call_event = pbx_call_event(handler.slug, event.name, incoming=event.incoming)
     if call_event is None:
         return
     try:
-        scripts = server_scripts_for(tenant=tenant, event=call_event)
+        if scripts is None:
+            scripts = server_scripts_for(tenant=tenant, event=call_event)
         if not scripts:
             return
         if answer is None:
@@ -366,6 +376,7 @@ def handle_event(handler: PbxFormatHandler, *, request: HttpRequest, token: str)
     data: dict[str, Any] = {}
     event: PbxEvent | None = None
     answer: dict[str, Any] | None = None
+    scripts: list[Script] | None = None
     try:
         if not sender.enabled:
             raise PbxError(handler.disabled_status, "This PBX sender is disabled in the CTI Configurator.")
@@ -388,10 +399,17 @@ def handle_event(handler: PbxFormatHandler, *, request: HttpRequest, token: str)
                 call = call_from_params(tenant=sender.tenant, params=dict(event.params))
             except CallInputError as exc:
                 raise PbxError(handler.bad_payload_status, f"Bad call data: {exc}.") from None
-            answer = match_call(tenant=sender.tenant, call=call)
+            # One script query serves the answer and the server-run scripts of the call's start.
+            call_event = pbx_call_event(handler.slug, event.name, incoming=True) or ""
+            answer, scripts = match_call_for_event(tenant=sender.tenant, call=call, event=call_event)
         response = handler.render(event=event, answer=answer)
         if response.status_code < 400:
-            _server_scripts(handler, tenant=sender.tenant, event=event, answer=answer)
+            _server_scripts(handler, tenant=sender.tenant, event=event, answer=answer, scripts=scripts)
+            # The agents' live page (sent after this response, like the call log).
+            agents_live.pbx_event_received(
+                tenant=sender.tenant, source=f"pbx:{sender.pk}", format_slug=handler.slug,
+                event=event, data=data, answer=answer,
+            )  # fmt: skip
     except PbxError as error:
         response = handler.error(error)
     _journal(
