@@ -170,6 +170,7 @@ PAGES: dict[str, Callable[[Page, World], Any]] = {
     "ignore list": visit("/ignore-list/"),
     "test lookup": visit("/test-lookup/?caller_number=%2B31201234567"),
     "connect your PBX": visit("/pbx/"),
+    "agents": visit("/agents/"),
     "API keys": visit("/api-keys/"),
     "revoke an API key": lambda page, world: page.goto(f"/api-keys/{world.api_key_prefix}/revoke/confirm/"),
     "audit log": visit("/audit-log/"),
