@@ -6,9 +6,10 @@ live in `integrations.services`, whose `ValidationError`s the views put back on 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django import forms
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -16,10 +17,7 @@ from configurator.forms import BootstrapFormMixin
 from integrations.models import BodyEncoding, CallEvent, HttpMethod, ScriptKind
 from integrations.presets import Preset, ScriptApplies, SettingKind
 
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
-
-APPLIES_LABELS: dict[str, StrOrPromise] = {
+APPLIES_LABELS: dict[str, str | Promise] = {
     ScriptApplies.ON_MATCH: gettext_lazy("On match (the caller was found in a CRM)"),
     ScriptApplies.ON_NO_MATCH: gettext_lazy("On no match (the caller was not found)"),
     ScriptApplies.ALWAYS: gettext_lazy("Always"),

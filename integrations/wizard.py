@@ -14,7 +14,7 @@ of the notification fields and htmx the live script preview.
 from __future__ import annotations
 
 import secrets as secrets_module
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from cryptography.fernet import InvalidToken
@@ -25,6 +25,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -50,12 +51,9 @@ from integrations.services import (
     script_validate,
 )
 
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
-
 SESSION_KEY = "integration_wizards"
 MAX_WIZARDS = 10  # per session; the oldest is dropped when an eleventh starts
-STEPS: tuple[tuple[str, StrOrPromise], ...] = (
+STEPS: tuple[tuple[str, str | Promise], ...] = (
     ("preset", gettext_lazy("Choose preset")),
     ("settings", gettext_lazy("CRM configuration")),
     ("fields", gettext_lazy("Call notification")),
