@@ -6,6 +6,7 @@ import re
 
 from django import forms
 from django.contrib.auth.forms import SetPasswordForm
+from django.utils.translation import gettext_lazy
 
 from configurator.forms import BootstrapFormMixin
 
@@ -19,33 +20,45 @@ class AgentTargetsForm(BootstrapFormMixin, forms.Form):
     """The name colleagues see and the devices, DDIs and queues whose calls the agent is shown."""
 
     display_name = forms.CharField(
-        max_length=100, label="Name", help_text="Shown to colleagues: “answered by …”."
+        max_length=100,
+        label=gettext_lazy("Name"),
+        help_text=gettext_lazy("Shown to colleagues: “answered by …”."),
     )
     devices = forms.CharField(
         required=False,
-        label="Devices / extensions",
+        label=gettext_lazy("Devices / extensions"),
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="The numbers (or user names) the PBX sends for this agent's phones, one per line: 201",
+        help_text=gettext_lazy(
+            "The numbers (or user names) the PBX sends for this agent's phones, one per line: 201"
+        ),
     )
     ddis = forms.CharField(
         required=False,
-        label="DDIs",
+        label=gettext_lazy("DDIs"),
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Numbers callers dial whose calls this agent also sees (a sales number): +31 20 555 0100",
+        help_text=gettext_lazy(
+            "Numbers callers dial whose calls this agent also sees (a sales number): +31 20 555 0100"
+        ),
     )
     queues = forms.CharField(
         required=False,
-        label="Queues",
+        label=gettext_lazy("Queues"),
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Queue names as the PBX sends them (Zammad's queue, the match API's ddi_name).",
+        help_text=gettext_lazy(
+            "Queue names as the PBX sends them (Zammad's queue, the match API's ddi_name)."
+        ),
     )
 
 
 class AgentInviteForm(AgentTargetsForm):
     """A new agent: their user name and e-mail, then the targets."""
 
-    username = forms.CharField(max_length=150, label="User name", help_text="What the agent signs in with.")
-    email = forms.EmailField(required=False, label="E-mail (optional)")
+    username = forms.CharField(
+        max_length=150,
+        label=gettext_lazy("User name"),
+        help_text=gettext_lazy("What the agent signs in with."),
+    )
+    email = forms.EmailField(required=False, label=gettext_lazy("E-mail (optional)"))
 
     field_order = ["username", "display_name", "email", "devices", "ddis", "queues"]
 

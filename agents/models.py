@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from configurator.models import Tenant
 
@@ -32,9 +33,9 @@ class AgentProfile(models.Model):
 class TargetKind(models.TextChoices):
     """What a call is matched by: the device that rings, the number dialled, or the queue."""
 
-    DEVICE = "device", "Device / extension"
-    DDI = "ddi", "DDI (number dialled)"
-    QUEUE = "queue", "Queue"
+    DEVICE = "device", gettext_lazy("Device / extension")
+    DDI = "ddi", gettext_lazy("DDI (number dialled)")
+    QUEUE = "queue", gettext_lazy("Queue")
 
 
 class AgentTarget(models.Model):
@@ -63,10 +64,10 @@ class AgentTarget(models.Model):
 class CallState(models.TextChoices):
     """Where a call is: ringing, answered, ended after an answer, or missed (ended unanswered)."""
 
-    RINGING = "ringing", "Ringing"
-    ANSWERED = "answered", "Answered"
-    ENDED = "ended", "Ended"
-    MISSED = "missed", "Missed"
+    RINGING = "ringing", gettext_lazy("Ringing")
+    ANSWERED = "answered", gettext_lazy("Answered")
+    ENDED = "ended", gettext_lazy("Ended")
+    MISSED = "missed", gettext_lazy("Missed")
 
 
 class AgentCall(models.Model):

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from agents.live import agent_disconnect
 from agents.models import AgentProfile, AgentTarget, TargetKind
@@ -34,7 +35,7 @@ def _targets(
         except ValueError as exc:
             errors.setdefault(f"{kind}s", []).append(str(exc))
     if len(out) > MAX_TARGETS:
-        errors.setdefault(f"{kind}s", []).append(f"At most {MAX_TARGETS} per agent.")
+        errors.setdefault(f"{kind}s", []).append(_("At most %(count)s per agent.") % {"count": MAX_TARGETS})
     return out
 
 
@@ -89,9 +90,9 @@ def agent_invite(
     username = username.strip()
     user_model = get_user_model()
     if not username:
-        raise ValidationError({"username": "Enter a user name."})
+        raise ValidationError({"username": _("Enter a user name.")})
     if user_model.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": f"The user name “{username[:40]}” is taken."})
+        raise ValidationError({"username": _("The user name “%(name)s” is taken.") % {"name": username[:40]}})
     user = user_model.objects.create_user(username=username, email=email.strip(), password=None)
     TenantMembership.objects.create(user=user, tenant=tenant, is_tenant_admin=False)
     agent = AgentProfile.objects.create(
@@ -105,7 +106,7 @@ def agent_rename(*, tenant: Tenant, agent_id: int, display_name: str) -> AgentPr
     """Change the name colleagues see; raises ValidationError for an empty name."""
     name = display_name.strip()[:100]
     if not name:
-        raise ValidationError({"display_name": "Enter the name colleagues see."})
+        raise ValidationError({"display_name": _("Enter the name colleagues see.")})
     agent = AgentProfile.objects.get(tenant=tenant, pk=agent_id)
     agent.display_name = name
     agent.save(update_fields=["display_name"])
@@ -127,7 +128,7 @@ def agent_set_active(*, tenant: Tenant, agent_id: int, active: bool) -> AgentPro
     agent = AgentProfile.objects.select_related("user").get(tenant=tenant, pk=agent_id)
     membership = TenantMembership.objects.filter(user_id=agent.user_id, tenant=tenant).first()
     if membership is not None and membership.is_tenant_admin:
-        raise ValidationError("A tenant admin's account is managed by your provider.")
+        raise ValidationError(_("A tenant admin's account is managed by your provider."))
     if agent.user.is_active != active:
         agent.user.is_active = active
         agent.user.save(update_fields=["is_active"])

@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse, reverse_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from agents.forms import AgentInviteForm, AgentSetPasswordForm, AgentTargetsForm, split_lines
@@ -69,8 +70,47 @@ def agent_page(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
     return TemplateResponse(
         request,
         "agents/agent_page.html",
-        {"agent": agent, "tenant": agent.tenant, "targets": list(agent.targets.order_by("kind", "value"))},
+        {
+            "agent": agent,
+            "tenant": agent.tenant,
+            "targets": list(agent.targets.order_by("kind", "value")),
+            "texts": agent_page_texts(),
+        },
     )
+
+
+def agent_page_texts() -> dict[str, str]:
+    """The words agent.js writes on the cards, in the agent's language (the page embeds them with
+    json_script); `%(name)s` parts are filled in by the script."""
+    return {
+        "ringing": _("Ringing"),
+        "answered": _("Answered"),
+        "ended": _("Ended"),
+        "missed": _("Missed"),
+        "withheld": _("Withheld number"),
+        "incoming": _("Incoming call"),
+        "by_you": _("%(state)s by you"),
+        "by_name": _("%(state)s by %(name)s"),
+        "no_number": _("No number"),
+        "no_name": _("(no name)"),
+        "more": _("+%(count)s more"),
+        "open_record": _("Open record"),
+        "choose": _("Choose the record in %(integration)s"),
+        "no_record": _("No CRM record has this number."),
+        "you": _("you"),
+        "colleague": _("a colleague"),
+        "called_back_by": _("Called back by %(who)s at %(time)s"),
+        "call_back": _("Call back %(number)s"),
+        "called_back": _("Called back"),
+        "hide": _("Hide"),
+        "show": _("Show"),
+        "notification": _("Call: %(caller)s"),
+        "next_try": _(" (next try in %(seconds)s s)"),
+        "offline": _("Offline"),
+        "reconnecting": _("Reconnecting…"),
+        "connecting": _("Connecting…"),
+        "live": _("Live"),
+    }
 
 
 class AgentWelcomeView(auth_views.PasswordResetConfirmView):
@@ -84,7 +124,7 @@ class AgentWelcomeView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form: Any) -> HttpResponse:
         """Save the password and send the agent to the sign-in page with a note."""
         response = super().form_valid(form)
-        messages.success(self.request, "Your password is set. Sign in to see your calls.")
+        messages.success(self.request, _("Your password is set. Sign in to see your calls."))
         return response
 
 
@@ -182,7 +222,7 @@ def agent_edit(request: HttpRequest, tenant: Tenant, agent_id: int) -> HttpRespo
             except ValidationError as exc:
                 _apply_errors(form, exc)
             else:
-                messages.success(request, f"“{agent.display_name}” is saved.")
+                messages.success(request, _("“%(name)s” is saved.") % {"name": agent.display_name})
                 return redirect("agents")
         status = 400
     return render_page(
@@ -218,8 +258,12 @@ def agent_activate(request: HttpRequest, tenant: Tenant, agent_id: int) -> HttpR
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        state = "may sign in again" if active else "can no longer sign in; their open pages were closed"
-        messages.success(request, f"“{agent.display_name}” {state}.")
+        done = (
+            _("“%(name)s” may sign in again.")
+            if active
+            else _("“%(name)s” can no longer sign in; their open pages were closed.")
+        )
+        messages.success(request, done % {"name": agent.display_name})
     return redirect("agents")
 
 
@@ -229,5 +273,5 @@ def agent_remove(request: HttpRequest, tenant: Tenant, agent_id: int) -> HttpRes
     """Delete the agent (and their account, unless it is a tenant admin's)."""
     agent = _agent_or_404(tenant, agent_id)
     agent_delete(tenant=tenant, agent_id=agent.pk)
-    messages.success(request, f"“{agent.display_name}” is removed.")
+    messages.success(request, _("“%(name)s” is removed.") % {"name": agent.display_name})
     return redirect("agents")

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy
 
 
 class BootstrapFormMixin:
@@ -46,8 +47,8 @@ class ApiKeyCreateForm(BootstrapFormMixin, forms.Form):
 
     name = forms.CharField(
         max_length=50,
-        label="Key name",
-        help_text="Name it after the PBX or system that will use it, e.g. “Main office PBX”.",
+        label=gettext_lazy("Key name"),
+        help_text=gettext_lazy("Name it after the PBX or system that will use it, e.g. “Main office PBX”."),
         widget=forms.TextInput(attrs={"placeholder": "Main office PBX"}),
     )
 
@@ -55,7 +56,7 @@ class ApiKeyCreateForm(BootstrapFormMixin, forms.Form):
 class AuditLogFilterForm(BootstrapFormMixin, forms.Form):
     """The audit page's filter (GET): one kind of object, or one integration's history."""
 
-    type = forms.ChoiceField(required=False, label="Object type")
+    type = forms.ChoiceField(required=False, label=gettext_lazy("Object type"))
     integration = forms.IntegerField(
         required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
     )

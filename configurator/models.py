@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 
@@ -47,20 +48,26 @@ class Tenant(models.Model):
         max_length=2,
         default="NL",
         validators=[validate_country],
-        help_text="ISO 3166 country code used for phone numbers written without a country code.",
+        help_text=gettext_lazy(
+            "ISO 3166 country code used for phone numbers written without a country code."
+        ),
     )
     time_zone = models.CharField(max_length=64, default="Europe/Amsterdam", validators=[validate_time_zone])
     extra_url_schemes = models.CharField(
         max_length=200,
         blank=True,
         validators=[validate_url_schemes],
-        help_text="App schemes scripts may use besides http, https, mailto, tel, callto, sip, sips "
-        "(comma-separated, e.g. teams, zoommtg).",
+        help_text=gettext_lazy(
+            "App schemes scripts may use besides http, https, mailto, tel, callto, sip, sips "
+            "(comma-separated, e.g. teams, zoommtg)."
+        ),
     )
     internal_number_length = models.PositiveSmallIntegerField(
         default=6,
         validators=[MinValueValidator(1), MaxValueValidator(15)],
-        help_text="Caller numbers of at most this many digits are internal extensions and never matched.",
+        help_text=gettext_lazy(
+            "Caller numbers of at most this many digits are internal extensions and never matched."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # Raised by every write of what matching holds in process per tenant (its integrations,
@@ -92,7 +99,8 @@ class TenantMembership(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     is_tenant_admin = models.BooleanField(
-        default=False, help_text="May sign in to configure integrations and scripts for the whole tenant."
+        default=False,
+        help_text=gettext_lazy("May sign in to configure integrations and scripts for the whole tenant."),
     )
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from configurator.models import Tenant, TenantAPIKey, TenantMembership
 
@@ -68,7 +69,7 @@ def api_key_create(*, tenant: Tenant, name: str) -> tuple[TenantAPIKey, str]:
     """
     name = name.strip()
     if not name:
-        raise ValidationError({"name": "Name the key after the PBX or system that will use it."})
+        raise ValidationError({"name": _("Name the key after the PBX or system that will use it.")})
     api_key, key = TenantAPIKey.objects.create_key(tenant=tenant, name=name[:50])
     assert isinstance(api_key, TenantAPIKey)
     return api_key, key
@@ -91,7 +92,7 @@ def tenant_set_internal_number_length(*, tenant: Tenant, length: int) -> Tenant:
     Raises `ValidationError` ({"internal_number_length": ...}) outside 1..15.
     """
     if not 1 <= length <= 15:
-        raise ValidationError({"internal_number_length": "Enter a number of digits from 1 to 15."})
+        raise ValidationError({"internal_number_length": _("Enter a number of digits from 1 to 15.")})
     if tenant.internal_number_length != length:
         tenant.internal_number_length = length
         tenant.save(update_fields=["internal_number_length"])

@@ -147,6 +147,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language from the set_language cookie, else the browser's Accept-Language (English, Dutch).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -180,6 +182,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -229,6 +232,14 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
+# The admin UI speaks English and Dutch: the browser's Accept-Language chooses, the frame's switch
+# overrides (django.views.i18n.set_language, a cookie). The catalog is locale/nl/LC_MESSAGES/django.po,
+# compiled by bin/setup (`manage.py compilemessages`). The JSON API's messages for PBXs stay English.
+LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and numbers follow the active language (Django's locale formats), adjusted in
+# configurator/formats/<lang>/formats.py; times are in the tenant's time zone (app_base.html).
+FORMAT_MODULE_PATH = ["configurator.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

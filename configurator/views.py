@@ -25,6 +25,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 import scripts_engine
@@ -40,7 +42,7 @@ from integrations.sync import sync_is_stale
 
 P = ParamSpec("P")
 
-NO_PRIVILEGE_MESSAGE = (
+NO_PRIVILEGE_MESSAGE = gettext_lazy(
     "You do not have the tenant-admin privilege needed to configure integrations for your "
     "organization. Please inquire with your telephony provider."
 )
@@ -75,11 +77,11 @@ def tenant_admin_required(
 
 # The sidebar's status dot of an integration: (state, text for screen readers), most urgent first.
 SIDEBAR_STATES = {
-    "disabled": "Disabled",
-    "error": "Error",
-    "held": "Sync result held",
-    "syncing": "Syncing",
-    "synced": "Synced",
+    "disabled": gettext_lazy("Disabled"),
+    "error": gettext_lazy("Error"),
+    "held": gettext_lazy("Sync result held"),
+    "syncing": gettext_lazy("Syncing"),
+    "synced": gettext_lazy("Synced"),
 }
 
 
@@ -159,10 +161,9 @@ class SignInView(auth_views.LoginView):
 
 def locked_out_message() -> str:
     """The sign-in page's lockout message, naming the cool-off from `settings.AXES_COOLOFF_MINUTES`."""
-    return (
-        "Too many failed sign-ins for this account from your address; "
-        f"try again in {settings.AXES_COOLOFF_MINUTES} minutes."
-    )
+    return _(
+        "Too many failed sign-ins for this account from your address; try again in %(minutes)s minutes."
+    ) % {"minutes": settings.AXES_COOLOFF_MINUTES}
 
 
 def sign_in_locked_out(
@@ -234,8 +235,10 @@ def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         # A reload (or a second click) of a form whose key was already created: no second key.
         messages.info(
             request,
-            "That form was already used: its key was shown once and is not shown again. "
-            "Create a new key if it was not copied, and revoke the old one.",
+            _(
+                "That form was already used: its key was shown once and is not shown again. "
+                "Create a new key if it was not copied, and revoke the old one."
+            ),
         )
         return redirect("api-keys")
     if request.method == "POST" and form.is_valid():
@@ -310,7 +313,9 @@ def api_key_revoke_view(request: HttpRequest, tenant: Tenant, prefix: str) -> Ht
     except TenantAPIKey.DoesNotExist:
         raise Http404("No such API key.") from None
     messages.success(
-        request, f"The API key “{api_key.name}” is revoked; PBXs using it are refused from now on."
+        request,
+        _("The API key “%(name)s” is revoked; PBXs using it are refused from now on.")
+        % {"name": api_key.name},
     )
     return redirect("api-keys")
 
@@ -327,7 +332,9 @@ def tenant_numbers(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(
-            request, f"Caller numbers of up to {length} digits are now internal and never matched."
+            request,
+            _("Caller numbers of up to %(length)s digits are now internal and never matched.")
+            % {"length": length},
         )
     return redirect("home")
 
@@ -357,7 +364,7 @@ def audit_log(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     history_of = None
     if integration_id is not None:
         history_of = audit_integration_name(tenant=tenant, integration_id=integration_id) or (
-            f"integration {integration_id}"
+            _("integration %(id)s") % {"id": integration_id}
         )
     rows = audit_rows(page.object_list)
     context.update(

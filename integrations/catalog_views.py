@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -44,13 +45,19 @@ _ENTRY = inline_serializer(
     fields={
         "slug": serializers.CharField(),
         "name": serializers.CharField(),
-        "category": serializers.CharField(help_text="CRM, Helpdesk, Address book, Directory or Screen pop."),
-        "description": serializers.CharField(),
-        "phone_data": serializers.BooleanField(help_text="Whether the preset syncs phone numbers."),
-        "auth": serializers.ListField(
-            child=serializers.CharField(), help_text="How the admin authorizes us."
+        "category": serializers.CharField(
+            help_text=gettext_lazy("CRM, Helpdesk, Address book, Directory or Screen pop.")
         ),
-        "paging": serializers.CharField(help_text="How the connector pages through the CRM; empty for none."),
+        "description": serializers.CharField(),
+        "phone_data": serializers.BooleanField(
+            help_text=gettext_lazy("Whether the preset syncs phone numbers.")
+        ),
+        "auth": serializers.ListField(
+            child=serializers.CharField(), help_text=gettext_lazy("How the admin authorizes us.")
+        ),
+        "paging": serializers.CharField(
+            help_text=gettext_lazy("How the connector pages through the CRM; empty for none.")
+        ),
         "incremental": serializers.ChoiceField(choices=["yes", "no", "configurable"]),
         "live_lookup": serializers.ChoiceField(choices=["yes", "no", "configurable"]),
         "record_types": serializers.ListField(child=serializers.CharField()),

@@ -17,6 +17,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from configurator.forms import BootstrapFormMixin
@@ -43,8 +45,8 @@ class IntegrationEditForm(BootstrapFormMixin, forms.Form):
 
     name = forms.CharField(
         max_length=100,
-        label="Integration name",
-        help_text="Shown in the sidebar and the matching API's answers.",
+        label=gettext_lazy("Integration name"),
+        help_text=gettext_lazy("Shown in the sidebar and the matching API's answers."),
     )
 
 
@@ -86,7 +88,8 @@ def _connection_test(
     if not preset.has_phone_data:
         return {
             "ok": True,
-            "message": f"{preset.name} has no API to test: its script passes the call to the CRM.",
+            "message": _("%(preset)s has no API to test: its script passes the call to the CRM.")
+            % {"preset": preset.name},
         }
     stored = dict(integration.secrets or {})
     try:
@@ -97,28 +100,30 @@ def _connection_test(
         for name, errors in exc.message_dict.items():
             for error in errors:
                 settings_form.add_error(name if name in settings_form.fields else None, error)
-        return {"ok": False, "message": "Not tested: correct the settings marked below first."}
+        return {"ok": False, "message": _("Not tested: correct the settings marked below first.")}
     values = {**stored, **plain, **secrets, INTEGRATION_ID_SETTING: str(integration.pk)}
     try:
         integration_test_connection(preset=preset, settings_values=values)
     except NotConnectedError:
-        return {"ok": True, "message": "The settings are usable; Reconnect grants the app access in the CRM."}
+        return {
+            "ok": True,
+            "message": _("The settings are usable; Reconnect grants the app access in the CRM."),
+        }
     except ConnectorError as exc:
         return {"ok": False, "message": exc.message}
-    return {"ok": True, "message": "Connection OK: the CRM answered with these settings."}
+    return {"ok": True, "message": _("Connection OK: the CRM answered with these settings.")}
 
 
 def _saved_message(result: IntegrationUpdate, preset: Preset) -> str:
     if not result.changed:
         return "Nothing was changed."
     if result.source_changed:
-        tail = (
-            "a full sync has started; it replaces the cached numbers once it is complete, "
-            "and the old ones answer calls until then."
-            if result.sync_queued
-            else "the next sync replaces the cached numbers."
-        )
-        return f"Saved; {tail}"
+        if result.sync_queued:
+            return _(
+                "Saved; a full sync has started; it replaces the cached numbers once it is complete, "
+                "and the old ones answer calls until then."
+            )
+        return _("Saved; the next sync replaces the cached numbers.")
     if result.sync_queued:
         return "Saved; a sync with the new credentials has started. The cached numbers are kept."
     if preset.has_phone_data:
@@ -154,7 +159,9 @@ def integration_edit(request: HttpRequest, tenant: Tenant, integration_id: int) 
     preset = find_preset(integration.preset)
     if preset is None:
         messages.error(
-            request, f"Preset “{integration.preset}” is no longer in the catalog; it cannot be edited."
+            request,
+            _("Preset “%(preset)s” is no longer in the catalog; it cannot be edited.")
+            % {"preset": integration.preset},
         )
         return redirect("integration-overview", integration_id=integration.pk)
 

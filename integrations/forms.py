@@ -9,15 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from configurator.forms import BootstrapFormMixin
 from integrations.models import BodyEncoding, CallEvent, HttpMethod, ScriptKind
 from integrations.presets import Preset, ScriptApplies, SettingKind
 
-APPLIES_LABELS: dict[str, str] = {
-    ScriptApplies.ON_MATCH: "On match (the caller was found in a CRM)",
-    ScriptApplies.ON_NO_MATCH: "On no match (the caller was not found)",
-    ScriptApplies.ALWAYS: "Always",
+APPLIES_LABELS: dict[str, str | Promise] = {
+    ScriptApplies.ON_MATCH: gettext_lazy("On match (the caller was found in a CRM)"),
+    ScriptApplies.ON_NO_MATCH: gettext_lazy("On no match (the caller was not found)"),
+    ScriptApplies.ALWAYS: gettext_lazy("Always"),
 }
 
 
@@ -50,7 +53,7 @@ class PresetSettingsForm(BootstrapFormMixin, forms.Form):
                     # Editing: the stored secret is never sent back; empty keeps it. What the
                     # admin typed in this form does come back (a test, a reorder, an error).
                     attrs.pop("required", None)
-                    attrs["placeholder"] = "Leave empty to keep the current value"
+                    attrs["placeholder"] = _("Leave empty to keep the current value")
                 field = forms.CharField(
                     widget=forms.PasswordInput(attrs=attrs, render_value=keep_secrets and self.is_bound)
                 )
@@ -63,7 +66,7 @@ class PresetSettingsForm(BootstrapFormMixin, forms.Form):
             field.help_text = setting.help_text
             if keep_secrets and setting.kind == SettingKind.SECRET:
                 field.help_text = " ".join(
-                    filter(None, ["Leave empty to keep the current value.", setting.help_text])
+                    filter(None, [_("Leave empty to keep the current value."), setting.help_text])
                 )
             field.initial = setting.default
             self.fields[setting.name] = field
@@ -80,14 +83,16 @@ class IntegrationForm(BootstrapFormMixin, forms.Form):
 
     name = forms.CharField(
         max_length=100,
-        label="Integration name",
-        help_text="Shown in the sidebar and the matching API's answers.",
+        label=gettext_lazy("Integration name"),
+        help_text=gettext_lazy("Shown in the sidebar and the matching API's answers."),
     )
     notification_fields = forms.MultipleChoiceField(
         required=False,
-        label="Call notification fields",
-        help_text="Shown under the caller's name in the call notification. "
-        "The fields most often chosen for this CRM are pre-selected.",
+        label=gettext_lazy("Call notification fields"),
+        help_text=gettext_lazy(
+            "Shown under the caller's name in the call notification. "
+            "The fields most often chosen for this CRM are pre-selected."
+        ),
         widget=forms.CheckboxSelectMultiple,
     )
 
@@ -116,13 +121,15 @@ class ScriptForm(BootstrapFormMixin, forms.Form):
 
     name = forms.CharField(
         max_length=100,
-        label="Name",
-        help_text="Agents see it on the action button, e.g. “Search Google”.",
+        label=gettext_lazy("Name"),
+        help_text=gettext_lazy("Agents see it on the action button, e.g. “Search Google”."),
     )
     template = forms.CharField(
-        label="URL",
-        help_text="A link with placeholders: #(Caller number) for call properties"
-        ", $(DisplayName) for fields of the matched CRM record (integration scripts only).",
+        label=gettext_lazy("URL"),
+        help_text=gettext_lazy(
+            "A link with placeholders: #(Caller number) for call properties"
+            ", $(DisplayName) for fields of the matched CRM record (integration scripts only)."
+        ),
         widget=forms.Textarea(
             attrs={
                 "rows": 3,
@@ -134,31 +141,38 @@ class ScriptForm(BootstrapFormMixin, forms.Form):
         ),
     )
     applies = forms.ChoiceField(
-        label="Applies",
+        label=gettext_lazy("Applies"),
         choices=[(a.value, APPLIES_LABELS[a.value]) for a in ScriptApplies],
         initial=ScriptApplies.ON_MATCH.value,
     )
     auto_open = forms.BooleanField(
         required=False,
-        label="Open automatically",
-        help_text="Open the link as soon as the call comes in, without a click.",
+        label=gettext_lazy("Open automatically"),
+        help_text=gettext_lazy("Open the link as soon as the call comes in, without a click."),
     )
     kind = forms.ChoiceField(
         required=False,
-        label="Kind",
+        label=gettext_lazy("Kind"),
         choices=ScriptKind.choices,
         initial=ScriptKind.LINK.value,
         widget=forms.RadioSelect,
-        help_text="A link the agent clicks, or an HTTP request the server sends to your CRM "
-        "when a call event arrives (for CRMs that build their own notification).",
+        help_text=gettext_lazy(
+            "A link the agent clicks, or an HTTP request the server sends to your CRM "
+            "when a call event arrives (for CRMs that build their own notification)."
+        ),
     )
     http_method = forms.ChoiceField(
-        label="Method", choices=HttpMethod.choices, initial=HttpMethod.POST.value, required=False
+        label=gettext_lazy("Method"),
+        choices=HttpMethod.choices,
+        initial=HttpMethod.POST.value,
+        required=False,
     )
     request_headers = forms.CharField(
         required=False,
-        label="Headers",
-        help_text="One per line, Name: value; values may use placeholders, e.g. X-Caller: #(Caller number).",
+        label=gettext_lazy("Headers"),
+        help_text=gettext_lazy(
+            "One per line, Name: value; values may use placeholders, e.g. X-Caller: #(Caller number)."
+        ),
         widget=forms.Textarea(
             attrs={
                 "rows": 3,
@@ -170,13 +184,18 @@ class ScriptForm(BootstrapFormMixin, forms.Form):
         ),
     )
     body_encoding = forms.ChoiceField(
-        label="Body", choices=BodyEncoding.choices, initial=BodyEncoding.JSON.value, required=False
+        label=gettext_lazy("Body"),
+        choices=BodyEncoding.choices,
+        initial=BodyEncoding.JSON.value,
+        required=False,
     )
     body_template = forms.CharField(
         required=False,
-        label="Body template",
-        help_text="JSON: each placeholder becomes a JSON string, in quotes or not "
-        '({"number": #(Caller number:e164)}). Form: one name=value per line.',
+        label=gettext_lazy("Body template"),
+        help_text=gettext_lazy(
+            "JSON: each placeholder becomes a JSON string, in quotes or not "
+            '({"number": #(Caller number:e164)}). Form: one name=value per line.'
+        ),
         widget=forms.Textarea(
             attrs={
                 "rows": 5,
@@ -189,7 +208,7 @@ class ScriptForm(BootstrapFormMixin, forms.Form):
     )
     on_events = forms.MultipleChoiceField(
         required=False,
-        label="Sent on",
+        label=gettext_lazy("Sent on"),
         choices=CallEvent.choices,
         initial=[CallEvent.START.value],
         widget=forms.CheckboxSelectMultiple,
@@ -212,7 +231,9 @@ class ScriptForm(BootstrapFormMixin, forms.Form):
 class IntegrationDeleteForm(BootstrapFormMixin, forms.Form):
     """Deleting is confirmed by typing the integration's name."""
 
-    confirm_name = forms.CharField(label="Type the integration's name to confirm", max_length=100)
+    confirm_name = forms.CharField(
+        label=gettext_lazy("Type the integration's name to confirm"), max_length=100
+    )
 
     def __init__(self, *args: Any, expected_name: str, **kwargs: Any) -> None:
         self.expected_name = expected_name
@@ -223,7 +244,8 @@ class IntegrationDeleteForm(BootstrapFormMixin, forms.Form):
         value = str(self.cleaned_data["confirm_name"]).strip()
         if value != self.expected_name:
             raise forms.ValidationError(
-                f"That is not the name; type “{self.expected_name}” exactly to delete this integration."
+                _("That is not the name; type “%(name)s” exactly to delete this integration.")
+                % {"name": self.expected_name}
             )
         return value
 

@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from configurator.models import Tenant
 from integrations.models import IgnoreAction, IgnoredNumber, IgnoreKind
@@ -126,7 +127,7 @@ def ignored_number_clean(*, tenant: Tenant, number: str, kind: str) -> str:
     except PhoneNumberError as exc:
         raise ValidationError({"number": f"Not a phone number: {exc}."}) from None
     if parsed.extension:
-        raise ValidationError({"number": "Enter the number without an extension: callers have none."})
+        raise ValidationError({"number": _("Enter the number without an extension: callers have none.")})
     return parsed.e164
 
 
@@ -149,7 +150,7 @@ def ignored_number_add(
         raise ValidationError({"action": f'"{action}" is not ignore or reject.'})
     note = note.strip()
     if len(note) > 200:
-        raise ValidationError({"note": "Keep the note under 200 characters."})
+        raise ValidationError({"note": _("Keep the note under 200 characters.")})
     user = added_by if isinstance(added_by, User) else None
     try:
         with transaction.atomic():

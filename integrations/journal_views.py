@@ -18,6 +18,8 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from configurator.forms import BootstrapFormMixin
@@ -53,13 +55,23 @@ LATEST_DAY = dt.date(2999, 12, 31)
 class CallLogFilterForm(BootstrapFormMixin, forms.Form):
     """The call log's filter (GET): a number, a date range (tenant time zone), matched or not, sender."""
 
-    q = forms.CharField(required=False, max_length=64, label="Number")
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    matched = forms.ChoiceField(
-        required=False, choices=[("", "All calls"), ("yes", "Matched"), ("no", "Not matched")], label="Match"
+    q = forms.CharField(required=False, max_length=64, label=gettext_lazy("Number"))
+    date_from = forms.DateField(
+        required=False, label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"})
     )
-    sender = forms.ChoiceField(required=False, label="Sender")
+    date_to = forms.DateField(
+        required=False, label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    matched = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", gettext_lazy("All calls")),
+            ("yes", gettext_lazy("Matched")),
+            ("no", gettext_lazy("Not matched")),
+        ],
+        label=gettext_lazy("Match"),
+    )
+    sender = forms.ChoiceField(required=False, label=gettext_lazy("Sender"))
 
     def __init__(self, *args: Any, senders: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,13 +82,16 @@ class CallLogFilterForm(BootstrapFormMixin, forms.Form):
     def clean_q(self) -> str:
         value = str(self.cleaned_data.get("q") or "")
         if "\x00" in value:
-            raise forms.ValidationError("A number cannot contain a NUL character.")
+            raise forms.ValidationError(_("A number cannot contain a NUL character."))
         return value.strip()
 
     def _clean_day(self, name: str) -> dt.date | None:
         day = self.cleaned_data.get(name)
         if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
-            raise forms.ValidationError(f"Choose a day from {EARLIEST_DAY:%Y} to {LATEST_DAY:%Y}.")
+            raise forms.ValidationError(
+                _("Choose a day from %(first)s to %(last)s.")
+                % {"first": f"{EARLIEST_DAY:%Y}", "last": f"{LATEST_DAY:%Y}"}
+            )
         return day if isinstance(day, dt.date) else None
 
     def clean_date_from(self) -> dt.date | None:
@@ -90,21 +105,21 @@ class CallLogFilterForm(BootstrapFormMixin, forms.Form):
         start, end = data.get("date_from"), data.get("date_to")
         if start and end:
             if start > end:
-                raise forms.ValidationError("The first day comes after the last one.")
+                raise forms.ValidationError(_("The first day comes after the last one."))
             if (end - start).days >= MAX_RANGE_DAYS:
-                raise forms.ValidationError(f"Choose at most {MAX_RANGE_DAYS} days.")
+                raise forms.ValidationError(_("Choose at most %(days)s days.") % {"days": MAX_RANGE_DAYS})
         return data
 
 
 class CallLogOptionsForm(BootstrapFormMixin, forms.Form):
     """The tenant's call-log options."""
 
-    enabled = forms.BooleanField(required=False, label="Log every match request and call event")
-    days_kept = forms.IntegerField(min_value=1, max_value=MAX_DAYS_KEPT, label="Days kept")
+    enabled = forms.BooleanField(required=False, label=gettext_lazy("Log every match request and call event"))
+    days_kept = forms.IntegerField(min_value=1, max_value=MAX_DAYS_KEPT, label=gettext_lazy("Days kept"))
     mask_numbers = forms.BooleanField(
         required=False,
-        label="Mask caller numbers (keep the last 4 digits)",
-        help_text="Applies to calls logged from now on, in their request and answer too.",
+        label=gettext_lazy("Mask caller numbers (keep the last 4 digits)"),
+        help_text=gettext_lazy("Applies to calls logged from now on, in their request and answer too."),
     )
 
 
@@ -270,7 +285,7 @@ def call_log_options(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         days_kept=form.cleaned_data["days_kept"],
         mask_numbers=form.cleaned_data["mask_numbers"],
     )
-    messages.success(request, "The call-log options are saved.")
+    messages.success(request, _("The call-log options are saved."))
     return redirect("call-log")
 
 

@@ -17,6 +17,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from configurator.forms import BootstrapFormMixin
@@ -57,10 +59,15 @@ def integration_order_move(request: HttpRequest, tenant: Tenant, integration_id:
     integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
     direction = request.POST.get("direction", "")
     if direction not in ("up", "down"):
-        messages.error(request, "Choose up or down.")
+        messages.error(request, _("Choose up or down."))
     else:
         integration_move(tenant=tenant, integration=integration, offset=-1 if direction == "up" else 1)
-        messages.success(request, f"“{integration.name}” moved {direction} in the match order.")
+        moved = (
+            _("“%(name)s” moved up in the match order.")
+            if direction == "up"
+            else _("“%(name)s” moved down in the match order.")
+        )
+        messages.success(request, moved % {"name": integration.name})
     return redirect(reverse("home") + f"#order-{integration.pk}")
 
 
@@ -95,7 +102,10 @@ def integration_multiple_matches(request: HttpRequest, tenant: Tenant, integrati
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Several matches: {integration.get_multiple_matches_display()}.")
+        messages.success(
+            request,
+            _("Several matches: %(choice)s.") % {"choice": integration.get_multiple_matches_display()},
+        )
     return redirect(reverse("integration-overview", args=[integration.pk]) + "#several-matches")
 
 
@@ -107,12 +117,18 @@ class IgnoredNumberForm(BootstrapFormMixin, forms.Form):
 
     number = forms.CharField(
         max_length=40,
-        label="Number or prefix",
-        help_text="A whole number (020 123 4567, +31 20 123 4567) or, as a prefix, its start (+3190).",
+        label=gettext_lazy("Number or prefix"),
+        help_text=gettext_lazy(
+            "A whole number (020 123 4567, +31 20 123 4567) or, as a prefix, its start (+3190)."
+        ),
     )
-    kind = forms.ChoiceField(choices=IgnoreKind.choices, initial=IgnoreKind.NUMBER, label="Kind")
-    action = forms.ChoiceField(choices=IgnoreAction.choices, initial=IgnoreAction.IGNORE, label="Action")
-    note = forms.CharField(max_length=200, required=False, label="Note")
+    kind = forms.ChoiceField(
+        choices=IgnoreKind.choices, initial=IgnoreKind.NUMBER, label=gettext_lazy("Kind")
+    )
+    action = forms.ChoiceField(
+        choices=IgnoreAction.choices, initial=IgnoreAction.IGNORE, label=gettext_lazy("Action")
+    )
+    note = forms.CharField(max_length=200, required=False, label=gettext_lazy("Note"))
 
 
 @tenant_admin_required
@@ -138,7 +154,9 @@ def ignore_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
                         form.add_error(name if name in form.fields else None, error)
             else:
                 messages.success(
-                    request, f"{entry.number} is on the ignore list ({entry.get_action_display()})."
+                    request,
+                    _("%(number)s is on the ignore list (%(action)s).")
+                    % {"number": entry.number, "action": entry.get_action_display()},
                 )
                 return redirect("ignore-list")
         status = 400
@@ -157,7 +175,7 @@ def ignore_list_remove(request: HttpRequest, tenant: Tenant, entry_id: int) -> H
     """Remove one entry of the tenant's ignore list (404 for another tenant's)."""
     if not ignored_number_remove(tenant=tenant, entry_id=entry_id):
         raise Http404("No such entry.")
-    messages.success(request, "The entry is removed from the ignore list.")
+    messages.success(request, _("The entry is removed from the ignore list."))
     return redirect("ignore-list")
 
 
@@ -167,22 +185,26 @@ def ignore_list_remove(request: HttpRequest, tenant: Tenant, entry_id: int) -> H
 class TestLookupForm(BootstrapFormMixin, forms.Form):
     """A call as a PBX would send it; every field but the caller number may stay empty."""
 
-    caller_number = forms.CharField(max_length=max_length("caller_number"), label="Caller number")
-    caller_name = forms.CharField(max_length=max_length("caller_name"), required=False, label="Caller name")
+    caller_number = forms.CharField(
+        max_length=max_length("caller_number"), label=gettext_lazy("Caller number")
+    )
+    caller_name = forms.CharField(
+        max_length=max_length("caller_name"), required=False, label=gettext_lazy("Caller name")
+    )
     device_number = forms.CharField(
-        max_length=max_length("device_number"), required=False, label="Device (extension)"
+        max_length=max_length("device_number"), required=False, label=gettext_lazy("Device (extension)")
     )
     ddi_number = forms.CharField(
-        max_length=max_length("ddi_number"), required=False, label="DDI (number dialled)"
+        max_length=max_length("ddi_number"), required=False, label=gettext_lazy("DDI (number dialled)")
     )
     direction = forms.ChoiceField(
-        choices=[("", "—"), ("in", "in"), ("out", "out")], required=False, label="Direction"
+        choices=[("", "—"), ("in", "in"), ("out", "out")], required=False, label=gettext_lazy("Direction")
     )
     start_time = forms.CharField(
         max_length=max_length("start_time"),
         required=False,
-        label="Start time",
-        help_text="ISO 8601 (2026-11-21T10:15:00+01:00) or Unix seconds; empty for now.",
+        label=gettext_lazy("Start time"),
+        help_text=gettext_lazy("ISO 8601 (2026-11-21T10:15:00+01:00) or Unix seconds; empty for now."),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from configurator.models import Tenant, validate_country
 from integrations.fields import EncryptedJSONField, EncryptedTextField
@@ -20,24 +21,24 @@ from integrations.presets import ScriptApplies
 class SyncState(models.TextChoices):
     """Where an integration's phone-cache sync stands."""
 
-    IDLE = "idle", "Idle"
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
+    IDLE = "idle", gettext_lazy("Idle")
+    QUEUED = "queued", gettext_lazy("Queued")
+    RUNNING = "running", gettext_lazy("Running")
 
 
 class LookupMode(models.TextChoices):
     """How calls are matched against an integration: its synced phone cache, or the CRM live."""
 
-    CACHED = "cached", "Phone cache (synced nightly)"
-    LIVE = "live", "Live lookup (asks the CRM on each call)"
+    CACHED = "cached", gettext_lazy("Phone cache (synced nightly)")
+    LIVE = "live", gettext_lazy("Live lookup (asks the CRM on each call)")
 
 
 class MultipleMatches(models.TextChoices):
     """What the PBX gets when one integration has several records for the caller's number."""
 
-    ALL = "all", "All of them"
-    FIRST = "first", "Only the first (with the count of the others)"
-    CHOOSE = "choose", "None: a list the agent chooses from"
+    ALL = "all", gettext_lazy("All of them")
+    FIRST = "first", gettext_lazy("Only the first (with the count of the others)")
+    CHOOSE = "choose", gettext_lazy("None: a list the agent chooses from")
 
 
 class Integration(models.Model):
@@ -56,20 +57,22 @@ class Integration(models.Model):
     notification_fields = models.JSONField(default=list, blank=True)
     enabled = models.BooleanField(default=True)
     position = models.PositiveIntegerField(
-        default=0, help_text="Match order among the tenant's integrations."
+        default=0, help_text=gettext_lazy("Match order among the tenant's integrations.")
     )
     created_at = models.DateTimeField(auto_now_add=True)
     lookup_mode = models.CharField(
         max_length=8,
         choices=LookupMode.choices,
         default=LookupMode.CACHED,
-        help_text="Live: each call asks the CRM (with a timeout and a short per-number cache).",
+        help_text=gettext_lazy("Live: each call asks the CRM (with a timeout and a short per-number cache)."),
     )
     multiple_matches = models.CharField(
         max_length=8,
         choices=MultipleMatches.choices,
         default=MultipleMatches.ALL,
-        help_text="What the PBX gets when this CRM has several records for the caller's number.",
+        help_text=gettext_lazy(
+            "What the PBX gets when this CRM has several records for the caller's number."
+        ),
     )
 
     # Phone-cache status, shown on the integration overview.
@@ -78,11 +81,13 @@ class Integration(models.Model):
     sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.IDLE)
     sync_started_at = models.DateTimeField(null=True, blank=True)
     sync_progress = models.PositiveIntegerField(
-        default=0, help_text="Records read so far by the running sync."
+        default=0, help_text=gettext_lazy("Records read so far by the running sync.")
     )
-    last_sync_at = models.DateTimeField(null=True, blank=True, help_text="End of the last successful sync.")
+    last_sync_at = models.DateTimeField(
+        null=True, blank=True, help_text=gettext_lazy("End of the last successful sync.")
+    )
     last_sync_skipped = models.PositiveIntegerField(
-        default=0, help_text="Bad records skipped by the last sync."
+        default=0, help_text=gettext_lazy("Bad records skipped by the last sync.")
     )
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
@@ -93,10 +98,11 @@ class Integration(models.Model):
     sync_run_token = models.CharField(max_length=64, blank=True)
     sync_heartbeat_at = models.DateTimeField(null=True, blank=True)
     sync_trigger = models.CharField(
-        max_length=16, blank=True, help_text="Why the queued or running sync was started."
+        max_length=16, blank=True, help_text=gettext_lazy("Why the queued or running sync was started.")
     )
     generation_counter = models.PositiveIntegerField(
-        default=0, help_text="Highest cache generation ever given to a sync run of this integration."
+        default=0,
+        help_text=gettext_lazy("Highest cache generation ever given to a sync run of this integration."),
     )
 
     # A held sync: its rows (generation `held_generation`) wait for the admin to accept them.
@@ -110,10 +116,10 @@ class Integration(models.Model):
     # Start times of the last successful full and incremental syncs: an incremental sync asks the
     # CRM for what changed since the later of the two (see `integrations.sync`).
     last_full_sync_at = models.DateTimeField(
-        null=True, blank=True, help_text="Start of the last successful full sync."
+        null=True, blank=True, help_text=gettext_lazy("Start of the last successful full sync.")
     )
     last_incremental_sync_at = models.DateTimeField(
-        null=True, blank=True, help_text="Start of the last successful incremental sync."
+        null=True, blank=True, help_text=gettext_lazy("Start of the last successful incremental sync.")
     )
     # OAuth 2.0 (integrations/oauth.py): the stored token's version (compare-and-swap on refresh)
     # and whether the CRM no longer accepts the app's authorization (the admin must reconnect).
@@ -125,13 +131,17 @@ class Integration(models.Model):
         max_length=2,
         blank=True,
         validators=[validate_country],
-        help_text="ISO 3166 country for this CRM's numbers written without a country code; "
-        "empty: the tenant's country.",
+        help_text=gettext_lazy(
+            "ISO 3166 country for this CRM's numbers written without a country code; "
+            "empty: the tenant's country."
+        ),
     )
     fallback_to_main_number = models.BooleanField(
         default=False,
-        help_text="A caller whose full number is in no CRM matches the company's main number "
-        "(the caller's number without its last digits, the extension).",
+        help_text=gettext_lazy(
+            "A caller whose full number is in no CRM matches the company's main number "
+            "(the caller's number without its last digits, the extension)."
+        ),
     )
 
     class Meta:
@@ -156,31 +166,31 @@ class Integration(models.Model):
 class SyncRunStatus(models.TextChoices):
     """How one sync run ended (or that it still runs)."""
 
-    RUNNING = "running", "Running"
-    OK = "ok", "OK"
-    FAILED = "failed", "Failed"
-    HELD = "held", "Held"
-    ACCEPTED = "accepted", "Held, accepted"
-    REJECTED = "rejected", "Held, old cache kept"
+    RUNNING = "running", gettext_lazy("Running")
+    OK = "ok", gettext_lazy("OK")
+    FAILED = "failed", gettext_lazy("Failed")
+    HELD = "held", gettext_lazy("Held")
+    ACCEPTED = "accepted", gettext_lazy("Held, accepted")
+    REJECTED = "rejected", gettext_lazy("Held, old cache kept")
 
 
 class SyncTrigger(models.TextChoices):
     """What started a sync run."""
 
-    NIGHTLY = "nightly", "Nightly"
-    RETRY = "retry", "Retry"
-    MANUAL = "manual", "Sync now"
-    CLI = "cli", "Command line"
-    UPLOAD = "upload", "Phone book upload"
-    HOURLY = "hourly", "Hourly"
+    NIGHTLY = "nightly", gettext_lazy("Nightly")
+    RETRY = "retry", gettext_lazy("Retry")
+    MANUAL = "manual", gettext_lazy("Sync now")
+    CLI = "cli", gettext_lazy("Command line")
+    UPLOAD = "upload", gettext_lazy("Phone book upload")
+    HOURLY = "hourly", gettext_lazy("Hourly")
 
 
 class SyncMode(models.TextChoices):
     """A full sync reads every record into a new cache generation; an incremental one applies the
     records changed (and deleted) since the last successful sync to the live generation."""
 
-    FULL = "full", "Full"
-    INCREMENTAL = "incremental", "Incremental"
+    FULL = "full", gettext_lazy("Full")
+    INCREMENTAL = "incremental", gettext_lazy("Incremental")
 
 
 class SyncRun(models.Model):
@@ -220,33 +230,33 @@ class SyncRun(models.Model):
 class ScriptKind(models.TextChoices):
     """What a script is: a link for the agent, or an HTTP request the server sends on call events."""
 
-    LINK = "link", "Link for the agent"
-    SERVER_REQUEST = "server_request", "Request the server sends"
+    LINK = "link", gettext_lazy("Link for the agent")
+    SERVER_REQUEST = "server_request", gettext_lazy("Request the server sends")
 
 
 class HttpMethod(models.TextChoices):
     """The methods a server-request script may use."""
 
-    POST = "POST", "POST"
-    PUT = "PUT", "PUT"
-    PATCH = "PATCH", "PATCH"
-    GET = "GET", "GET"
+    POST = "POST", gettext_lazy("POST")
+    PUT = "PUT", gettext_lazy("PUT")
+    PATCH = "PATCH", gettext_lazy("PATCH")
+    GET = "GET", gettext_lazy("GET")
 
 
 class BodyEncoding(models.TextChoices):
     """How a server-request script's body template is sent."""
 
-    JSON = "json", "JSON (application/json)"
-    FORM = "form", "Form (application/x-www-form-urlencoded)"
-    NONE = "none", "No body"
+    JSON = "json", gettext_lazy("JSON (application/json)")
+    FORM = "form", gettext_lazy("Form (application/x-www-form-urlencoded)")
+    NONE = "none", gettext_lazy("No body")
 
 
 class CallEvent(models.TextChoices):
     """The call events a server-request script fires on (each PBX format's names map to these)."""
 
-    START = "start", "Call start (ringing, new call)"
-    ANSWERED = "answered", "Answered"
-    ENDED = "ended", "Ended (hang-up)"
+    START = "start", gettext_lazy("Call start (ringing, new call)")
+    ANSWERED = "answered", gettext_lazy("Answered")
+    ENDED = "ended", gettext_lazy("Ended (hang-up)")
 
 
 def default_on_events() -> list[str]:
@@ -275,7 +285,7 @@ class Script(models.Model):
         default=ScriptApplies.ON_MATCH,
     )
     auto_open = models.BooleanField(
-        default=False, help_text="Open the link automatically when the call comes in."
+        default=False, help_text=gettext_lazy("Open the link automatically when the call comes in.")
     )
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -336,18 +346,18 @@ class PhoneCacheEntry(models.Model):
 class PhoneBookUploadKind(models.TextChoices):
     """The format of an uploaded phone book."""
 
-    CSV = "csv", "CSV"
-    VCARD = "vcard", "vCard"
+    CSV = "csv", gettext_lazy("CSV")
+    VCARD = "vcard", gettext_lazy("vCard")
 
 
 class PhoneBookUploadStatus(models.TextChoices):
     """Where an uploaded phone book stands."""
 
-    PENDING = "pending", "Waiting for the column mapping"
-    IMPORTED = "imported", "Imported"
-    HELD = "held", "Imported, held by the shrink guard"
-    FAILED = "failed", "Import failed"
-    REJECTED = "rejected", "Held, the old phone book was kept"
+    PENDING = "pending", gettext_lazy("Waiting for the column mapping")
+    IMPORTED = "imported", gettext_lazy("Imported")
+    HELD = "held", gettext_lazy("Imported, held by the shrink guard")
+    FAILED = "failed", gettext_lazy("Import failed")
+    REJECTED = "rejected", gettext_lazy("Held, the old phone book was kept")
 
 
 class PhoneBookUpload(models.Model):
@@ -364,7 +374,7 @@ class PhoneBookUpload(models.Model):
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="phonebook_uploads")
     uploaded_at = models.DateTimeField(auto_now_add=True)
     file_name = models.CharField(max_length=255)
-    size = models.PositiveIntegerField(help_text="Size of the uploaded file in bytes.")
+    size = models.PositiveIntegerField(help_text=gettext_lazy("Size of the uploaded file in bytes."))
     kind = models.CharField(max_length=8, choices=PhoneBookUploadKind.choices)
     encoding = models.CharField(max_length=40)
     delimiter = models.CharField(max_length=4, blank=True)
@@ -387,15 +397,15 @@ class PhoneBookUpload(models.Model):
 class IgnoreKind(models.TextChoices):
     """Whether an ignore-list entry is one whole number or every number starting with a prefix."""
 
-    NUMBER = "number", "Number"
-    PREFIX = "prefix", "Prefix"
+    NUMBER = "number", gettext_lazy("Number")
+    PREFIX = "prefix", gettext_lazy("Prefix")
 
 
 class IgnoreAction(models.TextChoices):
     """What happens to an ignored caller: no notification, or also a reject where the PBX can."""
 
-    IGNORE = "ignore", "Ignore (no notification)"
-    REJECT = "reject", "Reject the call (where the PBX can)"
+    IGNORE = "ignore", gettext_lazy("Ignore (no notification)")
+    REJECT = "reject", gettext_lazy("Reject the call (where the PBX can)")
 
 
 class IgnoredNumber(models.Model):
@@ -448,14 +458,20 @@ class CallJournalOptions(models.Model):
     """
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="call_journal_options")
-    enabled = models.BooleanField(default=True, help_text="Log every match request and call event.")
+    enabled = models.BooleanField(
+        default=True, help_text=gettext_lazy("Log every match request and call event.")
+    )
     days_kept = models.PositiveIntegerField(
-        "days kept", default=_default_journal_days, help_text="Entries older than this are deleted."
+        "days kept",
+        default=_default_journal_days,
+        help_text=gettext_lazy("Entries older than this are deleted."),
     )
     mask_numbers = models.BooleanField(
         "mask caller numbers",
         default=False,
-        help_text="Keep only the last digits of caller numbers (from now on; older entries stay).",
+        help_text=gettext_lazy(
+            "Keep only the last digits of caller numbers (from now on; older entries stay)."
+        ),
     )
 
     class Meta:
@@ -496,8 +512,10 @@ class CallJournalEntry(models.Model):
     integration_ids = models.JSONField(default=list, blank=True)
     counts_as_call = models.BooleanField(
         default=False,
-        help_text="An answered inbound call's first event from outside (not ignored, not an internal "
-        "extension): counted in the chart and report.",
+        help_text=gettext_lazy(
+            "An answered inbound call's first event from outside (not ignored, not an internal "
+            "extension): counted in the chart and report."
+        ),
     )
     request = models.JSONField(default=dict, blank=True)
     answer = models.JSONField(null=True, blank=True)
@@ -557,10 +575,10 @@ from integrations.pbx.models import PbxSender as PbxSender  # noqa: E402
 class ServerScriptRunStatus(models.TextChoices):
     """Where one server request stands."""
 
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    REFUSED = "refused", "Refused"
+    PENDING = "pending", gettext_lazy("Pending")
+    SENT = "sent", gettext_lazy("Sent")
+    FAILED = "failed", gettext_lazy("Failed")
+    REFUSED = "refused", gettext_lazy("Refused")
 
 
 class ServerScriptRun(models.Model):

@@ -17,6 +17,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from configurator.models import Tenant
@@ -71,7 +72,7 @@ def integration_oauth_connect(request: HttpRequest, tenant: Tenant, integration_
     config = oauth_config_for(integration)
     overview = reverse("integration-overview", args=[integration.pk])
     if config is None or not config.needs_connect:
-        messages.error(request, "This integration does not use OAuth 2.0: there is nothing to connect.")
+        messages.error(request, _("This integration does not use OAuth 2.0: there is nothing to connect."))
         return redirect(overview)
     try:
         started = authorization_start(
@@ -115,13 +116,16 @@ def integration_oauth_callback(request: HttpRequest, tenant: Tenant) -> HttpResp
     overview = str(flow.get("return_to") or "") or reverse("integration-overview", args=[integration.pk])
     config = oauth_config_for(integration)
     if config is None:
-        messages.error(request, "This integration no longer uses OAuth 2.0: nothing was stored.")
+        messages.error(request, _("This integration no longer uses OAuth 2.0: nothing was stored."))
         return redirect(overview)
     error = request.GET.get("error", "")
     code = request.GET.get("code", "")
     if error or not code:
         described = request.GET.get("error_description", "") or error or "no authorization code"
-        messages.error(request, f"The CRM did not grant access ({described[:200]}); nothing was stored.")
+        messages.error(
+            request,
+            _("The CRM did not grant access (%(reason)s); nothing was stored.") % {"reason": described[:200]},
+        )
         return redirect(overview)
     try:
         exchange_code(
@@ -133,16 +137,21 @@ def integration_oauth_callback(request: HttpRequest, tenant: Tenant) -> HttpResp
             redirect_uri=redirect_uri(request),
         )
     except ConnectorError as exc:
-        messages.error(request, f"Connecting failed: {exc.message}")
+        messages.error(request, _("Connecting failed: %(reason)s") % {"reason": exc.message})
         return redirect(overview)
     # The first sync waited for Connect; a reconnect of an integration that synced before leaves
     # the schedule alone (its next sync uses the new token).
     integration.refresh_from_db()
     never_synced = integration.last_sync_at is None and not integration.sync_runs.exists()
     if never_synced and integration_sync_request(tenant=tenant, integration=integration):
-        messages.success(request, f"{integration.name} is connected to the CRM; its first sync has started.")
+        messages.success(
+            request,
+            _("%(name)s is connected to the CRM; its first sync has started.") % {"name": integration.name},
+        )
     else:
         messages.success(
-            request, f"{integration.name} is connected to the CRM; Sync now fetches its phone numbers."
+            request,
+            _("%(name)s is connected to the CRM; Sync now fetches its phone numbers.")
+            % {"name": integration.name},
         )
     return redirect(overview)

@@ -14,6 +14,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from configurator.models import Tenant
@@ -37,8 +39,8 @@ class PhoneBookUploadForm(forms.Form):
     """The overview's upload form: one CSV or vCard file."""
 
     file = forms.FileField(
-        label="Phone book file (CSV or vCard)",
-        help_text="A CSV with a header row (any delimiter and encoding), or a .vcf file.",
+        label=gettext_lazy("Phone book file (CSV or vCard)"),
+        help_text=gettext_lazy("A CSV with a header row (any delimiter and encoding), or a .vcf file."),
     )
 
 
@@ -75,7 +77,7 @@ def phonebook_upload(request: HttpRequest, tenant: Tenant, integration_id: int) 
     integration = _phonebook_integration_or_404(tenant=tenant, integration_id=integration_id)
     form = PhoneBookUploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "Choose a CSV or vCard file to upload.")
+        messages.error(request, _("Choose a CSV or vCard file to upload."))
         return redirect("integration-overview", integration_id=integration.pk)
     uploaded = form.cleaned_data["file"]
     limit: int = settings.PHONEBOOK_MAX_UPLOAD_BYTES
@@ -97,26 +99,39 @@ def _outcome_message(request: HttpRequest, outcome: ImportOutcome, *, cached: in
     if outcome.problem_count:
         shown = "; ".join(outcome.problems[:5])
         more = outcome.problem_count - min(5, len(outcome.problems))
-        unreadable = f" {outcome.problem_count} unreadable: {shown}" + (f"; and {more} more" if more else "")
+        unreadable = " " + _("%(count)s unreadable: %(shown)s") % {
+            "count": outcome.problem_count,
+            "shown": shown,
+        }
+        if more:
+            unreadable += _("; and %(more)s more") % {"more": more}
         unreadable += "."
     if result.status == "ok":
         messages.success(
             request,
-            f"Imported {result.records} contacts with {result.numbers} phone numbers.{unreadable}",
+            _("Imported %(records)s contacts with %(numbers)s phone numbers.")
+            % {"records": result.records, "numbers": result.numbers}
+            + unreadable,
         )
     elif result.status == "held":
         messages.warning(
             request,
-            f"The new phone book has {result.records} contacts with {result.numbers} phone numbers, "
-            f"far fewer than the {cached} cached now, so it was not applied yet: accept it or keep "
-            f"the old one below.{unreadable}",
+            _(
+                "The new phone book has %(records)s contacts with %(numbers)s phone numbers, "
+                "far fewer than the %(cached)s cached now, so it was not applied yet: accept it or keep "
+                "the old one below."
+            )
+            % {"records": result.records, "numbers": result.numbers, "cached": cached}
+            + unreadable,
         )
     elif result.status == "busy":
         messages.warning(
-            request, "A sync of this integration is running; import the file again when it ends."
+            request, _("A sync of this integration is running; import the file again when it ends.")
         )
     else:
-        messages.error(request, f"The import failed: {result.error} The old phone book is kept.")
+        messages.error(
+            request, _("The import failed: %(error)s The old phone book is kept.") % {"error": result.error}
+        )
 
 
 @tenant_admin_required
@@ -144,7 +159,7 @@ def phonebook_map(request: HttpRequest, tenant: Tenant, integration_id: int, upl
             _outcome_message(request, outcome, cached=integration.cached_numbers)
             return redirect("integration-overview", integration_id=integration.pk)
     columns = [
-        {"index": index, "title": title or f"Column {index + 1}", "role": role}
+        {"index": index, "title": title or _("Column %(number)s") % {"number": index + 1}, "role": role}
         for index, (title, role) in enumerate(zip(preview.header, mapping, strict=False))
     ]
     return render_page(

@@ -31,6 +31,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 import scripts_engine
 from configurator.models import Tenant
@@ -240,10 +241,10 @@ def server_request_validate(
 def _check_body(body: str, *, body_encoding: str, http_method: str, record_fields: list[str] | None) -> None:
     if not body.strip():
         if body_encoding == BodyEncoding.JSON and http_method != HttpMethod.GET:
-            raise ValidationError("Write the JSON body, or choose “No body”.", code="body")
+            raise ValidationError(_("Write the JSON body, or choose “No body”."), code="body")
         return
     if http_method == HttpMethod.GET or body_encoding == BodyEncoding.NONE:
-        raise ValidationError("A GET request, or one with “No body”, sends no body: leave it empty.")
+        raise ValidationError(_("A GET request, or one with “No body”, sends no body: leave it empty."))
     if body_encoding == BodyEncoding.FORM:
         for field in parse_form_lines(body):
             _template(field.value, record_fields, f"Form line {field.line}")

@@ -19,6 +19,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 import scripts_engine
 from configurator.models import Tenant, validate_country
@@ -87,7 +88,7 @@ def integration_settings_clean(
             value = field.default
         if not value:
             if field.required:
-                errors[field.name] = f"{field.label}: this field is required."
+                errors[field.name] = _("%(label)s: this field is required.") % {"label": field.label}
             continue
         if field.kind == SettingKind.URL:
             try:
@@ -99,7 +100,7 @@ def integration_settings_clean(
                 errors[field.name] = (
                     PRIVATE_ADDRESS_MESSAGE
                     if refused
-                    else f"{field.label}: enter a full http:// or https:// address."
+                    else _("%(label)s: enter a full http:// or https:// address.") % {"label": field.label}
                 )
                 continue
             if preset.connector_class is not None and _url_host_refused(value):
@@ -110,7 +111,10 @@ def integration_settings_clean(
             value = value.rstrip("/") if value.count("/") <= 3 else value
         if field.kind == SettingKind.CHOICE and value not in {c for c, _ in field.choices}:
             labels = ", ".join(label for _, label in field.choices)
-            errors[field.name] = f"{field.label}: choose one of {labels}."
+            errors[field.name] = _("%(label)s: choose one of %(choices)s.") % {
+                "label": field.label,
+                "choices": labels,
+            }
             continue
         (secrets if field.kind == SettingKind.SECRET else plain)[field.name] = value
     if not errors and preset.connector_class is not None:
@@ -678,7 +682,7 @@ def script_create(
     integration of another tenant.
     """
     if integration is not None and integration.tenant_id != tenant.pk:
-        raise ValidationError("That integration does not belong to this tenant.")
+        raise ValidationError(_("That integration does not belong to this tenant."))
     events = list(on_events) if on_events is not None else [CallEvent.START.value]
     _check_script_fields(name=name, applies=applies, kind=kind)
     preset = get_preset(integration.preset) if integration is not None else None
@@ -759,7 +763,7 @@ def script_update(
 ) -> Script:
     """Change a script after validating it like `script_create`."""
     if script.tenant_id != tenant.pk:
-        raise ValidationError("That script does not belong to this tenant.")
+        raise ValidationError(_("That script does not belong to this tenant."))
     events = list(on_events) if on_events is not None else [CallEvent.START.value]
     _check_script_fields(name=name, applies=applies, kind=kind)
     preset = get_preset(script.integration.preset) if script.integration is not None else None
@@ -812,7 +816,7 @@ def _check_script_fields(*, name: str, applies: str, kind: str = ScriptKind.LINK
     if kind not in ScriptKind.values:
         raise ValidationError({"kind": f'"{kind[:20]}" is not link or server_request.'})
     if not name.strip():
-        raise ValidationError({"name": "Give the script a name; agents see it on the action button."})
+        raise ValidationError({"name": _("Give the script a name; agents see it on the action button.")})
     if applies not in {a.value for a in ScriptApplies}:
         raise ValidationError({"applies": f'"{applies}" is not one of on_match, on_no_match, always.'})
 

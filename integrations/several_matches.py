@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, F
+from django.utils.translation import gettext as _
 
 from configurator.models import Tenant
 from integrations.models import Integration, MultipleMatches, PhoneCacheEntry
@@ -31,7 +32,7 @@ def integration_reorder(*, tenant: Tenant, ordered_ids: Sequence[int]) -> list[I
     rows = {row.pk: row for row in Integration.objects.select_for_update().filter(tenant=tenant)}
     if len(ordered_ids) != len(set(ordered_ids)) or set(ordered_ids) != set(rows):
         raise ValidationError(
-            "The order must list each of your integrations once; reload the page and try again."
+            _("The order must list each of your integrations once; reload the page and try again.")
         )
     ordered = [rows[pk] for pk in ordered_ids]
     for position, row in enumerate(ordered):
@@ -51,7 +52,7 @@ def integration_move(*, tenant: Tenant, integration: Integration, offset: int) -
         Integration.objects.filter(tenant=tenant).order_by("position", "id").values_list("pk", flat=True)
     )
     if integration.pk not in ids:
-        raise ValidationError("No such integration.")
+        raise ValidationError(_("No such integration."))
     index = ids.index(integration.pk)
     target = max(0, min(len(ids) - 1, index + offset))
     ids.insert(target, ids.pop(index))

@@ -17,11 +17,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 import scripts_engine
 from configurator.models import Tenant
-from configurator.views import example_caller_number, render_page, tenant_admin_required
+from configurator.views import example_caller_number, render_page, sidebar_integrations, tenant_admin_required
 from integrations.calls import Call, CallInputError, call_from_params
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.phonebook import PhoneBookConnector
@@ -72,6 +73,7 @@ from integrations.services import (
     script_validate,
 )
 from integrations.sync import STALE_MESSAGE, connector_settings, current_unreadable_numbers, sync_is_stale
+from integrations.sync_chart import sync_chart
 
 # The overview lists this many unreadable numbers; the rest are counted.
 UNREADABLE_SHOWN = 200
@@ -171,18 +173,21 @@ def _test_connection(*, preset: Preset, settings_values: dict[str, str]) -> dict
     if not preset.has_phone_data:
         return {
             "ok": True,
-            "message": f"{preset.name} has no API to test: its script passes the call to the CRM.",
+            "message": _("%(preset)s has no API to test: its script passes the call to the CRM.")
+            % {"preset": preset.name},
         }
     try:
         integration_test_connection(preset=preset, settings_values=settings_values)
     except NotConnectedError:
         return {
             "ok": True,
-            "message": "The settings are usable; after creating, Connect grants the app access in the CRM.",
+            "message": _(
+                "The settings are usable; after creating, Connect grants the app access in the CRM."
+            ),
         }
     except ConnectorError as exc:
         return {"ok": False, "message": exc.message}
-    return {"ok": True, "message": "Connection OK: the CRM answered with these settings."}
+    return {"ok": True, "message": _("Connection OK: the CRM answered with these settings.")}
 
 
 @tenant_admin_required
@@ -212,7 +217,7 @@ def integration_add(request: HttpRequest, tenant: Tenant, preset_slug: str) -> H
             if action == "test" or preset.has_phone_data:
                 connection = _test_connection(preset=preset, settings_values={**plain, **secrets})
             if action == "create" and forms_valid and connection is not None and not connection["ok"]:
-                connection["message"] = f"Not created: {connection['message']}"
+                connection["message"] = _("Not created: %(reason)s") % {"reason": connection["message"]}
             elif action == "create" and forms_valid:
                 fields = form.ordered_notification_fields() if preset.has_phone_data else None
                 # OAuth: no token yet; the first sync waits for Connect, which runs next.
@@ -231,12 +236,12 @@ def integration_add(request: HttpRequest, tenant: Tenant, preset_slug: str) -> H
                     _put_errors(exc, form, settings_form)
                 else:
                     if uses_oauth:
-                        messages.success(request, "Integration created; grant the app access in the CRM.")
+                        messages.success(request, _("Integration created; grant the app access in the CRM."))
                         return redirect("integration-oauth-connect", integration_id=integration.pk)
                     if preset.has_phone_data:
-                        messages.success(request, "Integration created; the first sync has started.")
+                        messages.success(request, _("Integration created; the first sync has started."))
                     else:
-                        messages.success(request, "Integration created; its script is ready to use.")
+                        messages.success(request, _("Integration created; its script is ready to use."))
                     return redirect("integration-overview", integration_id=integration.pk)
     else:
         form = IntegrationForm(preset=preset, initial={"name": _unused_name(tenant=tenant, base=preset.name)})
@@ -311,7 +316,7 @@ def integration_overview(request: HttpRequest, tenant: Tenant, integration_id: i
             "settings_rows": _settings_rows(integration, preset),
             "notification_fields": [labels.get(name, name) for name in integration.notification_fields],
             "scripts": script_list(tenant=tenant, integration=integration),
-            "sync_runs": sync_run_list(tenant=tenant, integration=integration),
+            **_history_context(tenant=tenant, integration=integration),
             "applies_labels": APPLIES_LABELS,
             "active_integration_id": integration.pk,
             **_lookup_context(integration, preset),
@@ -319,6 +324,12 @@ def integration_overview(request: HttpRequest, tenant: Tenant, integration_id: i
             **phonebook_overview_context(tenant=tenant, integration=integration),
         },
     )
+
+
+def _history_context(*, tenant: Tenant, integration: Integration) -> dict[str, Any]:
+    """The overview's sync history: the last 20 runs for the table, and their chart."""
+    runs = list(sync_run_list(tenant=tenant, integration=integration))
+    return {"sync_runs": runs, "sync_chart": sync_chart(runs)}
 
 
 def _numbers_context(*, tenant: Tenant, integration: Integration) -> dict[str, Any]:
@@ -350,8 +361,8 @@ def _lookup_context(integration: Integration, preset: Preset | None) -> dict[str
     problem = (
         connector_class.lookup_problem({**(integration.settings or {}), **(integration.secrets or {})})
         if connector_class.supports_lookup
-        else f"{preset.name if preset else 'This CRM'} cannot be searched by phone number: "
-        "it can only be synced."
+        else _("%(preset)s cannot be searched by phone number: it can only be synced.")
+        % {"preset": preset.name if preset else _("This CRM")}
     )
     return {
         "lookup_card": True,
@@ -373,10 +384,10 @@ def integration_lookup_mode(request: HttpRequest, tenant: Tenant, integration_id
     else:
         if mode == LookupMode.LIVE:
             messages.success(
-                request, "Calls are now matched by asking the CRM live; the phone cache is not used."
+                request, _("Calls are now matched by asking the CRM live; the phone cache is not used.")
             )
         else:
-            messages.success(request, "Calls are now matched against the phone cache, synced every night.")
+            messages.success(request, _("Calls are now matched against the phone cache, synced every night."))
     return redirect("integration-overview", integration_id=integration.pk)
 
 
@@ -395,7 +406,7 @@ def integration_numbers(request: HttpRequest, tenant: Tenant, integration_id: in
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "Number reading saved; a changed country applies from the next sync.")
+        messages.success(request, _("Number reading saved; a changed country applies from the next sync."))
     return redirect("integration-overview", integration_id=integration.pk)
 
 
@@ -434,11 +445,20 @@ def integration_sample(request: HttpRequest, tenant: Tenant, integration_id: int
 @tenant_admin_required
 @require_GET
 def integration_status(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
-    """The overview's status block alone; it polls itself every 2 s while a sync is queued or running."""
+    """The overview's status block alone; it polls itself every 2 s while a sync is queued or running.
+
+    The answer also carries the sidebar's integrations and the sync history (table and chart) out of
+    band (htmx `hx-swap-oob`), so that they follow the sync too; the poll stops with the block that
+    no longer polls once the sync has ended.
+    """
     integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
-    return TemplateResponse(
-        request, "integrations/_status.html", _status_context(tenant=tenant, integration=integration)
-    )
+    context = {
+        **_status_context(tenant=tenant, integration=integration),
+        **_history_context(tenant=tenant, integration=integration),
+        "sidebar_integrations": sidebar_integrations(tenant=tenant),
+        "active_integration_id": integration.pk,
+    }
+    return TemplateResponse(request, "integrations/_status_poll.html", context)
 
 
 @tenant_admin_required
@@ -448,11 +468,11 @@ def integration_sync(request: HttpRequest, tenant: Tenant, integration_id: int) 
     integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
     preset = _preset_of(integration)
     if preset is None or not preset.has_phone_data:
-        messages.info(request, "This integration has no phone data to sync.")
+        messages.info(request, _("This integration has no phone data to sync."))
     elif integration_sync_request(tenant=tenant, integration=integration):
-        messages.success(request, "Sync started; the status below follows its progress.")
+        messages.success(request, _("Sync started; the status below follows its progress."))
     else:
-        messages.warning(request, "A sync is already queued or running; it was not started twice.")
+        messages.warning(request, _("A sync is already queued or running; it was not started twice."))
     return redirect("integration-overview", integration_id=integration.pk)
 
 
@@ -464,10 +484,11 @@ def integration_hold_accept_view(request: HttpRequest, tenant: Tenant, integrati
     if integration_hold_accept(tenant=tenant, integration=integration):
         messages.success(
             request,
-            f"The new result was accepted: {integration.cached_numbers} phone numbers are cached now.",
+            _("The new result was accepted: %(numbers)s phone numbers are cached now.")
+            % {"numbers": integration.cached_numbers},
         )
     else:
-        messages.info(request, "There is no held sync result to accept (any more).")
+        messages.info(request, _("There is no held sync result to accept (any more)."))
     return redirect("integration-overview", integration_id=integration.pk)
 
 
@@ -479,11 +500,11 @@ def integration_hold_reject_view(request: HttpRequest, tenant: Tenant, integrati
     if integration_hold_reject(tenant=tenant, integration=integration):
         messages.success(
             request,
-            f"The old phone cache is kept ({integration.cached_numbers} phone numbers); "
-            "the next sync checks the CRM again.",
+            _("The old phone cache is kept (%(numbers)s phone numbers); the next sync checks the CRM again.")
+            % {"numbers": integration.cached_numbers},
         )
     else:
-        messages.info(request, "There is no held sync result to reject (any more).")
+        messages.info(request, _("There is no held sync result to reject (any more)."))
     return redirect("integration-overview", integration_id=integration.pk)
 
 
@@ -493,7 +514,9 @@ def integration_enable(request: HttpRequest, tenant: Tenant, integration_id: int
     """Re-enable a disabled integration: its matches and scripts are offered again."""
     integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
     integration_set_enabled(tenant=tenant, integration=integration, enabled=True)
-    messages.success(request, f"{integration.name} is enabled; its matches are shown again.")
+    messages.success(
+        request, _("%(name)s is enabled; its matches are shown again.") % {"name": integration.name}
+    )
     return redirect("integration-overview", integration_id=integration.pk)
 
 
@@ -505,8 +528,8 @@ def integration_disable(request: HttpRequest, tenant: Tenant, integration_id: in
     integration_set_enabled(tenant=tenant, integration=integration, enabled=False)
     messages.success(
         request,
-        f"{integration.name} is disabled; its matches are suppressed. "
-        "No settings or cached data were removed.",
+        _("%(name)s is disabled; its matches are suppressed. No settings or cached data were removed.")
+        % {"name": integration.name},
     )
     return redirect("integration-overview", integration_id=integration.pk)
 
@@ -520,7 +543,10 @@ def integration_delete_view(request: HttpRequest, tenant: Tenant, integration_id
     if request.method == "POST" and form.is_valid():
         name = integration.name
         integration_delete(tenant=tenant, integration=integration)
-        messages.success(request, f"{name} is deleted, with its settings, scripts and cached phone numbers.")
+        messages.success(
+            request,
+            _("%(name)s is deleted, with its settings, scripts and cached phone numbers.") % {"name": name},
+        )
         return redirect("home")
     return render_page(
         request,
@@ -546,14 +572,21 @@ def _script_return_url(integration: Integration | None) -> str:
 def _script_form_page(
     request: HttpRequest, tenant: Tenant, *, integration: Integration | None, script: Script | None
 ) -> HttpResponse:
-    """Add (script None) or edit a tenant-wide (integration None) or integration script."""
+    """Add (script None) or edit a tenant-wide (integration None) or integration script.
+
+    An htmx request gets the script dialog's content (integrations/_script_dialog.html) instead of
+    the page: the same form, posted back with htmx; a saved script answers `HX-Refresh` so that the
+    page under the dialog shows it (and the message).
+    """
+    dialog = bool(getattr(request, "htmx", False))
+    auto_id = "dialog_%s" if dialog else "id_%s"
     preview: dict[str, Any] | None = None
     if request.method == "POST" and "preview" in request.POST:
         # The preview without JavaScript: the same page, the form as typed, nothing saved.
-        form = ScriptForm(request.POST)
+        form = ScriptForm(request.POST, auto_id=auto_id)
         preview = _preview_context(request.POST, tenant, integration=integration)
     elif request.method == "POST":
-        form = ScriptForm(request.POST)
+        form = ScriptForm(request.POST, auto_id=auto_id)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -567,11 +600,15 @@ def _script_form_page(
                 else:
                     form.add_error("template", exc)
             else:
-                verb = "added" if script is None else "saved"
-                messages.success(request, f"Script “{data['name'].strip()}” {verb}.")
+                name = data["name"].strip()
+                done = _("Script “%(name)s” added.") if script is None else _("Script “%(name)s” saved.")
+                messages.success(request, done % {"name": name})
+                if dialog:
+                    return HttpResponse(headers={"HX-Refresh": "true"})
                 return redirect(_script_return_url(integration))
     elif script is not None:
         form = ScriptForm(
+            auto_id=auto_id,
             initial={
                 "name": script.name,
                 "template": script.template,
@@ -583,14 +620,14 @@ def _script_form_page(
                 "body_template": script.body_template,
                 "body_encoding": script.body_encoding,
                 "on_events": script.on_events,
-            }
+            },
         )
     else:
         # Record scripts pop on a match; the others (tenant-wide, screen-pop-only presets) are
         # usually searches or "pass the call on" links that make sense for every call.
         preset = _preset_of(integration) if integration is not None else None
         default_applies = ScriptApplies.ON_MATCH if preset and preset.has_phone_data else ScriptApplies.ALWAYS
-        form = ScriptForm(initial={"applies": default_applies.value})
+        form = ScriptForm(auto_id=auto_id, initial={"applies": default_applies.value})
 
     preset = _preset_of(integration) if integration is not None else None
     if integration is None:
@@ -604,30 +641,61 @@ def _script_form_page(
                 "data-insert-target": "",
                 "hx-post": preview_url,
                 "hx-trigger": "input changed delay:300ms" + (", load" if name == "template" else ""),
-                "hx-target": "#script-preview",
+                "hx-target": "#script-dialog-preview" if dialog else "#script-preview",
                 "hx-include": "closest form",
                 "hx-sync": "this:replace",
             }
         )
-    return render_page(
-        request,
-        "integrations/script_form.html",
-        tenant=tenant,
-        context={
-            "form": form,
-            "script": script,
-            "integration": integration,
-            "preset": preset,
-            "call_properties": [p.name for p in scripts_engine.CALL_PROPERTIES[:7]],
-            "record_fields": list(preset.all_fields) if preset else [],
-            "preview_url": preview_url,
-            "preview": preview,
-            "server_timeout": f"{float(settings.SERVER_SCRIPT_TIMEOUT_SECONDS):g}",
-            "cancel_url": _script_return_url(integration),
-            "active": "script-add" if integration is None else "",
-            "active_integration_id": integration.pk if integration is not None else None,
-        },
-    )
+    context: dict[str, Any] = {
+        "form": form,
+        "script": script,
+        "integration": integration,
+        "preset": preset,
+        "call_properties": [p.name for p in scripts_engine.CALL_PROPERTIES[:7]],
+        "record_fields": list(preset.all_fields) if preset else [],
+        "preview_url": preview_url,
+        "preview": preview,
+        "server_timeout": f"{float(settings.SERVER_SCRIPT_TIMEOUT_SECONDS):g}",
+        "cancel_url": _script_return_url(integration),
+        "active": "script-add" if integration is None else "",
+        "active_integration_id": integration.pk if integration is not None else None,
+    }
+    if dialog:
+        if script is not None:
+            title = _("Edit script “%(name)s”") % {"name": script.name}
+        elif integration is not None:
+            title = _("Add Script to %(name)s") % {"name": integration.name}
+        else:
+            title = _("Add New Script")
+        context.update(
+            {
+                "tenant": tenant,
+                "dialog_title": title,
+                "action_url": request.path,
+                "fields_template": "integrations/_script_fields.html",
+                "submit_label": _("Save script") if script is not None else _("Add script"),
+                "preview_name": "preview",
+                "preview_value": "1",
+                "intro": _script_intro(integration, preset),
+            }
+        )
+        return TemplateResponse(request, "integrations/_script_dialog.html", context)
+    return render_page(request, "integrations/script_form.html", tenant=tenant, context=context)
+
+
+def _script_intro(integration: Integration | None, preset: Preset | None) -> str:
+    """The dialog's line on what a script can use (the page says the same above its form)."""
+    if integration is None:
+        return _(
+            "A tenant-wide script is offered for every call; it can use the call properties, such as "
+            "#(Caller number)."
+        )
+    if preset is not None and preset.all_fields:
+        return _(
+            "Besides the call properties it can use the fields of the matched %(name)s record, like "
+            "$(DisplayName)."
+        ) % {"name": preset.name}
+    return ""
 
 
 @tenant_admin_required
@@ -660,7 +728,7 @@ def script_delete_view(request: HttpRequest, tenant: Tenant, script_id: int) -> 
     script = _script_or_404(tenant=tenant, script_id=script_id)
     integration = script.integration
     script_delete(tenant=tenant, script=script)
-    messages.success(request, f"Script “{script.name}” deleted.")
+    messages.success(request, _("Script “%(name)s” deleted.") % {"name": script.name})
     return redirect(_script_return_url(integration))
 
 

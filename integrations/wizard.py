@@ -25,6 +25,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 import scripts_engine
@@ -50,12 +53,12 @@ from integrations.services import (
 
 SESSION_KEY = "integration_wizards"
 MAX_WIZARDS = 10  # per session; the oldest is dropped when an eleventh starts
-STEPS: tuple[tuple[str, str], ...] = (
-    ("preset", "Choose preset"),
-    ("settings", "CRM configuration"),
-    ("fields", "Call notification"),
-    ("scripts", "Scripts"),
-    ("review", "Review"),
+STEPS: tuple[tuple[str, str | Promise], ...] = (
+    ("preset", gettext_lazy("Choose preset")),
+    ("settings", gettext_lazy("CRM configuration")),
+    ("fields", gettext_lazy("Call notification")),
+    ("scripts", gettext_lazy("Scripts")),
+    ("review", gettext_lazy("Review")),
 )
 STEP_NAMES = tuple(name for name, _ in STEPS)
 SECRET_KEPT = "•••• kept"  # noqa: S105 - what a secret field shows instead of its value
@@ -235,7 +238,7 @@ def wizard_start(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     if request.method == "POST":
         preset = find_preset(request.POST.get("preset", ""))
         if preset is None:
-            messages.error(request, "Choose one of the presets below.")
+            messages.error(request, _("Choose one of the presets below."))
             return redirect("integration-wizard")
         wizard_id = secrets_module.token_urlsafe(9)
         _save(request, wizard_id, _new_state(tenant=tenant, preset=preset))
@@ -279,14 +282,16 @@ def wizard_step(request: HttpRequest, tenant: Tenant, wizard_id: str, step: str)
         raise Http404("No such step.")
     state = _state_or_none(request, wizard_id)
     if state is None:
-        messages.warning(request, "That wizard is no longer open (finished, or too old); start again here.")
+        messages.warning(
+            request, _("That wizard is no longer open (finished, or too old); start again here.")
+        )
         return redirect("integration-wizard")
     preset = find_preset(str(state["preset"]))
     assert preset is not None  # checked by _state_or_none
     if step not in _steps_of(preset):
         return redirect(_step_url(wizard_id, _neighbour(preset, "scripts", 0)))
     if not _reachable(state, preset, step):
-        messages.info(request, "Complete the CRM configuration first.")
+        messages.info(request, _("Complete the CRM configuration first."))
         return redirect(_step_url(wizard_id, "settings"))
     handler = {
         "preset": _step_preset,
@@ -333,13 +338,16 @@ def _step_preset(
     if request.method == "POST":
         chosen = find_preset(request.POST.get("preset", ""))
         if chosen is None:
-            messages.error(request, "Choose one of the presets below.")
+            messages.error(request, _("Choose one of the presets below."))
             return redirect(_step_url(wizard_id, "preset"))
         if chosen.slug != preset.slug and _created(tenant, state) is not None:
             messages.error(
                 request,
-                f"This wizard already created “{state.get('name')}” for {preset.name}; finish it, "
-                "or delete that integration on its overview and start a new wizard.",
+                _(
+                    "This wizard already created “%(name)s” for %(preset)s; finish it, "
+                    "or delete that integration on its overview and start a new wizard."
+                )
+                % {"name": state.get("name"), "preset": preset.name},
             )
             return redirect(_step_url(wizard_id, "preset"))
         if chosen.slug != preset.slug:
@@ -371,7 +379,7 @@ def _mark_kept_secrets(settings_form: PresetSettingsForm, state: dict[str, Any])
         if field is None:
             continue
         field.widget.attrs.pop("required", None)
-        field.widget.attrs["placeholder"] = f"{SECRET_KEPT} (leave empty to keep)"
+        field.widget.attrs["placeholder"] = _("%(kept)s (leave empty to keep)") % {"kept": SECRET_KEPT}
     return sorted(kept)
 
 
@@ -429,7 +437,7 @@ def _step_settings(
                     _save(request, wizard_id, state)
                     return redirect(_connect_url(int(state["integration_id"]), following))
             if action != "test" and connection is not None and not connection["ok"]:
-                connection["message"] = f"Not yet: {connection['message']}"
+                connection["message"] = _("Not yet: %(reason)s") % {"reason": connection["message"]}
         _save(request, wizard_id, state)
     else:
         form, settings_form = _settings_forms(None, state, preset)
@@ -558,9 +566,19 @@ def _step_scripts(
     """
     scripts = _scripts(state, preset)
     default_applies = ScriptApplies.ON_MATCH if preset.has_phone_data else ScriptApplies.ALWAYS
-    form = ScriptForm(initial={"applies": default_applies.value})
+    # htmx asks for the script dialog (GET ?edit=N to load a script, POST to add or save it).
+    dialog = bool(getattr(request, "htmx", False))
+    auto_id = "dialog_%s" if dialog else "id_%s"
+    form = ScriptForm(auto_id=auto_id, initial={"applies": default_applies.value})
     preview: dict[str, Any] | None = None
     editing: int | None = None
+    edit_query = request.GET.get("edit", "")
+    if request.method == "GET" and dialog and edit_query.isdigit() and int(edit_query) < len(scripts):
+        editing = int(edit_query)
+        chosen = scripts[editing]
+        form = ScriptForm(
+            auto_id=auto_id, initial={k: chosen.get(k) for k in ("name", "template", "applies", "auto_open")}
+        )
     if request.method == "POST":
         action = request.POST.get("action", "")
         remove = request.POST.get("remove", "")
@@ -581,17 +599,18 @@ def _step_scripts(
             editing = int(edit)
             chosen = scripts[editing]
             form = ScriptForm(
-                initial={k: chosen.get(k) for k in ("name", "template", "applies", "auto_open")}
+                auto_id=auto_id,
+                initial={k: chosen.get(k) for k in ("name", "template", "applies", "auto_open")},
             )
             return _scripts_page(request, tenant, wizard_id, state, preset, scripts, form, None, editing)
-        form = ScriptForm(request.POST)
+        form = ScriptForm(request.POST, auto_id=auto_id)
         if action == "preview":
             preview = _preview_context(request.POST, tenant, preset)
         elif form.is_valid():
             data = form.cleaned_data
             try:
                 if not str(data["name"]).strip():
-                    raise ValidationError({"name": "Give the script a name."})
+                    raise ValidationError({"name": _("Give the script a name.")})
                 script_validate(
                     tenant=tenant, preset=preset, template=data["template"], applies=data["applies"]
                 )
@@ -616,8 +635,10 @@ def _step_scripts(
                     scripts[editing] = script
                 state["scripts"] = scripts
                 _save(request, wizard_id, state)
-                verb = "added" if editing is None else "saved"
-                messages.success(request, f"Script “{script['name']}” {verb}.")
+                done = _("Script “%(name)s” added.") if editing is None else _("Script “%(name)s” saved.")
+                messages.success(request, done % {"name": script["name"]})
+                if dialog:
+                    return HttpResponse(headers={"HX-Refresh": "true"})
                 return redirect(_step_url(wizard_id, "scripts"))
     return _scripts_page(request, tenant, wizard_id, state, preset, scripts, form, preview, editing)
 
@@ -634,16 +655,39 @@ def _scripts_page(
     editing: int | None,
 ) -> HttpResponse:
     preview_url = reverse("integration-wizard-preview", kwargs={"wizard_id": wizard_id})
+    dialog = bool(getattr(request, "htmx", False))
     form.fields["template"].widget.attrs.update(
         {
             "data-insert-target": "",
             "hx-post": preview_url,
-            "hx-trigger": "input changed delay:300ms",
-            "hx-target": "#script-preview",
+            "hx-trigger": "input changed delay:300ms" + (", load" if dialog else ""),
+            "hx-target": "#script-dialog-preview" if dialog else "#script-preview",
             "hx-include": "closest form",
             "hx-sync": "this:replace",
         }
     )
+    if dialog:
+        editing_script = scripts[editing] if editing is not None else None
+        context = {
+            "tenant": tenant,
+            "form": form,
+            "preview": preview,
+            "preset": preset,
+            "call_properties": [p.name for p in scripts_engine.CALL_PROPERTIES[:7]],
+            "record_fields": list(preset.all_fields),
+            "dialog_title": _("Edit script “%(name)s”") % {"name": editing_script["name"]}
+            if editing_script is not None
+            else _("Add a script"),
+            "action_url": _step_url(wizard_id, "scripts"),
+            "fields_template": "integrations/wizard/_script_fields.html",
+            "hidden": [("index", editing)] if editing is not None else [],
+            "submit_name": "action",
+            "submit_value": "add",
+            "submit_label": _("Save script") if editing is not None else _("Add script"),
+            "preview_name": "action",
+            "preview_value": "preview",
+        }
+        return TemplateResponse(request, "integrations/_script_dialog.html", context)
     return _page(
         request,
         tenant,
@@ -708,12 +752,12 @@ def _step_review(
         else:
             _forget(request, wizard_id)
             if uses_oauth:
-                messages.success(request, "Integration created; grant the app access in the CRM.")
+                messages.success(request, _("Integration created; grant the app access in the CRM."))
                 return redirect("integration-oauth-connect", integration_id=integration.pk)
             if preset.has_phone_data:
-                messages.success(request, "Integration created; the first sync has started.")
+                messages.success(request, _("Integration created; the first sync has started."))
             else:
-                messages.success(request, "Integration created; its script is ready to use.")
+                messages.success(request, _("Integration created; its script is ready to use."))
             return redirect("integration-overview", integration_id=integration.pk)
     labels = {f.name: f.label for f in preset.all_fields}
     kept = _kept_secrets(state)
@@ -768,7 +812,7 @@ def _finish_created(
     integration = _created(tenant, state)
     if integration is None:
         _forget(request, wizard_id)
-        messages.error(request, "The integration this wizard created was deleted meanwhile; start again.")
+        messages.error(request, _("The integration this wizard created was deleted meanwhile; start again."))
         return redirect("integration-wizard")
     with transaction.atomic():
         if preset.has_phone_data:
@@ -792,7 +836,11 @@ def _finish_created(
             )
     _forget(request, wizard_id)
     if TOKEN_SECRET in (integration.secrets or {}):
-        messages.success(request, f"{integration.name} is ready and connected to the CRM.")
+        messages.success(
+            request, _("%(name)s is ready and connected to the CRM.") % {"name": integration.name}
+        )
     else:
-        messages.warning(request, f"{integration.name} is ready; Connect grants it access to the CRM.")
+        messages.warning(
+            request, _("%(name)s is ready; Connect grants it access to the CRM.") % {"name": integration.name}
+        )
     return redirect("integration-overview", integration_id=integration.pk)

@@ -32,6 +32,7 @@ NOT_CONFIGURATION = {
     "catalog",
     "api-schema",
     "api-docs",
+    "set_language",  # the language switch (a cookie) is for everyone
 }
 
 

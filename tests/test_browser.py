@@ -95,13 +95,14 @@ def test_the_preset_search_filters_tiles_as_you_type(page: Page):
 
 
 def test_the_script_dialog_previews_and_validates_as_you_type(page: Page):
-    page.get_by_text("Add New Script").first.click()
+    page.get_by_text("Add New Script").first.click()  # the script dialog
+    expect(page.locator("#script-dialog-form")).to_be_visible()
     template = page.locator("textarea[name=template], input[name=template]").first
 
     template.fill("https://www.google.nl?q=")
     page.get_by_role("button", name="#(Caller number)").click()
 
-    preview = page.locator("#script-preview")
+    preview = page.locator("#script-dialog-preview")
     expect(preview).to_contain_text("https://www.google.nl?q=0201234567")
     assert template.input_value() == "https://www.google.nl?q=#(Caller number)"
 

@@ -19,8 +19,9 @@ def test_the_request_fields_follow_the_kind_and_the_preview_shows_the_request(
     page: Page,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    page.get_by_text("Add New Script").first.click()
-    fields = page.locator("#server-request-fields")
+    page.get_by_text("Add New Script").first.click()  # the script dialog
+    expect(page.locator("#script-dialog-form")).to_be_visible()
+    fields = page.locator("#dialog-server-request-fields")
     expect(fields).to_be_hidden()  # a link: no request fields
     page.get_by_label("Request the server sends").check()
     expect(fields).to_be_visible()
@@ -42,7 +43,7 @@ def test_the_request_fields_follow_the_kind_and_the_preview_shows_the_request(
     assert page.locator("textarea[name=template]").input_value() == "https://crm.example.com/api/calls"
 
     page.fill("textarea[name=body_template]", '{"from": #(Caller number),}')
-    expect(page.locator("#script-preview")).to_contain_text("The body is not valid JSON")
+    expect(page.locator("#script-dialog-preview")).to_contain_text("The body is not valid JSON")
     keep_screenshot(page, tmp_path, "server-script-form.png", prefix="i9-srv")
 
     page.fill("textarea[name=body_template]", '{"from": #(Caller number)}')

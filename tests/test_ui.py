@@ -92,7 +92,7 @@ def test_a_member_without_the_privilege_signs_in_and_is_refused_with_the_manuals
 ) -> None:
     response = client.post(reverse("login"), {"username": "member", "password": PASSWORD}, follow=True)
     assert response.status_code == 403
-    assert NO_PRIVILEGE_MESSAGE in response.text
+    assert str(NO_PRIVILEGE_MESSAGE) in response.text
     assert "Please inquire with your telephony provider." in response.text
     assert f'action="{reverse("logout")}"' in response.text
     assert "Acme" not in response.text
@@ -115,7 +115,7 @@ def test_a_user_without_any_tenant_is_refused(client: Client) -> None:
     client.login(request=HttpRequest(), username="loner", password=PASSWORD)
     response = client.get(reverse("home"))
     assert response.status_code == 403
-    assert NO_PRIVILEGE_MESSAGE in response.text
+    assert str(NO_PRIVILEGE_MESSAGE) in response.text
 
 
 def test_signing_out_ends_the_session(admin_client: Client) -> None:

@@ -22,7 +22,18 @@
   var retryTimer = null;
   var everConnected = false;
 
-  var STATE_TEXT = { ringing: "Ringing", answered: "Answered", ended: "Ended", missed: "Missed" };
+  // The words on the cards come from the page in the agent's language (json_script "agent-texts");
+  // t(key, fallback, params) fills in %(name)s parts.
+  var TEXTS = {};
+  try { TEXTS = JSON.parse((document.getElementById("agent-texts") || {}).textContent || "{}"); } catch (e) { TEXTS = {}; }
+  function t(key, fallback, params) {
+    var text = TEXTS[key] || fallback;
+    Object.keys(params || {}).forEach(function (name) { text = text.split("%(" + name + ")s").join(String(params[name])); });
+    return text;
+  }
+  var STATE_TEXT = {
+    ringing: t("ringing", "Ringing"), answered: t("answered", "Answered"), ended: t("ended", "Ended"), missed: t("missed", "Missed"),
+  };
   var STATE_CLASS = { ringing: "text-bg-primary", answered: "text-bg-success", ended: "text-bg-secondary", missed: "text-bg-danger" };
 
   function el(tag, className, text) {
@@ -40,16 +51,18 @@
 
   function callerLabel(call) {
     if (call.caller_name) return call.caller_name;
-    if (call.anonymous || !call.caller_number) return "Withheld number";
+    if (call.anonymous || !call.caller_number) return t("withheld", "Withheld number");
     return call.caller_number;
   }
 
   function stateText(call) {
-    if (!call.follows_state) return "Incoming call";
+    if (!call.follows_state) return t("incoming", "Incoming call");
     var text = STATE_TEXT[call.state] || call.state;
     var by = call.answered_by;
     if (by && (call.state === "answered" || call.state === "ended")) {
-      text += me && by.id === me.id ? " by you" : " by " + by.name;
+      text = me && by.id === me.id
+        ? t("by_you", "%(state)s by you", { state: text })
+        : t("by_name", "%(state)s by %(name)s", { state: text, name: by.name });
     }
     return text;
   }
@@ -74,15 +87,15 @@
   function renderBody(call) {
     var body = el("div", "card-body pt-2");
     var number = el("p", "small text-body-secondary mb-2");
-    number.textContent = (call.anonymous ? "Withheld number" : call.caller_number || "No number") +
+    number.textContent = (call.anonymous ? t("withheld", "Withheld number") : call.caller_number || t("no_number", "No number")) +
       (call.called_number ? " → " + call.called_number : "");
     body.appendChild(number);
     call.matches.forEach(function (match) {
       var box = el("section", "call-match border rounded p-2 mb-2");
       var head = el("div", "d-flex flex-wrap align-items-baseline gap-2");
-      head.appendChild(el("h3", "h6 mb-0", match.title || "(no name)"));
+      head.appendChild(el("h3", "h6 mb-0", match.title || t("no_name", "(no name)")));
       head.appendChild(el("span", "small text-body-secondary", match.integration));
-      if (match.other_records) head.appendChild(el("span", "badge text-bg-light border", "+" + match.other_records + " more"));
+      if (match.other_records) head.appendChild(el("span", "badge text-bg-light border", t("more", "+%(count)s more", { count: match.other_records })));
       box.appendChild(head);
       if (match.fields.length) {
         var dl = el("dl", "row small mb-0 mt-1");
@@ -94,34 +107,34 @@
       }
       var actions = match.actions.slice();
       if (match.record_url && !actions.some(function (a) { return a.url === match.record_url; })) {
-        actions.unshift({ name: "Open record", url: match.record_url, auto_open: false });
+        actions.unshift({ name: t("open_record", "Open record"), url: match.record_url, auto_open: false });
       }
       if (actions.length) box.appendChild(actionsRow(actions));
       body.appendChild(box);
     });
     call.choose.forEach(function (entry) {
       var box = el("section", "call-match border rounded p-2 mb-2");
-      box.appendChild(el("h3", "h6", "Choose the record in " + entry.integration));
+      box.appendChild(el("h3", "h6", t("choose", "Choose the record in %(integration)s", { integration: entry.integration })));
       box.appendChild(actionsRow(entry.choices.map(function (c) { return { name: c.title, url: c.url, auto_open: false }; })));
       body.appendChild(box);
     });
     if (!call.matches.length && !call.choose.length) {
-      body.appendChild(el("p", "mb-1", "No CRM record has this number."));
+      body.appendChild(el("p", "mb-1", t("no_record", "No CRM record has this number.")));
     }
     if (call.actions.length) body.appendChild(actionsRow(call.actions));
     if (call.state === "missed") {
       var callback = el("div", "d-flex flex-wrap align-items-center gap-2 mt-3 call-callback");
       if (call.called_back) {
-        var who = call.called_back.by ? (me && call.called_back.by.id === me.id ? "you" : call.called_back.by.name) : "a colleague";
-        callback.appendChild(el("span", "small text-success", "Called back by " + who + " at " + time(call.called_back.at)));
+        var who = call.called_back.by ? (me && call.called_back.by.id === me.id ? t("you", "you") : call.called_back.by.name) : t("colleague", "a colleague");
+        callback.appendChild(el("span", "small text-success", t("called_back_by", "Called back by %(who)s at %(time)s", { who: who, time: time(call.called_back.at) })));
       } else {
         if (call.callback_url) {
-          var tel = el("a", "btn btn-sm btn-danger", "Call back " + call.caller_e164);
+          var tel = el("a", "btn btn-sm btn-danger", t("call_back", "Call back %(number)s", { number: call.caller_e164 }));
           tel.href = call.callback_url;
           tel.setAttribute("data-callback", call.id);
           callback.appendChild(tel);
         }
-        var done = el("button", "btn btn-sm btn-outline-secondary", "Called back");
+        var done = el("button", "btn btn-sm btn-outline-secondary", t("called_back", "Called back"));
         done.type = "button";
         done.setAttribute("data-called-back", call.id);
         callback.appendChild(done);
@@ -143,7 +156,7 @@
     header.setAttribute("data-testid", "call-state");
     header.appendChild(el("strong", "call-caller text-truncate", callerLabel(call)));
     header.appendChild(el("span", "small text-body-secondary ms-auto", time(call.started_at)));
-    var toggle = el("button", "btn btn-link btn-sm p-0", expanded[call.id] ? "Hide" : "Show");
+    var toggle = el("button", "btn btn-link btn-sm p-0", expanded[call.id] ? t("hide", "Hide") : t("show", "Show"));
     toggle.type = "button";
     toggle.setAttribute("data-toggle-call", call.id);
     toggle.setAttribute("aria-expanded", expanded[call.id] ? "true" : "false");
@@ -202,12 +215,12 @@
   function notify(call) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
     if (document.visibilityState === "visible" && document.hasFocus()) return;
-    var lines = [call.anonymous ? "Withheld number" : call.caller_number];
+    var lines = [call.anonymous ? t("withheld", "Withheld number") : call.caller_number];
     if (call.matches.length && call.matches[0].fields.length) {
       lines.push(call.matches[0].fields.map(function (f) { return f.value; }).join(" · "));
     }
     try {
-      var note = new Notification("Call: " + callerLabel(call), { body: lines.join("\n"), tag: "call-" + call.id });
+      var note = new Notification(t("notification", "Call: %(caller)s", { caller: callerLabel(call) }), { body: lines.join("\n"), tag: "call-" + call.id });
       note.onclick = function () {
         window.focus();
         focusCard(call.id);
@@ -252,8 +265,8 @@
     if (retryTimer) return;
     var delay = retryDelay;
     retryDelay = Math.min(retryDelay * 2, 15000);
-    offlineAlert.querySelector("[data-retry]").textContent = " (next try in " + Math.round(delay / 1000) + " s)";
-    setStatus("offline", "Offline");
+    offlineAlert.querySelector("[data-retry]").textContent = t("next_try", " (next try in %(seconds)s s)", { seconds: Math.round(delay / 1000) });
+    setStatus("offline", t("offline", "Offline"));
     retryTimer = window.setTimeout(function () {
       retryTimer = null;
       // The browser knows it has no network: wait for its "online" event (or the next try).
@@ -277,12 +290,12 @@
   function connect() {
     if (socket && (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING)) return;
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    setStatus("connecting", everConnected ? "Reconnecting…" : "Connecting…");
+    setStatus("connecting", everConnected ? t("reconnecting", "Reconnecting…") : t("connecting", "Connecting…"));
     socket = new WebSocket(scheme + window.location.host + root.getAttribute("data-ws-path"));
     socket.onopen = function () {
       everConnected = true;
       retryDelay = 1000;
-      setStatus("live", "Live");
+      setStatus("live", t("live", "Live"));
     };
     socket.onmessage = function (event) {
       var message;

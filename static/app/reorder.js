@@ -45,7 +45,7 @@
     function save() {
       var order = ids().join(",");
       if (order === before) return;
-      if (status) status.textContent = "Saving…";
+      if (status) status.textContent = list.getAttribute("data-saving-label") || "Saving…";
       fetch(list.getAttribute("data-reorder-url"), {
         method: "POST",
         credentials: "same-origin",
@@ -55,12 +55,15 @@
         .then(function (response) {
           if (!response.ok) throw new Error(String(response.status));
           before = order;
-          if (status) status.textContent = "Order saved.";
+          if (status) status.textContent = list.getAttribute("data-saved-label") || "Order saved.";
           refreshButtons();
           reorderSidebar(order.split(","));
         })
         .catch(function () {
-          if (status) status.textContent = "The order could not be saved; reload the page.";
+          if (status) {
+            status.textContent =
+              list.getAttribute("data-failed-label") || "The order could not be saved; reload the page.";
+          }
         });
     }
 

@@ -58,7 +58,7 @@
       source.select();
       var done = function () {
         var label = copy.textContent;
-        copy.textContent = "Copied";
+        copy.textContent = document.body.getAttribute("data-copied-label") || "Copied";
         setTimeout(function () { copy.textContent = label; }, 1500);
       };
       if (navigator.clipboard && window.isSecureContext) {
@@ -80,7 +80,49 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
+  // The script dialog (issue 8, item 3): a link or button with data-script-dialog (its value, else
+  // its href, is the form's URL) opens the frame's modal and htmx loads the form into it. Without
+  // JavaScript, or with a modifier key (a new tab), the link opens the script page as before.
+  var dialogLoading = null;
+  var dialogOpener = null;
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest && event.target.closest("[data-script-dialog]");
+    if (!opener || !window.htmx || !window.bootstrap) return;
+    if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    var dialog = document.getElementById("script-dialog");
+    var content = document.getElementById("script-dialog-content");
+    var url = opener.getAttribute("data-script-dialog") || opener.getAttribute("href");
+    if (!dialog || !content || !url) return;
+    event.preventDefault();
+    if (dialogLoading === null) dialogLoading = content.innerHTML;
+    content.innerHTML = dialogLoading;
+    dialogOpener = opener;
+    window.bootstrap.Modal.getOrCreateInstance(dialog).show(opener);
+    window.htmx.ajax("GET", url, { target: "#script-dialog-content", swap: "innerHTML" });
+  });
+
+  // A form loaded into the dialog: focus its first field (the name), or the first error.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (!event.detail || !event.detail.target || event.detail.target.id !== "script-dialog-content") return;
+    var field = event.detail.target.querySelector("[aria-invalid=true]") ||
+      event.detail.target.querySelector("input:not([type=hidden]), textarea, select");
+    if (field) field.focus();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-filter-target]").forEach(setUpFilter);
+    // Bootstrap focuses the dialog itself once it is shown: move on to the form when it is there.
+    var dialog = document.getElementById("script-dialog");
+    if (dialog) {
+      dialog.addEventListener("shown.bs.modal", function () {
+        var field = dialog.querySelector("#script-dialog-form input:not([type=hidden]), #script-dialog-form textarea");
+        if (field) field.focus();
+      });
+      // Closed (Cancel, Escape, the cross): focus goes back to the link or button that opened it.
+      dialog.addEventListener("hidden.bs.modal", function () {
+        if (dialogOpener && document.body.contains(dialogOpener)) dialogOpener.focus();
+        dialogOpener = null;
+      });
+    }
   });
 })();

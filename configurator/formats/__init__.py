@@ -1,0 +1,1 @@
+"""Date formats of the admin UI per language (FORMAT_MODULE_PATH), over Django's own locale formats."""
