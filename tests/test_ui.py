@@ -362,7 +362,8 @@ def test_the_overview_shows_the_sync_status_in_the_tenants_time_zone(
     assert "2026-01-15 02:30 CET" in response.text  # Europe/Amsterdam
     assert "2026-01-16 02:30 CET" in response.text
     assert "The CardDAV server refused the credentials (HTTP 401)." in response.text
-    assert "Skipped records" in response.text
+    assert "Skipped (last sync)" in response.text
+    assert "records and numbers the sync could not read were left out" in response.text
 
 
 def test_the_status_block_polls_every_two_seconds_only_while_a_sync_runs(
