@@ -65,6 +65,10 @@ INDEXES = {
 DROP_LOCK_TIMEOUT_MS = 300
 DROP_TRIES = 3
 DROP_RETRY_PAUSE_S = 0.5
+# A statement the sync cannot do without (ATTACH of its new generation) tries longer: giving up
+# would throw the whole sync's work away. Each try stalls lookups for at most the lock timeout.
+REQUIRED_TRIES = 20
+REQUIRED_RETRY_PAUSE_MAX_S = 2.0
 _GENERATION_TABLE = re.compile(r"^phone_cache_t(\d+)_i(\d+)_g(\d+)$")
 
 
@@ -294,10 +298,11 @@ def drop_generations(
 def _with_short_locks(sql: str, *, what: str, wait: bool = False, required: bool = False) -> bool:
     """Run a DDL statement that needs a strong lock on the phone cache's parent table or its
     default partition, in its own short transaction with a `lock_timeout`, so that lookups never
-    queue behind it for long; retried `DROP_TRIES` times. True when it ran; when it could not
-    get the lock, False, or `DatabaseError` when `required`.
+    queue behind it for long; retried `DROP_TRIES` times (`REQUIRED_TRIES` when `required`, with
+    pauses growing to `REQUIRED_RETRY_PAUSE_MAX_S`). True when it ran; when it could not get the
+    lock, False, or `DatabaseError` when `required`.
     """
-    tries = 1 if wait else DROP_TRIES
+    tries = 1 if wait else (REQUIRED_TRIES if required else DROP_TRIES)
     for attempt in range(1, tries + 1):
         try:
             with transaction.atomic(), connection.cursor() as cursor:
@@ -317,7 +322,7 @@ def _with_short_locks(sql: str, *, what: str, wait: bool = False, required: bool
                     raise
                 logger.warning("phone cache: could not %s (lock busy); left for the next sync", what)
                 return False
-            time.sleep(DROP_RETRY_PAUSE_S * attempt)
+            time.sleep(min(DROP_RETRY_PAUSE_S * attempt, REQUIRED_RETRY_PAUSE_MAX_S))
     return False
 
 
