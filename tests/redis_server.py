@@ -6,6 +6,7 @@ without persistence (`--save '' --appendonly no`), in tmp_path; stopped by PID.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -39,11 +40,14 @@ def _pong(port: int) -> bool:
 def redis_server(folder: Path, *, timeout: float = 10.0) -> Iterator[str]:
     """Run redis-server in `folder`; yield its URL (redis://127.0.0.1:PORT/0)."""
     port = _free_port()
+    # redis-server aborts under libfaketime (a clock_gettime recursion), which a suite run under
+    # `faketime` would hand it; it needs no fake clock (channels-redis sets relative expiries).
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
     with (folder / "redis.log").open("wb") as log:
         process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(folder)],
-            stdout=log, stderr=subprocess.STDOUT,
+            stdout=log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + timeout
