@@ -33,7 +33,6 @@ from integrations.models import (
     Integration,
     LookupMode,
     Script,
-    ScriptKind,
 )
 
 # Tenants whose configuration one process keeps; the least recently used one is dropped beyond it.
@@ -131,11 +130,6 @@ def _load(tenant: Tenant) -> MatchConfig:
     )
 
 
-def link_scripts(config: MatchConfig) -> list[Script]:
-    """The config's scripts that render into the answer (`ScriptKind.LINK`), in order."""
-    return [s for s in config.scripts if s.kind == ScriptKind.LINK]
-
-
 def match_config_changed(tenant_id: int | None) -> None:
     """Raise the tenant's `match_config_version` (in the caller's transaction, if any) and drop
     this process's copy; other processes see the new version with their next call's tenant."""
@@ -180,7 +174,6 @@ def connect_signals() -> None:
 __all__ = [
     "MatchConfig",
     "connect_signals",
-    "link_scripts",
     "match_config",
     "match_config_changed",
     "match_config_forget",
