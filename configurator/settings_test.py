@@ -26,6 +26,9 @@ TEST_ENVIRONMENT: dict[str, str] = {
     "SECURE_SSL_REDIRECT": "false",
     "CELERY_BROKER_URL": "memory://",
     "LOG_LEVEL": "WARNING",
+    # Call-log entries are written right after each answer, so a test reads them at once;
+    # tests/test_journal_batches.py turns the batch writer on where it tests it.
+    "CALL_JOURNAL_BATCH_SECONDS": "0",
 }
 _database_url = os.environ.get("CTI_TEST_DATABASE_URL", "")
 if _database_url:

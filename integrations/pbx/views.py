@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from configurator.forms import BootstrapFormMixin
+from configurator.middleware import machine_endpoint
 from configurator.models import Tenant
 from configurator.views import match_curl_line, render_page, tenant_admin_required
 from integrations.pbx import formats, handler_for
@@ -35,6 +36,7 @@ from integrations.pbx.services import (
 )
 
 
+@machine_endpoint  # the UI's middleware steps aside (configurator.middleware)
 @csrf_exempt
 def pbx_event(request: HttpRequest, format_slug: str, token: str) -> HttpResponse:
     """Receive one call event of `format_slug` from the sender with `token` (see `base.handle_event`)."""
