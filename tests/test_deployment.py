@@ -274,7 +274,7 @@ def test_the_production_layout_syncs_once_recovers_a_killed_worker_and_reads_fro
         # 3. All 50 due at once: every one synced exactly once, two beats or not.
         dispatched_at = time.monotonic()
         with primary.connect() as conn:
-            conn.execute("UPDATE integrations_integration SET next_sync_at = now() - interval '1 minute'")
+            conn.execute("UPDATE integrations_integration SET next_sync_at = '2000-01-01T00:00:00Z'")
 
         def synced() -> int:
             with primary.connect() as conn:
@@ -325,7 +325,7 @@ def test_the_production_layout_syncs_once_recovers_a_killed_worker_and_reads_fro
         ) as background:
             with primary.connect() as conn:
                 conn.execute(
-                    "UPDATE integrations_integration SET next_sync_at = now() - interval '1 minute' "
+                    "UPDATE integrations_integration SET next_sync_at = '2000-01-01T00:00:00Z' "
                     "WHERE id = %s",
                     [slow],
                 )
