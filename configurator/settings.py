@@ -356,7 +356,7 @@ SYNC_LOCK_TIMEOUT_MINUTES = env.int("SYNC_LOCK_TIMEOUT_MINUTES", default=120)  #
 SYNC_HOLD_MAX_DROP_RATIO = env.float("SYNC_HOLD_MAX_DROP_RATIO", default=0.5)
 SYNC_HOLD_MIN_DROP = env.int("SYNC_HOLD_MIN_DROP", default=50)
 # A running sync without a heartbeat for this long is failed and retried.
-SYNC_HEARTBEAT_STALE_MINUTES = env.int("SYNC_HEARTBEAT_STALE_MINUTES", default=10)
+SYNC_HEARTBEAT_STALE_MINUTES = env.float("SYNC_HEARTBEAT_STALE_MINUTES", default=10.0)
 # Celery limits of one sync task (seconds): soft ends the sync as failed, hard kills the worker.
 SYNC_SOFT_TIME_LIMIT_SECONDS = env.int("SYNC_SOFT_TIME_LIMIT_SECONDS", default=3600)
 SYNC_TIME_LIMIT_SECONDS = env.int("SYNC_TIME_LIMIT_SECONDS", default=3900)
