@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext_noop
+
 if TYPE_CHECKING:
     from integrations.connectors.base import Connector
 
@@ -81,9 +83,9 @@ class DefaultScript:
 
 # Fields every preset with phone data provides (PRODUCT.md, the template language).
 STANDARD_FIELDS: tuple[RecordField, ...] = (
-    RecordField("DisplayName", "Name"),
-    RecordField("Identifier", "Identifier"),
-    RecordField("PopUpUri", "Link to the record"),
+    RecordField("DisplayName", gettext_noop("Name")),
+    RecordField("Identifier", gettext_noop("Identifier")),
+    RecordField("PopUpUri", gettext_noop("Link to the record")),
 )
 
 

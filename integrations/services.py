@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 import scripts_engine
 from configurator.models import Tenant, validate_country
@@ -53,6 +54,7 @@ from integrations.phones import PhoneNumberError, extract_numbers
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, get_preset
 from integrations.sync import fail_stale_sync, stale_sync_q, sync_history_prune
+from integrations.texts import Text, translated
 
 _url_validator = URLValidator(schemes=["http", "https"])
 
@@ -128,6 +130,8 @@ def integration_settings_clean(
     return plain, secrets
 
 
+# A template-language error with where it is: `str(TemplateError)` in the reader's language.
+AT_CHARACTER = gettext_noop("%(error)s (at character %(character)s)")
 _SETTING_PART = re.compile(r"\{([a-z0-9_]+)\}")
 
 
@@ -153,7 +157,11 @@ def _default_script_problems(preset: Preset, values: Mapping[str, str]) -> dict[
                 spec.template, record_fields=[f.name for f in preset.all_fields] or None
             )
         except scripts_engine.TemplateError as exc:
-            problems[name] = f"{labels[name]}: the script “{script.name}” it builds is not valid: {exc}"
+            problems[name] = _("%(label)s: the script “%(script)s” it builds is not valid: %(error)s") % {
+                "label": _(labels[name]),
+                "script": script.name,
+                "error": translated(Text(AT_CHARACTER, error=exc.message, character=exc.position + 1)),
+            }
             continue
         if any(p.kind == "record" for p in template.placeholders):
             continue
@@ -217,7 +225,9 @@ def integration_test_connection(*, preset: Preset, settings_values: Mapping[str,
         try:
             preset.connector_class(settings=settings_values, client=client).test_connection()
         except httpx.InvalidURL as exc:  # not an httpx.HTTPError, so connectors let it through
-            raise ConnectorError(f"The address is not a URL we can call: {exc}.", permanent=True) from exc
+            raise ConnectorError(
+                Text(gettext_noop("The address is not a URL we can call: %(exc)s."), exc=exc), permanent=True
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -286,7 +296,9 @@ def integration_sample_records(
             if not samples:  # a budget reached after some records still shows those
                 raise
         except httpx.InvalidURL as exc:
-            raise ConnectorError(f"The address is not a URL we can call: {exc}.", permanent=True) from exc
+            raise ConnectorError(
+                Text(gettext_noop("The address is not a URL we can call: %(exc)s."), exc=exc), permanent=True
+            ) from exc
     return samples
 
 
@@ -330,7 +342,13 @@ def script_validate(
             template, record_fields=record_fields, extra_schemes=tenant.extra_schemes
         )
     except scripts_engine.TemplateError as exc:
-        raise ValidationError(str(exc), code="template") from exc
+        # Shown under the template field, in the reader's language (the engine's message is a Text).
+        at = Text(
+            AT_CHARACTER,
+            error=exc.message,
+            character=exc.position + 1,
+        )
+        raise ValidationError(at.translated(), code="template") from exc
 
 
 def _next_position(queryset: QuerySet[Any]) -> int:

@@ -39,6 +39,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import phonenumbers
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import ApiKeyHeader, HttpConnector, json_text
@@ -286,42 +287,55 @@ def _primary_email(emails: Any) -> str:
 PIPEDRIVE = Preset(
     slug="pipedrive",
     name="Pipedrive",
-    description="Pipedrive persons and organizations (API v2), with an API token or OAuth 2.0.",
+    description=gettext_noop("Pipedrive persons and organizations (API v2), with an API token or OAuth 2.0."),
     settings=(
         SettingField(
             "company_domain",
-            "Company domain",
+            gettext_noop("Company domain"),
             placeholder="acme",
-            help_text="The part before .pipedrive.com in your Pipedrive address.",
+            help_text=gettext_noop("The part before .pipedrive.com in your Pipedrive address."),
         ),
         SettingField(
-            "auth_kind", "Authentication", SettingKind.CHOICE, default="api_token", choices=AUTH_KINDS
+            "auth_kind",
+            gettext_noop("Authentication"),
+            SettingKind.CHOICE,
+            default="api_token",
+            choices=AUTH_KINDS,
         ),
         SettingField(
             "api_token",
-            "Personal API token",
+            gettext_noop("Personal API token"),
             SettingKind.SECRET,
             required=False,
-            help_text="Personal preferences > API in Pipedrive.",
+            help_text=gettext_noop("Personal preferences > API in Pipedrive."),
         ),
-        SettingField("oauth_client_id", "OAuth client id", required=False, help_text="For OAuth 2.0."),
-        SettingField("oauth_client_secret", "OAuth client secret", SettingKind.SECRET, required=False),
+        SettingField(
+            "oauth_client_id",
+            gettext_noop("OAuth client id"),
+            required=False,
+            help_text=gettext_noop("For OAuth 2.0."),
+        ),
+        SettingField(
+            "oauth_client_secret", gettext_noop("OAuth client secret"), SettingKind.SECRET, required=False
+        ),
         SettingField(
             "organization_phone_fields",
-            "Organization phone fields",
+            gettext_noop("Organization phone fields"),
             required=False,
             placeholder="a1b2c3...",
-            help_text="API keys of organizations' phone custom fields, comma-separated (Company settings "
-            "> Data fields); empty: every custom field of type phone.",
+            help_text=gettext_noop(
+                "API keys of organizations' phone custom fields, comma-separated (Company settings "
+                "> Data fields); empty: every custom field of type phone."
+            ),
         ),
     ),
     default_scripts=(DefaultScript("Open in Pipedrive", "$(PopUpUri)", ScriptApplies.ON_MATCH),),
     connector_class=PipedriveConnector,
     record_types=("person", "organization"),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Organization"),
-        RecordField("JobTitle", "Job title"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Organization")),
+        RecordField("JobTitle", gettext_noop("Job title")),
     ),
     default_notification_fields=("Company",),
     keywords=("pipedrive", "pipe drive", "crm", "sales"),

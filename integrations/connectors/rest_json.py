@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import phonenumbers
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import (
@@ -37,8 +38,9 @@ from integrations.connectors.http_base import (
 )
 from integrations.oauth import CLIENT_CREDENTIALS, OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
-WHAT = "The REST API"
+WHAT = Text(gettext_noop("The REST API"))
 
 AUTH_KINDS = (
     ("none", "None"),
@@ -334,7 +336,10 @@ class RestJsonConnector(HttpConnector):
         """
         c = self.config
         if not c.lookup_path:
-            raise ConnectorError(f"{WHAT} has no search endpoint set for live lookup.", permanent=True)
+            raise ConnectorError(
+                Text(gettext_noop("%(what)s has no search endpoint set for live lookup."), what=WHAT),
+                permanent=True,
+            )
         path = lookup_target(c.lookup_path, e164)
         items = self._items(self.get_json(path), c.lookup_records_path, url=path.split("?", 1)[0])
         return [r for r in (self.record(item) for item in items) if isinstance(r, CrmRecord)]
@@ -365,7 +370,11 @@ class RestJsonConnector(HttpConnector):
         c = self.config
         if not c.since_param:
             raise ConnectorError(
-                f"{WHAT} has no modified-since parameter set; only full syncs run.", permanent=True
+                Text(
+                    gettext_noop("%(what)s has no modified-since parameter set; only full syncs run."),
+                    what=WHAT,
+                ),
+                permanent=True,
             )
         moment = since.astimezone(dt.UTC)
         stamp = (
@@ -444,15 +453,29 @@ class RestJsonConnector(HttpConnector):
         c = self.config
         if not any(isinstance(item, dict) and json_text(json_path_first(item, c.id_path)) for item in page):
             raise ConnectorError(
-                f'{WHAT} answered {len(page)} records, but none has an id at "{c.id_path}": '
-                "check the id path.",
+                Text(
+                    gettext_noop(
+                        "%(what)s answered %(page)s records, but none has an id at "
+                        '"%(id_path)s": check the id path.'
+                    ),
+                    what=WHAT,
+                    page=len(page),
+                    id_path=c.id_path,
+                ),
                 permanent=True,
             )
         if not any(isinstance(item, dict) and _phones(item, c.phones) for item in page):
             paths = ", ".join(path for _, path in c.phones)
             raise ConnectorError(
-                f"{WHAT} answered {len(page)} records, but none has a phone number at {paths}: "
-                "check the phone number paths.",
+                Text(
+                    gettext_noop(
+                        "%(what)s answered %(page)s records, but none has a phone number at "
+                        "%(paths)s: check the phone number paths."
+                    ),
+                    what=WHAT,
+                    page=len(page),
+                    paths=paths,
+                ),
                 permanent=True,
             )
 
@@ -529,100 +552,128 @@ def _fill(template: str, item: Any, *, record_id: str) -> str:
 
 
 REST_JSON_SETTINGS: tuple[SettingField, ...] = (
-    SettingField("base_url", "API base URL", SettingKind.URL, placeholder="https://crm.example.com/api"),
-    SettingField("auth_kind", "Authentication", SettingKind.CHOICE, default="none", choices=AUTH_KINDS),
+    SettingField(
+        "base_url", gettext_noop("API base URL"), SettingKind.URL, placeholder="https://crm.example.com/api"
+    ),
+    SettingField(
+        "auth_kind", gettext_noop("Authentication"), SettingKind.CHOICE, default="none", choices=AUTH_KINDS
+    ),
     SettingField(
         "api_key_name",
-        "API key header or parameter name",
+        gettext_noop("API key header or parameter name"),
         required=False,
         placeholder="X-Api-Key",
-        help_text="For an API key: the header (default X-Api-Key) or query parameter (default api_key).",
+        help_text=gettext_noop(
+            "For an API key: the header (default X-Api-Key) or query parameter (default api_key)."
+        ),
     ),
-    SettingField("username", "User name", required=False, help_text="For HTTP Basic."),
-    SettingField("secret", "API key, password or token", SettingKind.SECRET, required=False),
+    SettingField(
+        "username", gettext_noop("User name"), required=False, help_text=gettext_noop("For HTTP Basic.")
+    ),
+    SettingField("secret", gettext_noop("API key, password or token"), SettingKind.SECRET, required=False),
     SettingField(
         "oauth_authorize_url",
-        "OAuth authorization URL",
+        gettext_noop("OAuth authorization URL"),
         SettingKind.URL,
         required=False,
         placeholder="https://crm.example.com/oauth/authorize",
-        help_text="For OAuth 2.0: where the admin grants access (Connect on the overview).",
+        help_text=gettext_noop("For OAuth 2.0: where the admin grants access (Connect on the overview)."),
     ),
     SettingField(
         "oauth_token_url",
-        "OAuth token URL",
+        gettext_noop("OAuth token URL"),
         SettingKind.URL,
         required=False,
         placeholder="https://crm.example.com/oauth/token",
     ),
-    SettingField("oauth_client_id", "OAuth client id", required=False),
-    SettingField("oauth_client_secret", "OAuth client secret", SettingKind.SECRET, required=False),
+    SettingField("oauth_client_id", gettext_noop("OAuth client id"), required=False),
     SettingField(
-        "oauth_scopes", "OAuth scopes", required=False, help_text="Space-separated, e.g. contacts.read."
+        "oauth_client_secret", gettext_noop("OAuth client secret"), SettingKind.SECRET, required=False
     ),
-    SettingField("list_path", "List endpoint", placeholder="/v1/contacts"),
-    SettingField("paging", "Paging", SettingKind.CHOICE, default="none", choices=PAGING_STYLES),
-    SettingField("page_size", "Page size", required=False, default="100", identifies_source=False),
+    SettingField(
+        "oauth_scopes",
+        gettext_noop("OAuth scopes"),
+        required=False,
+        help_text=gettext_noop("Space-separated, e.g. contacts.read."),
+    ),
+    SettingField("list_path", gettext_noop("List endpoint"), placeholder="/v1/contacts"),
+    SettingField("paging", gettext_noop("Paging"), SettingKind.CHOICE, default="none", choices=PAGING_STYLES),
+    SettingField(
+        "page_size", gettext_noop("Page size"), required=False, default="100", identifies_source=False
+    ),
     SettingField(
         "page_param",
-        "Cursor, offset or page parameter",
+        gettext_noop("Cursor, offset or page parameter"),
         required=False,
-        help_text="Defaults: cursor, offset, page.",
+        help_text=gettext_noop("Defaults: cursor, offset, page."),
     ),
-    SettingField("size_param", "Page size parameter", required=False, help_text="Defaults: limit, per_page."),
+    SettingField(
+        "size_param",
+        gettext_noop("Page size parameter"),
+        required=False,
+        help_text=gettext_noop("Defaults: limit, per_page."),
+    ),
     SettingField(
         "next_path",
-        "JSON path of the next cursor or link",
+        gettext_noop("JSON path of the next cursor or link"),
         required=False,
         placeholder="paging.next.after",
-        help_text="For cursor and next-link paging, e.g. next_cursor, links.next, @odata.nextLink.",
+        help_text=gettext_noop(
+            "For cursor and next-link paging, e.g. next_cursor, links.next, @odata.nextLink."
+        ),
     ),
     SettingField(
         "records_path",
-        "JSON path of the record list",
+        gettext_noop("JSON path of the record list"),
         required=False,
         placeholder="data",
-        help_text="Empty when the answer is the list itself.",
+        help_text=gettext_noop("Empty when the answer is the list itself."),
     ),
-    SettingField("id_path", "JSON path of the id", required=False, default="id"),
+    SettingField("id_path", gettext_noop("JSON path of the id"), required=False, default="id"),
     SettingField(
         "name_paths",
-        "JSON paths of the name",
+        gettext_noop("JSON paths of the name"),
         required=False,
         default="name",
-        help_text="Several paths, comma-separated, are joined with a space: first_name, last_name.",
+        help_text=gettext_noop(
+            "Several paths, comma-separated, are joined with a space: first_name, last_name."
+        ),
     ),
     SettingField(
         "phone_paths",
-        "JSON paths of the phone numbers",
+        gettext_noop("JSON paths of the phone numbers"),
         placeholder="phone, mobile=mobile_phone, phones[*].number",
-        help_text="Comma-separated; label=path gives the number's type.",
+        help_text=gettext_noop("Comma-separated; label=path gives the number's type."),
     ),
     SettingField(
         "record_url_template",
-        "Record URL template",
+        gettext_noop("Record URL template"),
         required=False,
         placeholder="https://crm.example.com/contacts/{id}",
-        help_text="{id} and {json.path} are replaced by the record's values.",
+        help_text=gettext_noop("{id} and {json.path} are replaced by the record's values."),
     ),
     SettingField(
         "extra_fields",
-        "Extra fields",
+        gettext_noop("Extra fields"),
         required=False,
         placeholder="Email=email, Company=company.name",
-        help_text="name=path pairs, comma-separated; Email, Company and Title can be shown on calls.",
+        help_text=gettext_noop(
+            "name=path pairs, comma-separated; Email, Company and Title can be shown on calls."
+        ),
     ),
     SettingField(
         "modified_since_param",
-        "Modified-since parameter",
+        gettext_noop("Modified-since parameter"),
         required=False,
         placeholder="updated_since",
-        help_text="The list endpoint's query parameter for records changed since a time; "
-        "set it to sync changes hourly between the nightly full syncs.",
+        help_text=gettext_noop(
+            "The list endpoint's query parameter for records changed since a time; "
+            "set it to sync changes hourly between the nightly full syncs."
+        ),
     ),
     SettingField(
         "modified_since_format",
-        "Modified-since time format",
+        gettext_noop("Modified-since time format"),
         SettingKind.CHOICE,
         required=False,
         default="iso8601",
@@ -630,34 +681,40 @@ REST_JSON_SETTINGS: tuple[SettingField, ...] = (
     ),
     SettingField(
         "deleted_list_path",
-        "Deleted records endpoint",
+        gettext_noop("Deleted records endpoint"),
         required=False,
         placeholder="/v1/contacts/deleted",
-        help_text="Optional: lists the records deleted since the modified-since time (same parameter and "
-        "paging); without it the nightly full sync removes deleted records.",
+        help_text=gettext_noop(
+            "Optional: lists the records deleted since the modified-since time (same parameter and "
+            "paging); without it the nightly full sync removes deleted records."
+        ),
     ),
 )
 
 REST_JSON_SETTINGS += (
     SettingField(
         "lookup_path",
-        "Search endpoint (live lookup)",
+        gettext_noop("Search endpoint (live lookup)"),
         required=False,
         placeholder="/v1/contacts/search?phone={number}",
-        help_text="For live lookup: {number} (E.164), {digits} or {national} becomes the caller number.",
+        help_text=gettext_noop(
+            "For live lookup: {number} (E.164), {digits} or {national} becomes the caller number."
+        ),
     ),
     SettingField(
         "lookup_records_path",
-        "JSON path of the search result list",
+        gettext_noop("JSON path of the search result list"),
         required=False,
-        help_text="Empty: the same as the record list path.",
+        help_text=gettext_noop("Empty: the same as the record list path."),
     ),
 )
 
 REST_JSON = Preset(
     slug="rest_json",
     name="Generic JSON REST API",
-    description="Any CRM with a JSON list endpoint: set the URL, auth, paging and JSON paths, no code.",
+    description=gettext_noop(
+        "Any CRM with a JSON list endpoint: set the URL, auth, paging and JSON paths, no code."
+    ),
     category="CRM",
     auth_methods=(
         "API key (header or query)",
@@ -671,9 +728,9 @@ REST_JSON = Preset(
     connector_class=RestJsonConnector,
     record_types=("contact",),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Company"),
-        RecordField("Title", "Job title"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("Title", gettext_noop("Job title")),
     ),
     default_notification_fields=("Company",),
     keywords=("rest", "json", "api", "custom", "generic", "http"),
