@@ -46,12 +46,16 @@ if TYPE_CHECKING:
 TOKEN_SECRET = "oauth_token"  # noqa: S105 (the key in Integration.secrets, not a secret)
 INTEGRATION_ID_SETTING = "_integration_id"
 
-RECONNECT_MESSAGE = "The CRM no longer accepts the app's authorization: reconnect the integration."
+RECONNECT_MESSAGE = Text(
+    gettext_noop("The CRM no longer accepts the app's authorization: reconnect the integration.")
+)
 CLIENT_CREDENTIALS = "client_credentials"
 PASSWORD_GRANT = "password"  # noqa: S105 (a grant type, RFC 6749 §4.3.2)
 # The grants a server asks tokens for itself, without the admin's Connect.
 SERVER_GRANTS = frozenset({CLIENT_CREDENTIALS, PASSWORD_GRANT})
-NOT_CONNECTED_MESSAGE = "The integration is not connected to the CRM yet: use Connect on its overview."
+NOT_CONNECTED_MESSAGE = Text(
+    gettext_noop("The integration is not connected to the CRM yet: use Connect on its overview.")
+)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 # A parameter is a plain value (a CRM's name, an HTTP status) or another Text ("The CRM").
 Param = str | int | float
@@ -110,3 +110,12 @@ def stored_text(english: str, data: Mapping[str, Any] | None) -> str:
 def translated(message: object) -> str:
     """`message` in the active language: a Text translated, any other value as `str()`."""
     return message.translated() if isinstance(message, Text) else str(message)
+
+
+# A template-language error with where it is (`str(TemplateError)`), for translation.
+AT_CHARACTER = gettext_noop("%(error)s (at character %(character)s)")
+
+
+def template_error(error: Any) -> str:
+    """A `scripts_engine.TemplateError` as `str(error)` says it, in the active language."""
+    return Text(AT_CHARACTER, error=error.message, character=error.position + 1).translated()

@@ -181,7 +181,7 @@ class CopperConnector(HttpConnector):
         for number in range(1, self.max_pages + 1):
             page = self.search(entity, {**body, "page_number": number})
             if page and page == previous:
-                raise ConnectorError(REPEATED_CURSOR_MESSAGE.format(what=self.what))
+                raise ConnectorError(Text(REPEATED_CURSOR_MESSAGE, what=self.what))
             yield page
             if len(page) < self.page_size:
                 return

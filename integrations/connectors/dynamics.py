@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector, json_text
@@ -168,9 +168,11 @@ class DynamicsConnector(HttpConnector):
         problems: dict[str, str] = {}
         address = urlsplit((settings.get("org_url") or "").strip())
         if address.scheme != "https" or not address.hostname or address.path.strip("/") or address.query:
-            problems["org_url"] = "give only the https address, like https://contoso.crm4.dynamics.com."
+            problems["org_url"] = gettext(
+                "give only the https address, like https://contoso.crm4.dynamics.com."
+            )
         if not _TENANT.match((settings.get("tenant_id") or "").strip()):
-            problems["tenant_id"] = (
+            problems["tenant_id"] = gettext(
                 "give the directory (tenant) id, a GUID, or a domain like contoso.onmicrosoft.com."
             )
         return problems

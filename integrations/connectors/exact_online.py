@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector, json_path_first, json_text
@@ -160,12 +160,14 @@ class ExactOnlineConnector(HttpConnector):
         problems: dict[str, str] = {}
         country = (settings.get("country") or DEFAULT_COUNTRY).strip()
         if country not in dict(COUNTRIES):
-            problems["country"] = (
-                f'"{country}" is not an Exact Online country; choose one of {", ".join(dict(COUNTRIES))}.'
-            )
+            problems["country"] = gettext(
+                '"%(country)s" is not an Exact Online country; choose one of %(value)s.'
+            ) % {"country": country, "value": ", ".join(dict(COUNTRIES))}
         division = (settings.get("division") or "").strip()
         if division and not division.isdigit():
-            problems["division"] = "the division is a number (the code shown before the company name)."
+            problems["division"] = gettext(
+                "the division is a number (the code shown before the company name)."
+            )
         return problems
 
     # --- Exact's rate limits

@@ -59,7 +59,7 @@ _EPOCH_MILLISECONDS_THRESHOLD = 100_000_000_000
 DEFAULT_MAX_REQUESTS = 10_000
 DEFAULT_MAX_PAGES = 10_000
 
-REPEATED_CURSOR_MESSAGE = "{what} repeated a page cursor; the listing cannot be completed."
+REPEATED_CURSOR_MESSAGE = gettext_noop("%(what)s repeated a page cursor; the listing cannot be completed.")
 
 
 # --- Auth, declared by the preset ------------------------------------------------------------
@@ -597,7 +597,7 @@ class HttpConnector(Connector):
     # --- Paging
 
     def _repeated(self) -> ConnectorError:
-        return ConnectorError(REPEATED_CURSOR_MESSAGE.format(what=self.what))
+        return ConnectorError(Text(REPEATED_CURSOR_MESSAGE, what=self.what))
 
     def _too_many_pages(self) -> ConnectorError:
         return ConnectorError(

@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 import phonenumbers
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import Bearer, HttpConnector, json_path_first, json_text
@@ -151,13 +151,17 @@ class HubSpotConnector(HttpConnector):
         problems: dict[str, str] = {}
         kind = (settings.get("auth_kind") or "private_app").strip()
         if kind not in dict(AUTH_KINDS):
-            problems["auth_kind"] = f"choose one of {', '.join(dict(AUTH_KINDS))}."
+            problems["auth_kind"] = gettext("choose one of %(value)s.") % {
+                "value": ", ".join(dict(AUTH_KINDS))
+            }
         elif kind == "private_app" and not (settings.get("access_token") or "").strip():
-            problems["access_token"] = "a private app needs its access token (pat-...)."  # noqa: S105
+            problems["access_token"] = gettext("a private app needs its access token (pat-...).")
         elif kind == "oauth2" and not (settings.get("oauth_client_id") or "").strip():
-            problems["oauth_client_id"] = "OAuth 2.0 needs the app's client id."
+            problems["oauth_client_id"] = gettext("OAuth 2.0 needs the app's client id.")
         if not _HUB_ID.match((settings.get("hub_id") or "").strip()):
-            problems["hub_id"] = "enter the HubSpot account id (the number after /contacts/ in its URL)."
+            problems["hub_id"] = gettext(
+                "enter the HubSpot account id (the number after /contacts/ in its URL)."
+            )
         return problems
 
     # --- HubSpot's 429s

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector, json_text
@@ -122,15 +122,19 @@ class MicrosoftGraphConnector(HttpConnector):
         the tenant is a GUID or a domain."""
         problems: dict[str, str] = {}
         if not _TENANT.match((settings.get("tenant_id") or "").strip()):
-            problems["tenant_id"] = (
+            problems["tenant_id"] = gettext(
                 "give the directory (tenant) id, a GUID, or a domain like contoso.onmicrosoft.com."
             )
         if (settings.get("auth_kind") or CLIENT_CREDENTIALS).strip() == CLIENT_CREDENTIALS:
             boxes = mailboxes(settings)
             if not boxes:
-                problems["mailboxes"] = "app-only access reads the contacts of the mailboxes named here."
+                problems["mailboxes"] = gettext(
+                    "app-only access reads the contacts of the mailboxes named here."
+                )
             elif bad := [m for m in boxes if not _MAILBOX.match(m)]:
-                problems["mailboxes"] = f"{bad[0]} is not a mailbox address like contacts@contoso.com."
+                problems["mailboxes"] = gettext(
+                    "%(value)s is not a mailbox address like contacts@contoso.com."
+                ) % {"value": bad[0]}
         return problems
 
     def _response_error(

@@ -34,7 +34,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import (
     ConnectorError,
@@ -111,20 +111,25 @@ def odoo_settings_problems(settings: Mapping[str, str]) -> dict[str, str]:
     problems: dict[str, str] = {}
     protocol = _setting(settings, "protocol") or JSON2
     if protocol not in dict(PROTOCOLS):
-        problems["protocol"] = f'"{protocol}" is not one of {", ".join(dict(PROTOCOLS))}.'
+        problems["protocol"] = gettext('"%(protocol)s" is not one of %(value)s.') % {
+            "protocol": protocol,
+            "value": ", ".join(dict(PROTOCOLS)),
+        }
     if protocol == XMLRPC:
         if not _setting(settings, "database"):
-            problems["database"] = "XML-RPC needs the database name."
+            problems["database"] = gettext("XML-RPC needs the database name.")
         if not _setting(settings, "login"):
-            problems["login"] = "XML-RPC needs the user's login (e-mail)."
+            problems["login"] = gettext("XML-RPC needs the user's login (e-mail).")
     for name in odoo_other_phone_fields(settings):
         if not _FIELD_NAME.match(name):
-            problems["other_phone_fields"] = (
-                f'"{name}" is not a technical field name (like mobile or x_phone2).'
-            )
+            problems["other_phone_fields"] = gettext(
+                '"%(name)s" is not a technical field name (like mobile or x_phone2).'
+            ) % {"name": name}
     size = _setting(settings, "page_size") or str(DEFAULT_PAGE_SIZE)
     if not size.isdigit() or not 1 <= int(size) <= MAX_PAGE_SIZE:
-        problems["page_size"] = f"enter a whole number from 1 to {MAX_PAGE_SIZE}."
+        problems["page_size"] = gettext("enter a whole number from 1 to %(max_page_size)s.") % {
+            "max_page_size": MAX_PAGE_SIZE
+        }
     return problems
 
 

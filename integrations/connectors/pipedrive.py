@@ -39,7 +39,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import phonenumbers
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import ApiKeyHeader, HttpConnector, json_text
@@ -124,19 +124,23 @@ class PipedriveConnector(HttpConnector):
         keys that are not keys or more than 15 of them."""
         problems: dict[str, str] = {}
         if not _DOMAIN.match(company_domain(settings)):
-            problems["company_domain"] = "enter the part before .pipedrive.com of your Pipedrive address."
+            problems["company_domain"] = gettext(
+                "enter the part before .pipedrive.com of your Pipedrive address."
+            )
         kind = (settings.get("auth_kind") or "api_token").strip()
         if kind not in dict(AUTH_KINDS):
-            problems["auth_kind"] = f"choose one of {', '.join(dict(AUTH_KINDS))}."
+            problems["auth_kind"] = gettext("choose one of %(value)s.") % {
+                "value": ", ".join(dict(AUTH_KINDS))
+            }
         elif kind == "api_token" and not (settings.get("api_token") or "").strip():
-            problems["api_token"] = "enter the personal API token (Personal preferences > API)."  # noqa: S105
+            problems["api_token"] = gettext("enter the personal API token (Personal preferences > API).")
         elif kind == "oauth2" and not (settings.get("oauth_client_id") or "").strip():
-            problems["oauth_client_id"] = "OAuth 2.0 needs the app's client id."
+            problems["oauth_client_id"] = gettext("OAuth 2.0 needs the app's client id.")
         keys = _phone_fields(settings)
         if any(not _FIELD_KEY.match(key) for key in keys) or len(keys) > MAX_CUSTOM_FIELDS:
-            problems["organization_phone_fields"] = (
-                f"give at most {MAX_CUSTOM_FIELDS} field keys (letters and digits), comma-separated."
-            )
+            problems["organization_phone_fields"] = gettext(
+                "give at most %(max_custom_fields)s field keys (letters and digits), comma-separated."
+            ) % {"max_custom_fields": MAX_CUSTOM_FIELDS}
         return problems
 
     # --- records

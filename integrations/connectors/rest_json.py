@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import phonenumbers
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import (
@@ -135,9 +135,9 @@ def _pairs(text: str, *, setting: str, errors: dict[str, str], named: bool) -> t
         name, sep, path = part.partition("=")
         name, path = (name.strip(), path.strip()) if sep else ("", name.strip())
         if named and not _FIELD_NAME.match(name):
-            errors[setting] = (
-                f'"{part}" is not name=path (a name of letters, digits and _, then a JSON path).'
-            )
+            errors[setting] = gettext(
+                '"%(part)s" is not name=path (a name of letters, digits and _, then a JSON path).'
+            ) % {"part": part}
             continue
         try:
             json_path_check(path)
@@ -145,7 +145,7 @@ def _pairs(text: str, *, setting: str, errors: dict[str, str], named: bool) -> t
             errors[setting] = str(exc)
             continue
         if not path:
-            errors[setting] = f'"{part}" has no JSON path.'
+            errors[setting] = gettext('"%(part)s" has no JSON path.') % {"part": part}
             continue
         pairs.append((name, path))
     return tuple(pairs)
@@ -184,17 +184,22 @@ def rest_json_config(settings: Mapping[str, str]) -> RestJsonConfig:
     errors: dict[str, str] = {}
     paging = get("paging") or "none"
     if paging not in dict(PAGING_STYLES):
-        errors["paging"] = (
-            f'"{paging}" is not a paging style; choose one of {", ".join(dict(PAGING_STYLES))}.'
-        )
+        errors["paging"] = gettext('"%(paging)s" is not a paging style; choose one of %(value)s.') % {
+            "paging": paging,
+            "value": ", ".join(dict(PAGING_STYLES)),
+        }
     size_text = get("page_size") or "100"
     page_size = int(size_text) if size_text.isdigit() else 0
     if not 1 <= page_size <= MAX_PAGE_SIZE:
-        errors["page_size"] = f"enter a whole number from 1 to {MAX_PAGE_SIZE}."
+        errors["page_size"] = gettext("enter a whole number from 1 to %(max_page_size)s.") % {
+            "max_page_size": MAX_PAGE_SIZE
+        }
     default_page, default_size = _DEFAULT_PARAMS.get(paging, ("", ""))
     next_path = get("next_path")
     if paging in ("cursor", "next_link") and not next_path:
-        errors["next_path"] = "give the JSON path of the next cursor or link (e.g. paging.next.after)."
+        errors["next_path"] = gettext(
+            "give the JSON path of the next cursor or link (e.g. paging.next.after)."
+        )
     single_paths = {
         "next_path": next_path,
         "records_path": get("records_path"),
@@ -210,28 +215,33 @@ def rest_json_config(settings: Mapping[str, str]) -> RestJsonConfig:
     )
     phones = _pairs(get("phone_paths"), setting="phone_paths", errors=errors, named=False)
     if not phones and "phone_paths" not in errors:
-        errors["phone_paths"] = "give at least one JSON path of a phone number (e.g. phone, mobile)."
+        errors["phone_paths"] = gettext("give at least one JSON path of a phone number (e.g. phone, mobile).")
     extra = _pairs(get("extra_fields"), setting="extra_fields", errors=errors, named=True)
     template = get("record_url_template")
     if template and not template.lower().startswith(("http://", "https://")):
-        errors["record_url_template"] = "start the record URL template with http:// or https://."
+        errors["record_url_template"] = gettext("start the record URL template with http:// or https://.")
     list_path = get("list_path")
     if not list_path:
-        errors["list_path"] = "give the path of the list endpoint (e.g. /api/v1/contacts)."
+        errors["list_path"] = gettext("give the path of the list endpoint (e.g. /api/v1/contacts).")
     auth = _auth(get("auth_kind") or "none", settings=settings, errors=errors)
     since_format = get("modified_since_format") or "iso8601"
     if since_format not in dict(SINCE_FORMATS):
-        errors["modified_since_format"] = f'"{since_format}" is not one of {", ".join(dict(SINCE_FORMATS))}.'
+        errors["modified_since_format"] = gettext('"%(since_format)s" is not one of %(value)s.') % {
+            "since_format": since_format,
+            "value": ", ".join(dict(SINCE_FORMATS)),
+        }
     if get("deleted_list_path") and not get("modified_since_param"):
-        errors["deleted_list_path"] = "deleted records are read only with a modified-since parameter."
+        errors["deleted_list_path"] = gettext(
+            "deleted records are read only with a modified-since parameter."
+        )
     lookup_path = get("lookup_path")
     lookup_records_path = get("lookup_records_path")
     if lookup_path and not _LOOKUP_PLACEHOLDER.search(lookup_path):
-        errors["lookup_path"] = "put {number}, {digits} or {national} where the caller number goes."
+        errors["lookup_path"] = gettext("put {number}, {digits} or {national} where the caller number goes.")
     elif lookup_path and set(_PLACEHOLDER.findall(lookup_path)) - set(LOOKUP_PLACEHOLDERS):
-        errors["lookup_path"] = (
-            f"the placeholders are {', '.join('{' + p + '}' for p in LOOKUP_PLACEHOLDERS)}."
-        )
+        errors["lookup_path"] = gettext("the placeholders are %(value)s.") % {
+            "value": ", ".join("{" + p + "}" for p in LOOKUP_PLACEHOLDERS)
+        }
     try:
         json_path_check(lookup_records_path)
     except JsonPathError as exc:
@@ -281,7 +291,10 @@ def _auth(kind: str, *, settings: Mapping[str, str], errors: dict[str, str]) -> 
     if kind == "none":
         return NoAuth()
     if kind not in dict(AUTH_KINDS):
-        errors["auth_kind"] = f'"{kind}" is not an auth kind; choose one of {", ".join(dict(AUTH_KINDS))}.'
+        errors["auth_kind"] = gettext('"%(kind)s" is not an auth kind; choose one of %(value)s.') % {
+            "kind": kind,
+            "value": ", ".join(dict(AUTH_KINDS)),
+        }
         return NoAuth()
     if kind in _OAUTH_BY_KIND:
         config = _OAUTH_BY_KIND[kind]
@@ -289,21 +302,23 @@ def _auth(kind: str, *, settings: Mapping[str, str], errors: dict[str, str]) -> 
         for setting, what in urls if config.needs_connect else urls[1:]:
             value = (settings.get(setting) or "").strip()
             if not value.lower().startswith(("http://", "https://")):
-                errors[setting] = f"OAuth 2.0 needs the {what} (http:// or https://)."
+                errors[setting] = gettext("OAuth 2.0 needs the %(what)s (http:// or https://).") % {
+                    "what": what
+                }
         if not (settings.get("oauth_client_id") or "").strip():
-            errors["oauth_client_id"] = "OAuth 2.0 needs the client id."
+            errors["oauth_client_id"] = gettext("OAuth 2.0 needs the client id.")
         if not config.needs_connect and not (settings.get("oauth_client_secret") or "").strip():
-            errors["oauth_client_secret"] = "The client credentials grant needs the client secret."  # noqa: S105
+            errors["oauth_client_secret"] = gettext("The client credentials grant needs the client secret.")
         return OAuth2(config)
     if not has_secret:
-        errors["secret"] = "this auth kind needs the key, password or token."  # noqa: S105 (a message)
+        errors["secret"] = gettext("this auth kind needs the key, password or token.")
     if kind == "header":
         return ApiKeyHeader(name or "X-Api-Key", setting="secret")
     if kind == "query":
         return ApiKeyQuery(name or "api_key", setting="secret")
     if kind == "basic":
         if not (settings.get("username") or "").strip():
-            errors["username"] = "HTTP Basic needs a user name."
+            errors["username"] = gettext("HTTP Basic needs a user name.")
         return Basic("username", "secret")
     return Bearer(setting="secret")
 

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import phonenumbers
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector, json_path_first, json_text
@@ -196,10 +196,12 @@ class SalesforceConnector(HttpConnector):
         problems: dict[str, str] = {}
         version = (settings.get("api_version") or "").strip().removeprefix("v")
         if version and not _API_VERSION.match(version):
-            problems["api_version"] = 'write the REST API version like "66.0".'
+            problems["api_version"] = gettext('write the REST API version like "66.0".')
         address = urlsplit((settings.get("my_domain_url") or "").strip())
         if address.scheme != "https" or not address.hostname or address.path or address.query:
-            problems["my_domain_url"] = "give only the https address, like https://acme.my.salesforce.com."
+            problems["my_domain_url"] = gettext(
+                "give only the https address, like https://acme.my.salesforce.com."
+            )
         return problems
 
     # --- Salesforce's own signals

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from integrations import oauth
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
@@ -134,13 +134,17 @@ def sugarcrm_settings_problems(settings: Mapping[str, str]) -> dict[str, str]:
     problems: dict[str, str] = {}
     size = (settings.get("page_size") or "").strip() or str(DEFAULT_PAGE_SIZE)
     if not size.isdigit() or not 1 <= int(size) <= MAX_PAGE_SIZE:
-        problems["page_size"] = f"enter a whole number from 1 to {MAX_PAGE_SIZE}."
+        problems["page_size"] = gettext("enter a whole number from 1 to %(max_page_size)s.") % {
+            "max_page_size": MAX_PAGE_SIZE
+        }
     version = (settings.get("api_version") or "").strip() or DEFAULT_API_VERSION
     if not version.startswith("v") or not version[1:].replace("_", "").isdigit():
-        problems["api_version"] = 'enter the REST API version as Sugar writes it, e.g. "v11" or "v11_20".'
+        problems["api_version"] = gettext(
+            'enter the REST API version as Sugar writes it, e.g. "v11" or "v11_20".'
+        )
     platform = (settings.get("platform") or "").strip()
     if platform and not all(c.isascii() and (c.isalnum() or c in "-_") for c in platform):
-        problems["platform"] = "a platform name has only letters, digits, - and _."
+        problems["platform"] = gettext("a platform name has only letters, digits, - and _.")
     return problems
 
 

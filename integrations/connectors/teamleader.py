@@ -119,7 +119,7 @@ class TeamleaderConnector(HttpConnector):
             response = self.request("POST", listing.method, json=body)
             page = self._items(self.response_json(response), "data", url=listing.method)
             if page and page == previous:
-                raise ConnectorError(REPEATED_CURSOR_MESSAGE.format(what=self.what))
+                raise ConnectorError(Text(REPEATED_CURSOR_MESSAGE, what=self.what))
             yield page
             if len(page) < self.page_size:
                 return

@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import phonenumbers
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import (
     ConnectorError,
@@ -107,13 +107,13 @@ class ZendeskConnector(HttpConnector):
         """A subdomain that is not a bare label, and the credentials each auth kind needs."""
         problems: dict[str, str] = {}
         if not zendesk_subdomain(settings):
-            problems["subdomain"] = 'Give only the subdomain: "acme" for https://acme.zendesk.com.'
+            problems["subdomain"] = gettext('Give only the subdomain: "acme" for https://acme.zendesk.com.')
         if (settings.get("auth_kind") or "api_token").strip() == "oauth":
             if not (settings.get("oauth_client_id") or "").strip():
-                problems["oauth_client_id"] = "OAuth 2.0 needs the OAuth client's unique identifier."
+                problems["oauth_client_id"] = gettext("OAuth 2.0 needs the OAuth client's unique identifier.")
         else:
             if not (settings.get("email") or "").strip():
-                problems["email"] = "The API token needs the email address of the agent it acts as."
+                problems["email"] = gettext("The API token needs the email address of the agent it acts as.")
             if not (settings.get("api_token") or "").strip():
                 message = "Give the API token (Admin Center > Apps and integrations > APIs)."
                 problems["api_token"] = message
