@@ -110,6 +110,14 @@ _REASON_NEEDS_RECORD = Text(
     gettext_noop("it needs a field of a matched record ($(…)), and no record matched")
 )
 _REASON_WITHHELD = Text(gettext_noop("it uses the caller number, which was withheld"))
+_REASON_ON_MATCH_ONLY = Text(gettext_noop("it applies on a match only, and nothing matched"))
+_REASON_ON_NO_MATCH_ONLY = Text(gettext_noop("it applies when nothing matched, and the caller matched"))
+_REASON_ITS_INTEGRATION_DID_NOT_MATCH = Text(
+    gettext_noop("it applies on a match in its integration only, and that integration did not match")
+)
+_REASON_ITS_INTEGRATION_MATCHED = Text(
+    gettext_noop("it applies when its integration did not match, and it matched")
+)
 _REASON_NO_LINK = Text(
     gettext_noop("it rendered no link of an allowed scheme (http, https, mailto, tel, sip …)")
 )
@@ -297,19 +305,15 @@ def _answer(
             if script_applies(script, matched=matched):
                 action, reason = renderer.action_or_reason(script)
             elif script.applies == ScriptApplies.ON_MATCH:
-                reason = Text(gettext_noop("it applies on a match only, and nothing matched"))
+                reason = _REASON_ON_MATCH_ONLY
             else:
-                reason = Text(gettext_noop("it applies when nothing matched, and the caller matched"))
+                reason = _REASON_ON_NO_MATCH_ONLY
         elif script.integration_id not in per_integration and script.applies != ScriptApplies.ON_MATCH:
             action, reason = renderer.action_or_reason(script)
         elif script.integration_id not in per_integration:
-            reason = Text(
-                gettext_noop(
-                    "it applies on a match in its integration only, and that integration did not match"
-                )
-            )
+            reason = _REASON_ITS_INTEGRATION_DID_NOT_MATCH
         elif script.applies == ScriptApplies.ON_NO_MATCH:
-            reason = Text(gettext_noop("it applies when its integration did not match, and it matched"))
+            reason = _REASON_ITS_INTEGRATION_MATCHED
         if action is not None:
             actions.append({**action, "integration_id": script.integration_id})
         if why is not None and reason:
