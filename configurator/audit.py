@@ -35,8 +35,10 @@ from django.core.management.base import BaseCommand
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.db.models.signals import post_save, pre_save
+from django.utils.translation import gettext_noop
 
 from configurator.models import Tenant, TenantAPIKey, TenantMembership
+from integrations.texts import Text
 
 MASK_PRESENT = "(set)"
 MASK_ABSENT = "(not set)"
@@ -199,6 +201,63 @@ def _keep_actor_name(sender: type[LogEntry], instance: LogEntry, created: bool, 
 # Reading the log ---------------------------------------------------------------------------------
 
 
+# The page's words. Texts: English strs (the template compares them: row.action == "deleted")
+# that show in the reader's language.
+_CREATED = Text(gettext_noop("created"))
+_DELETED = Text(gettext_noop("deleted"))
+_ENABLED = Text(gettext_noop("enabled"))
+_DISABLED = Text(gettext_noop("disabled"))
+_REVOKED = Text(gettext_noop("revoked"))
+_CHANGED = Text(gettext_noop("changed"))
+_COMMAND_LINE = Text(gettext_noop("command line"))
+_SYSTEM = Text(gettext_noop("system"))
+_YES = Text(gettext_noop("yes"))
+_NO = Text(gettext_noop("no"))
+_SET_NOT_SHOWN = Text(gettext_noop("set (not shown)"))
+_CHANGED_NOT_SHOWN = Text(gettext_noop("changed (not shown)"))
+# The audited fields as the page names them.
+_FIELD_LABELS = {
+    name: Text(label)
+    for name, label in {
+        "preset": gettext_noop("preset"),
+        "name": gettext_noop("name"),
+        "settings": gettext_noop("settings"),
+        "secrets": gettext_noop("secrets"),
+        "notification_fields": gettext_noop("notification fields"),
+        "enabled": gettext_noop("enabled"),
+        "position": gettext_noop("position"),
+        "multiple_matches": gettext_noop("multiple matches"),
+        "region": gettext_noop("region"),
+        "fallback_to_main_number": gettext_noop("fallback to main number"),
+        "integration": gettext_noop("integration"),
+        "template": gettext_noop("template"),
+        "applies": gettext_noop("applies"),
+        "auto_open": gettext_noop("auto open"),
+        "kind": gettext_noop("kind"),
+        "http_method": gettext_noop("http method"),
+        "request_headers": gettext_noop("request headers"),
+        "body_template": gettext_noop("body template"),
+        "body_encoding": gettext_noop("body encoding"),
+        "on_events": gettext_noop("on events"),
+        "prefix": gettext_noop("prefix"),
+        "revoked": gettext_noop("revoked"),
+        "country": gettext_noop("country"),
+        "time_zone": gettext_noop("time zone"),
+        "extra_url_schemes": gettext_noop("extra url schemes"),
+        "internal_number_length": gettext_noop("internal number length"),
+        "user": gettext_noop("user"),
+        "is_tenant_admin": gettext_noop("is tenant admin"),
+        "number": gettext_noop("number"),
+        "action": gettext_noop("action"),
+        "note": gettext_noop("note"),
+        "format": gettext_noop("format"),
+        "rotated_at": gettext_noop("rotated at"),
+        "days_kept": gettext_noop("days kept"),
+        "mask_numbers": gettext_noop("mask caller numbers"),
+    }.items()
+}
+
+
 @dataclass(frozen=True)
 class AuditKind:
     """A kind of audited object as the audit page names and filters it."""
@@ -213,14 +272,14 @@ def audit_kinds() -> list[AuditKind]:
     from integrations.models import CallJournalOptions, IgnoredNumber, Integration, PbxSender, Script
 
     return [
-        AuditKind("integration", "Integration", Integration),
-        AuditKind("script", "Script", Script),
-        AuditKind("api-key", "API key", TenantAPIKey),
-        AuditKind("pbx-sender", "PBX sender", PbxSender),
-        AuditKind("organization", "Organization", Tenant),
-        AuditKind("admin", "User", TenantMembership),
-        AuditKind("ignore-list", "Ignore list", IgnoredNumber),
-        AuditKind("call-log", "Call log options", CallJournalOptions),
+        AuditKind("integration", Text(gettext_noop("Integration")), Integration),
+        AuditKind("script", Text(gettext_noop("Script")), Script),
+        AuditKind("api-key", Text(gettext_noop("API key")), TenantAPIKey),
+        AuditKind("pbx-sender", Text(gettext_noop("PBX sender")), PbxSender),
+        AuditKind("organization", Text(gettext_noop("Organization")), Tenant),
+        AuditKind("admin", Text(gettext_noop("User")), TenantMembership),
+        AuditKind("ignore-list", Text(gettext_noop("Ignore list")), IgnoredNumber),
+        AuditKind("call-log", Text(gettext_noop("Call log options")), CallJournalOptions),
     ]
 
 
@@ -290,23 +349,23 @@ def _who(entry: LogEntry) -> str:
     if entry.actor is not None:
         return str(entry.actor.get_username())
     if data.get("via") == "cli":
-        return "command line"
-    return "system"
+        return _COMMAND_LINE
+    return _SYSTEM
 
 
 def _action(entry: LogEntry, model: type[models.Model] | None, changes: dict[str, Any]) -> str:
     if entry.action == LogEntry.Action.CREATE:
-        return "created"
+        return _CREATED
     if entry.action == LogEntry.Action.DELETE:
-        return "deleted"
+        return _DELETED
     from integrations.models import Integration, PbxSender
 
     keys = set(changes) - {"tenant"}
     if model in (Integration, PbxSender) and keys == {"enabled"}:
-        return "enabled" if changes["enabled"][1] in (True, "True") else "disabled"
+        return _ENABLED if changes["enabled"][1] in (True, "True") else _DISABLED
     if model is TenantAPIKey and "revoked" in keys and changes["revoked"][1] in (True, "True"):
-        return "revoked"
-    return "changed"
+        return _REVOKED
+    return _CHANGED
 
 
 def _text(value: Any, choices: dict[Any, Any] | None = None) -> str:
@@ -315,7 +374,7 @@ def _text(value: Any, choices: dict[Any, Any] | None = None) -> str:
     if choices and value in choices:
         return str(choices[value])
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _YES if value else _NO
     if isinstance(value, dict):
         return ", ".join(f"{k}: {_text(v)}" for k, v in value.items()) or "—"
     if isinstance(value, list):
@@ -339,12 +398,13 @@ def _changes(entry: LogEntry, model: type[models.Model] | None, changes: dict[st
             if isinstance(field, models.Field):
                 label = str(field.verbose_name)
                 choices = dict(field.choices) if field.choices else None
+        label = _FIELD_LABELS.get(name, label)
         if name == "secrets":
             if entry.action == LogEntry.Action.CREATE:
                 if new == MASK_PRESENT:
-                    rows.append(AuditChange(label, "", "", note="set (not shown)"))
+                    rows.append(AuditChange(label, "", "", note=_SET_NOT_SHOWN))
             elif entry.action == LogEntry.Action.UPDATE:
-                rows.append(AuditChange(label, "", "", note="changed (not shown)"))
+                rows.append(AuditChange(label, "", "", note=_CHANGED_NOT_SHOWN))
             continue
         if entry.action == LogEntry.Action.DELETE:
             continue
@@ -353,7 +413,13 @@ def _changes(entry: LogEntry, model: type[models.Model] | None, changes: dict[st
             old_d, new_d = old or {}, new or {}
             for key in [*old_d, *(k for k in new_d if k not in old_d)]:
                 if old_d.get(key) != new_d.get(key):
-                    rows.append(AuditChange(f"{label} {key}", _text(old_d.get(key)), _text(new_d.get(key))))
+                    rows.append(
+                        AuditChange(
+                            Text(gettext_noop("%(field)s %(key)s"), field=label, key=key),
+                            _text(old_d.get(key)),
+                            _text(new_d.get(key)),
+                        )
+                    )
             continue
         rows.append(AuditChange(label, _text(old, choices), _text(new, choices)))
     return rows

@@ -8,8 +8,12 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Keep each process's matching configuration current (integrations.match_config)."""
+        """Keep each process's matching configuration current (integrations.match_config), and
+        let the script engine's messages be shown in the reader's language (integrations.texts)."""
+        import scripts_engine.errors
         from integrations import api_key_cache, match_config
+        from integrations.texts import Text
 
         match_config.connect_signals()
         api_key_cache.connect_signals()
+        scripts_engine.errors.message_factory = Text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -100,5 +101,6 @@ class CatalogView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        """The catalog, optionally filtered by `q`."""
-        return Response({"presets": catalog(_query(request.query_params.get("q", "")))})
+        """The catalog, optionally filtered by `q` (English whatever Accept-Language says)."""
+        with translation.override("en"):
+            return Response({"presets": catalog(_query(request.query_params.get("q", "")))})

@@ -43,7 +43,8 @@ class PresetSettingsForm(BootstrapFormMixin, forms.Form):
                 attrs["required"] = "required"
             field: forms.Field
             if setting.kind == SettingKind.CHOICE:
-                choices = list(setting.choices)
+                # Preset data is marked with gettext_noop: translated here, for the reader.
+                choices = [(value, _(label)) for value, label in setting.choices]
                 if not setting.required and not setting.default:
                     choices.insert(0, ("", "—"))
                 field = forms.ChoiceField(choices=choices, widget=forms.Select(attrs=attrs))
@@ -62,11 +63,11 @@ class PresetSettingsForm(BootstrapFormMixin, forms.Form):
             else:
                 field = forms.CharField(widget=forms.TextInput(attrs=attrs))
             field.required = False
-            field.label = setting.label
-            field.help_text = setting.help_text
+            field.label = _(setting.label)
+            field.help_text = _(setting.help_text) if setting.help_text else ""
             if keep_secrets and setting.kind == SettingKind.SECRET:
                 field.help_text = " ".join(
-                    filter(None, [_("Leave empty to keep the current value."), setting.help_text])
+                    filter(None, [_("Leave empty to keep the current value."), field.help_text])
                 )
             field.initial = setting.default
             self.fields[setting.name] = field
@@ -102,7 +103,7 @@ class IntegrationForm(BootstrapFormMixin, forms.Form):
         field = self.fields["notification_fields"]
         if preset.has_phone_data:
             assert isinstance(field, forms.MultipleChoiceField)
-            field.choices = [(f.name, f.label) for f in preset.all_fields]
+            field.choices = [(f.name, _(f.label)) for f in preset.all_fields]
             field.initial = list(preset.default_notification_fields)
         else:
             del self.fields["notification_fields"]

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 from django.db.models import F
+from django.utils.translation import gettext_noop
 
 import scripts_engine
 from configurator.models import Tenant
@@ -42,6 +43,7 @@ from integrations.phones import PhoneNumberError, extract_numbers, main_number_c
 from integrations.presets import ScriptApplies
 from integrations.registry import find_preset
 from integrations.replica import read_alias
+from integrations.texts import Text
 
 logger = logging.getLogger(__name__)
 
@@ -85,19 +87,40 @@ class _Renderer:
         """The script's action for this call (and record), or None and why it was skipped."""
         template = _parsed(script.template)
         if template is None:
-            return None, "its template no longer parses (was a field renamed?); edit the script"
+            return None, _REASON_UNPARSABLE
         if record is None and template.record_field_keys:
-            return None, "it needs a field of a matched record ($(…)), and no record matched"
+            return None, _REASON_NEEDS_RECORD
         if self.call.anonymous and any(p.key == "callernumber" for p in template.placeholders):
             # a search or callback for a withheld number is meaningless
-            return None, "it uses the caller number, which was withheld"
+            return None, _REASON_WITHHELD
         url = scripts_engine.render(
             template, call=self.props, record=record, country=self.country, extra_schemes=self.extra_schemes
         )
         if url is None:
-            return None, "it rendered no link of an allowed scheme (http, https, mailto, tel, sip …)"
+            return None, _REASON_NO_LINK
         action = {"script_id": script.pk, "name": script.name, "url": url, "auto_open": script.auto_open}
         return action, "rendered"
+
+
+# Why a script was skipped, for the test-lookup page (Texts: shown in the reader's language).
+_REASON_UNPARSABLE = Text(
+    gettext_noop("its template no longer parses (was a field renamed?); edit the script")
+)
+_REASON_NEEDS_RECORD = Text(
+    gettext_noop("it needs a field of a matched record ($(…)), and no record matched")
+)
+_REASON_WITHHELD = Text(gettext_noop("it uses the caller number, which was withheld"))
+_REASON_ON_MATCH_ONLY = Text(gettext_noop("it applies on a match only, and nothing matched"))
+_REASON_ON_NO_MATCH_ONLY = Text(gettext_noop("it applies when nothing matched, and the caller matched"))
+_REASON_ITS_INTEGRATION_DID_NOT_MATCH = Text(
+    gettext_noop("it applies on a match in its integration only, and that integration did not match")
+)
+_REASON_ITS_INTEGRATION_MATCHED = Text(
+    gettext_noop("it applies when its integration did not match, and it matched")
+)
+_REASON_NO_LINK = Text(
+    gettext_noop("it rendered no link of an allowed scheme (http, https, mailto, tel, sip …)")
+)
 
 
 def script_applies(script: Script, *, matched: bool) -> bool:
@@ -256,7 +279,11 @@ def _answer(
                 for script in scripts:
                     if script.integration_id == integration_id and script_has_phone_data(script):
                         why.script(
-                            script, f"the agent chooses among {len(records)} records, so none rendered"
+                            script,
+                            Text(
+                                gettext_noop("the agent chooses among %(count)s records, so none rendered"),
+                                count=len(records),
+                            ),
                         )
             continue
         returned = records[:1] if policy == MultipleMatches.FIRST else records
@@ -278,15 +305,15 @@ def _answer(
             if script_applies(script, matched=matched):
                 action, reason = renderer.action_or_reason(script)
             elif script.applies == ScriptApplies.ON_MATCH:
-                reason = "it applies on a match only, and nothing matched"
+                reason = _REASON_ON_MATCH_ONLY
             else:
-                reason = "it applies when nothing matched, and the caller matched"
+                reason = _REASON_ON_NO_MATCH_ONLY
         elif script.integration_id not in per_integration and script.applies != ScriptApplies.ON_MATCH:
             action, reason = renderer.action_or_reason(script)
         elif script.integration_id not in per_integration:
-            reason = "it applies on a match in its integration only, and that integration did not match"
+            reason = _REASON_ITS_INTEGRATION_DID_NOT_MATCH
         elif script.applies == ScriptApplies.ON_NO_MATCH:
-            reason = "it applies when its integration did not match, and it matched"
+            reason = _REASON_ITS_INTEGRATION_MATCHED
         if action is not None:
             actions.append({**action, "integration_id": script.integration_id})
         if why is not None and reason:
@@ -309,9 +336,27 @@ def _choose_json(integration: Integration, records: list[PhoneCacheEntry]) -> di
 
 
 _KIND_TEXT = {
-    "anonymous": "a withheld number: it matches nothing, and scripts that use the caller number are skipped",
-    "internal": "an internal number (an extension): internal numbers are never matched",
-    "empty": "no number: nothing to match",
+    "anonymous": Text(
+        gettext_noop(
+            "a withheld number: it matches nothing, and scripts that use the caller number are skipped"
+        )
+    ),
+    "internal": Text(gettext_noop("an internal number (an extension): internal numbers are never matched")),
+    "empty": Text(gettext_noop("no number: nothing to match")),
+}
+# The badges of the test-lookup page: how the number was read, what each integration did.
+_KIND_LABEL = {
+    "external": Text(gettext_noop("external")),
+    "anonymous": Text(gettext_noop("anonymous")),
+    "internal": Text(gettext_noop("internal")),
+    "empty": Text(gettext_noop("empty")),
+}
+_STATE_LABEL = {
+    "searched": Text(gettext_noop("searched")),
+    "disabled": Text(gettext_noop("disabled")),
+    "held": Text(gettext_noop("held")),
+    "live": Text(gettext_noop("live")),
+    "screen_pop": Text(gettext_noop("screen pop")),
 }
 
 
@@ -320,11 +365,23 @@ def _reasons(*, tenant: Tenant, call: Call, answer: Mapping[str, Any], why: _Why
     from integrations.ignore_list import caller_ignored
 
     kind = caller_kind(call)
-    if kind == "external":
-        text = f"read as {call.caller_number_e164} (E.164)"
-        if call.caller_extension:
-            text += f", extension {call.caller_extension} (kept apart: the number is matched without it)"
-        text += f", with {tenant.country} as the default country"
+    text: str
+    if kind == "external" and call.caller_extension:
+        text = Text(
+            gettext_noop(
+                "read as %(e164)s (E.164), extension %(extension)s (kept apart: the number is matched "
+                "without it), with %(country)s as the default country"
+            ),
+            e164=call.caller_number_e164,
+            extension=call.caller_extension,
+            country=tenant.country,
+        )
+    elif kind == "external":
+        text = Text(
+            gettext_noop("read as %(e164)s (E.164), with %(country)s as the default country"),
+            e164=call.caller_number_e164,
+            country=tenant.country,
+        )
     else:
         text = _KIND_TEXT.get(kind, kind)
     ignored = caller_ignored(tenant, call.caller_number_e164) if answer["ignored"] else None
@@ -342,9 +399,15 @@ def _reasons(*, tenant: Tenant, call: Call, answer: Mapping[str, Any], why: _Why
             "returned": found["returned"],
         }
         if preset is None or not preset.has_phone_data:
-            row.update(state="screen_pop", reason="a screen-pop integration: it has no numbers to search")
+            row.update(
+                state="screen_pop",
+                reason=Text(gettext_noop("a screen-pop integration: it has no numbers to search")),
+            )
         elif not integration.enabled:
-            row.update(state="disabled", reason="disabled: it matches nothing until it is enabled")
+            row.update(
+                state="disabled",
+                reason=Text(gettext_noop("disabled: it matches nothing until it is enabled")),
+            )
         else:
             row["state"] = (
                 "live"
@@ -356,6 +419,7 @@ def _reasons(*, tenant: Tenant, call: Call, answer: Mapping[str, Any], why: _Why
             row["reason"] = _integration_reason(
                 integration, call=call, answer=answer, found=found, lookup=lookups.get(integration.pk)
             )
+        row["state_label"] = _STATE_LABEL.get(row["state"], row["state"])
         rows.append(row)
     return {
         "number": {
@@ -363,6 +427,7 @@ def _reasons(*, tenant: Tenant, call: Call, answer: Mapping[str, Any], why: _Why
             "e164": call.caller_number_e164,
             "extension": call.caller_extension,
             "kind": kind,
+            "kind_label": _KIND_LABEL.get(kind, kind),
             "text": text,
         },
         "ignored": (
@@ -379,7 +444,7 @@ def _reasons(*, tenant: Tenant, call: Call, answer: Mapping[str, Any], why: _Why
                     "integration_id": s.integration_id,
                     "record": "",
                     "rendered": False,
-                    "reason": "the caller is on the ignore list: no actions",
+                    "reason": Text(gettext_noop("the caller is on the ignore list: no actions")),
                 }
                 for s in Script.objects.filter(tenant=tenant, kind=ScriptKind.LINK).order_by("position", "id")
             ]
@@ -398,44 +463,66 @@ def _integration_reason(
     lookup: Mapping[str, Any] | None,
 ) -> str:
     if answer["ignored"]:
-        return "not searched: the caller is on the ignore list"
+        return Text(gettext_noop("not searched: the caller is on the ignore list"))
     if not call.caller_number_e164:
-        return "not searched: the caller number is not an outside number"
+        return Text(gettext_noop("not searched: the caller number is not an outside number"))
     records = int(found["records"])
     fallback = any(
         m.get("fallback") and m.get("integration", {}).get("id") == integration.pk for m in answer["matches"]
     )
     if records and fallback:
-        return (
-            "no record has the caller's full number; the company's main number it is an extension "
-            "of matched (fall back to the main number is on)"
+        return Text(
+            gettext_noop(
+                "no record has the caller's full number; the company's main number it is an extension "
+                "of matched (fall back to the main number is on)"
+            )
         )
     if records:
         policy = found.get("policy", MultipleMatches.ALL)
         if records == 1:
-            return "1 record matched"
+            return Text(gettext_noop("1 record matched"))
         if policy == MultipleMatches.FIRST:
-            return f"{records} records matched; only the first is returned (several matches: the first)"
+            return Text(
+                gettext_noop(
+                    "%(records)s records matched; only the first is returned (several matches: the first)"
+                ),
+                records=records,
+            )
         if policy == MultipleMatches.CHOOSE:
-            return f"{records} records matched; the agent chooses one (several matches: choose)"
-        return f"{records} records matched; all are returned"
+            return Text(
+                gettext_noop("%(records)s records matched; the agent chooses one (several matches: choose)"),
+                records=records,
+            )
+        return Text(gettext_noop("%(records)s records matched; all are returned"), records=records)
     if integration.lookup_mode == LookupMode.LIVE:
         if lookup is None:
-            return "no record: the CRM was not asked"
+            return Text(gettext_noop("no record: the CRM was not asked"))
         if lookup["status"] != "ok":
-            return f"no record: the live lookup failed ({lookup['status']}): {lookup['message']}"
-        return "no record: the CRM has no record with this number"
+            return Text(
+                gettext_noop("no record: the live lookup failed (%(status)s): %(message)s"),
+                status=lookup["status"],
+                message=lookup["message"],
+            )
+        return Text(gettext_noop("no record: the CRM has no record with this number"))
     held = (
-        " (a held sync waits for your decision; the old cache is searched)"
+        Text(gettext_noop(" (a held sync waits for your decision; the old cache is searched)"))
         if integration.held_generation
         else ""
     )
     if integration.last_sync_at is None and integration.cached_numbers == 0:
-        return "no record: its sync never ran, so its cache is empty" + held
+        return Text(gettext_noop("no record: its sync never ran, so its cache is empty%(held)s"), held=held)
     if integration.cached_numbers == 0:
-        return "no record: its cache is empty (the last sync found no numbers)" + held
+        return Text(
+            gettext_noop("no record: its cache is empty (the last sync found no numbers)%(held)s"), held=held
+        )
     count = integration.cached_numbers
-    return f"no record: the number is not in its cache of {count} number{'' if count == 1 else 's'}" + held
+    if count == 1:
+        return Text(gettext_noop("no record: the number is not in its cache of 1 number%(held)s"), held=held)
+    return Text(
+        gettext_noop("no record: the number is not in its cache of %(count)s numbers%(held)s"),
+        count=count,
+        held=held,
+    )
 
 
 _CACHE_COLUMNS = (
@@ -649,7 +736,9 @@ def _ask(integration: Integration, *, e164: str, timeout: float) -> list[CrmReco
 
     preset = find_preset(integration.preset)
     if preset is None or preset.connector_class is None or not preset.connector_class.supports_lookup:
-        raise ConnectorError("This integration's CRM cannot be searched by phone number.", permanent=True)
+        raise ConnectorError(
+            Text(gettext_noop("This integration's CRM cannot be searched by phone number.")), permanent=True
+        )
     with connector_client(timeout=timeout) as client:
         kwargs: dict[str, Any] = {"settings": connector_settings(integration), "client": client}
         kwargs["retry"] = RetryPolicy(retries=0, deadline=time.monotonic() + timeout)

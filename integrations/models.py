@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from configurator.models import Tenant, validate_country
 from integrations.fields import EncryptedJSONField, EncryptedTextField
 from integrations.presets import ScriptApplies
+from integrations.texts import stored_text
 
 
 class SyncState(models.TextChoices):
@@ -90,6 +91,8 @@ class Integration(models.Model):
         default=0, help_text=gettext_lazy("Bad records skipped by the last sync.")
     )
     last_error = models.TextField(blank=True)
+    # `last_error` as a translatable `integrations.texts.Text` (template and parameters), or null.
+    last_error_text = models.JSONField(null=True, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
@@ -153,6 +156,16 @@ class Integration(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.preset})"
 
+    @property
+    def last_error_shown(self) -> str:
+        """`last_error` in the reader's language (see `integrations.texts.stored_text`)."""
+        return stored_text(self.last_error, self.last_error_text)
+
+    @property
+    def held_message_shown(self) -> str:
+        """`held_message` in the reader's language (a held sync stores it as its last error too)."""
+        return stored_text(self.held_message, self.last_error_text)
+
     def get_additional_data(self) -> dict[str, int | str | None]:
         """The audit log's context of an entry about this integration (configurator/audit.py)."""
         return {"tenant_id": self.tenant_id, "name": self.name}
@@ -213,6 +226,8 @@ class SyncRun(models.Model):
     numbers = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # `error` as a translatable `integrations.texts.Text` (template and parameters), or null.
+    error_text = models.JSONField(null=True, blank=True)
     run_token = models.CharField(max_length=64)
     generation = models.PositiveIntegerField()
 
@@ -225,6 +240,11 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.integration_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+    @property
+    def error_shown(self) -> str:
+        """`error` in the reader's language (see `integrations.texts.stored_text`)."""
+        return stored_text(self.error, self.error_text)
 
 
 class ScriptKind(models.TextChoices):

@@ -35,8 +35,10 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.conf import settings as django_settings
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import ConnectorError, http_error, transport_error
+from integrations.texts import Text
 
 if TYPE_CHECKING:
     from integrations.models import Integration
@@ -44,12 +46,16 @@ if TYPE_CHECKING:
 TOKEN_SECRET = "oauth_token"  # noqa: S105 (the key in Integration.secrets, not a secret)
 INTEGRATION_ID_SETTING = "_integration_id"
 
-RECONNECT_MESSAGE = "The CRM no longer accepts the app's authorization: reconnect the integration."
+RECONNECT_MESSAGE = Text(
+    gettext_noop("The CRM no longer accepts the app's authorization: reconnect the integration.")
+)
 CLIENT_CREDENTIALS = "client_credentials"
 PASSWORD_GRANT = "password"  # noqa: S105 (a grant type, RFC 6749 §4.3.2)
 # The grants a server asks tokens for itself, without the admin's Connect.
 SERVER_GRANTS = frozenset({CLIENT_CREDENTIALS, PASSWORD_GRANT})
-NOT_CONNECTED_MESSAGE = "The integration is not connected to the CRM yet: use Connect on its overview."
+NOT_CONNECTED_MESSAGE = Text(
+    gettext_noop("The integration is not connected to the CRM yet: use Connect on its overview.")
+)
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,12 @@ def authorization_start(
     client_id = str(settings.get(config.client_id_setting, "") or "").strip()
     if not base.lower().startswith(("http://", "https://")) or not client_id:
         raise ConnectorError(
-            "The OAuth settings are incomplete: give the authorization URL and the client id.", permanent=True
+            Text(
+                gettext_noop(
+                    "The OAuth settings are incomplete: give the authorization URL and the client id."
+                )
+            ),
+            permanent=True,
         )
     state = generate_token(32)
     verifier = generate_token(64)
@@ -222,7 +233,9 @@ def token_request(
     except httpx.HTTPError as exc:
         raise transport_error(exc, what=what) from exc
     except httpx.InvalidURL as exc:
-        raise ConnectorError(f"The token URL is not a URL we can call: {exc}.", permanent=True) from exc
+        raise ConnectorError(
+            Text(gettext_noop("The token URL is not a URL we can call: %(exc)s."), exc=exc), permanent=True
+        ) from exc
     try:
         body = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
@@ -237,11 +250,22 @@ def token_request(
         if error in INVALID_GRANT_ERRORS:
             raise InvalidGrantError(RECONNECT_MESSAGE, reason=reason)
         described = (reason or error).rstrip(".")
-        raise ConnectorError(f"{what} refused the request: {described}.", permanent=True)
+        raise ConnectorError(
+            Text(
+                gettext_noop("%(what)s refused the request: %(described)s."), what=what, described=described
+            ),
+            permanent=True,
+        )
     if not response.is_success:
         raise http_error(response, what=what)
     if not isinstance(body, dict) or not body.get("access_token"):
-        raise ConnectorError(f"{what} answered without an access token (HTTP {response.status_code}).")
+        raise ConnectorError(
+            Text(
+                gettext_noop("%(what)s answered without an access token (HTTP %(status_code)s)."),
+                what=what,
+                status_code=response.status_code,
+            )
+        )
     now = time.time() if now is None else now
     expires_in = body.get("expires_in")
     expires_at = now + float(str(expires_in)) if _is_number(expires_in) else None
@@ -323,7 +347,7 @@ def _stored(integration_id: int, *, lock: bool = False) -> tuple[dict[str, Any] 
         query = query.select_for_update()
     row = query.only("secrets", "oauth_token_version", "oauth_reconnect_required").first()
     if row is None:
-        raise ConnectorError("The integration no longer exists.", permanent=True)
+        raise ConnectorError(Text(gettext_noop("The integration no longer exists.")), permanent=True)
     token = (row.secrets or {}).get(TOKEN_SECRET)
     return (token if isinstance(token, dict) else None), row.oauth_token_version, row.oauth_reconnect_required
 
@@ -383,7 +407,7 @@ def _store_server_token(integration_id: int, fresh: dict[str, Any], *, version: 
 
     row = Integration.objects.filter(pk=integration_id).only("secrets").first()
     if row is None:
-        raise ConnectorError("The integration no longer exists.", permanent=True)
+        raise ConnectorError(Text(gettext_noop("The integration no longer exists.")), permanent=True)
     secrets = {**(row.secrets or {}), TOKEN_SECRET: fresh}
     row.secrets = secrets
     Integration.objects.filter(pk=integration_id, oauth_token_version=version).update(
@@ -413,8 +437,13 @@ def password_request(config: OAuth2Config, *, settings: Mapping[str, Any]) -> di
     except InvalidGrantError as exc:
         reason = f": {exc.reason.rstrip('.')}" if exc.reason else " (invalid_grant)"
         raise ConnectorError(
-            f"The CRM's token endpoint refused the user name and password{reason}. "
-            "Check them in the settings.",
+            Text(
+                gettext_noop(
+                    "The CRM's token endpoint refused the user name and "
+                    "password%(reason)s. Check them in the settings."
+                ),
+                reason=reason,
+            ),
             permanent=True,
         ) from exc
 

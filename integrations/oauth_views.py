@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET
 
 from configurator.models import Tenant
@@ -28,12 +29,15 @@ from integrations.oauth import authorization_start, exchange_code, oauth_config_
 from integrations.selectors import integration_get
 from integrations.services import integration_sync_request
 from integrations.sync import connector_settings
+from integrations.texts import Text, translated
 
 SESSION_KEY = "oauth_flows"
 MAX_PENDING_FLOWS = 5
-STATE_MESSAGE = (
-    "This OAuth answer does not belong to a Connect started here (missing or unknown state); "
-    "nothing was stored. Start again with Connect on the integration's overview."
+STATE_MESSAGE = Text(
+    gettext_noop(
+        "This OAuth answer does not belong to a Connect started here (missing or unknown state); "
+        "nothing was stored. Start again with Connect on the integration's overview."
+    )
 )
 
 
@@ -79,7 +83,8 @@ def integration_oauth_connect(request: HttpRequest, tenant: Tenant, integration_
             config, settings=connector_settings(integration), redirect_uri=redirect_uri(request)
         )
     except ConnectorError as exc:
-        messages.error(request, exc.message)
+        # The message framework stores plain text: translate it now, for this reader.
+        messages.error(request, translated(exc.message))
         return redirect(overview)
     flows: dict[str, Any] = dict(request.session.get(SESSION_KEY, {}))
     while len(flows) >= MAX_PENDING_FLOWS:
@@ -137,7 +142,7 @@ def integration_oauth_callback(request: HttpRequest, tenant: Tenant) -> HttpResp
             redirect_uri=redirect_uri(request),
         )
     except ConnectorError as exc:
-        messages.error(request, _("Connecting failed: %(reason)s") % {"reason": exc.message})
+        messages.error(request, _("Connecting failed: %(reason)s") % {"reason": translated(exc.message)})
         return redirect(overview)
     # The first sync waited for Connect; a reconnect of an integration that synced before leaves
     # the schedule alone (its next sync uses the new token).

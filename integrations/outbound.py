@@ -50,8 +50,11 @@ from typing import Any
 import httpcore
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
-PRIVATE_ADDRESS_MESSAGE = "That address is inside a private network and is not allowed."
+from integrations.texts import Text
+
+PRIVATE_ADDRESS_MESSAGE = Text(gettext_noop("That address is inside a private network and is not allowed."))
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
@@ -82,7 +85,7 @@ class OutboundAddressRefused(OutboundError, httpx.ConnectError):
 class OutboundNameNotResolved(OutboundError, httpx.ConnectError):
     """The host name has no address (DNS answered "no such name" or could not be asked)."""
 
-    message = "is unreachable: its host name could not be resolved."
+    message = Text(gettext_noop("is unreachable: its host name could not be resolved."))
 
     def __init__(self, host: str) -> None:
         super().__init__(f"{host}: host name could not be resolved")
@@ -92,7 +95,10 @@ class OutboundResponseTooLarge(OutboundError, httpx.ReadError):
     """One response body went over `OUTBOUND_MAX_RESPONSE_BYTES` (received or decoded)."""
 
     def __init__(self, limit: int) -> None:
-        self.message = f"sent more than {_size_text(limit)} in one response; the answer was not read."
+        self.message = Text(
+            gettext_noop("sent more than %(size)s in one response; the answer was not read."),
+            size=_size_text(limit),
+        )
         super().__init__(f"response body over {limit} bytes")
 
 
@@ -100,14 +106,17 @@ class OutboundRequestTooSlow(OutboundError, httpx.ReadTimeout):
     """One request (connect, TLS, send, headers and body) took longer than the total timeout."""
 
     def __init__(self, limit: float) -> None:
-        self.message = f"did not answer in time: one request took longer than {limit:g} s."
+        self.message = Text(
+            gettext_noop("did not answer in time: one request took longer than %(seconds)s s."),
+            seconds=f"{limit:g}",
+        )
         super().__init__(f"request took longer than {limit:g} s in total")
 
 
 def _size_text(size: int) -> str:
     if size >= 1024 * 1024 and size % (1024 * 1024) == 0:
         return f"{size // (1024 * 1024)} MB"
-    return f"{size} bytes"
+    return Text(gettext_noop("%(size)s bytes"), size=size)
 
 
 # --- The decision on addresses ----------------------------------------------------------------

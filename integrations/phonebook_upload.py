@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from configurator.models import Tenant
 from integrations.connectors.phonebook import (
@@ -65,12 +66,14 @@ def phonebook_upload_receive(
     if integration.tenant_id != tenant.pk:
         raise Integration.DoesNotExist("Integration not found for this tenant.")
     if not is_phonebook_integration(integration):
-        raise ValidationError(f"{integration.name} does not take phone book uploads.")
+        raise ValidationError(
+            gettext("%(name)s does not take phone book uploads.") % {"name": integration.name}
+        )
     limit: int = settings.PHONEBOOK_MAX_UPLOAD_BYTES
     if len(content) > limit:
         raise ValidationError(
-            f"The file is too large ({_size_text(len(content))}); the limit is {_size_text(limit)} "
-            "(PHONEBOOK_MAX_UPLOAD_BYTES)."
+            gettext("The file is too large (%(value)s); the limit is %(limit)s (PHONEBOOK_MAX_UPLOAD_BYTES).")
+            % {"value": _size_text(len(content)), "limit": _size_text(limit)}
         )
     try:
         decoded = decode_upload(content)

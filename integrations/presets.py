@@ -13,8 +13,21 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext_noop
+
+from integrations.texts import Text
+
 if TYPE_CHECKING:
     from integrations.connectors.base import Connector
+
+
+def _translatable(declaration: object, *names: str) -> None:
+    """Make the declaration's texts (marked with gettext_noop) `Text`s: still the English str that
+    the catalog API, the search and the tests read, shown in the reader's language on a page."""
+    for name in names:
+        value = getattr(declaration, name)
+        if value and not isinstance(value, Text):
+            object.__setattr__(declaration, name, Text(value))
 
 
 class SettingKind(StrEnum):
@@ -48,6 +61,11 @@ class SettingField:
     choices: tuple[tuple[str, str], ...] = ()
     identifies_source: bool = True
 
+    def __post_init__(self) -> None:
+        _translatable(self, "label", "help_text")
+        if self.choices:
+            object.__setattr__(self, "choices", tuple((value, Text(label)) for value, label in self.choices))
+
 
 @dataclass(frozen=True)
 class RecordField:
@@ -55,6 +73,9 @@ class RecordField:
 
     name: str
     label: str
+
+    def __post_init__(self) -> None:
+        _translatable(self, "label")
 
 
 class ScriptApplies(StrEnum):
@@ -81,9 +102,9 @@ class DefaultScript:
 
 # Fields every preset with phone data provides (PRODUCT.md, the template language).
 STANDARD_FIELDS: tuple[RecordField, ...] = (
-    RecordField("DisplayName", "Name"),
-    RecordField("Identifier", "Identifier"),
-    RecordField("PopUpUri", "Link to the record"),
+    RecordField("DisplayName", gettext_noop("Name")),
+    RecordField("Identifier", gettext_noop("Identifier")),
+    RecordField("PopUpUri", gettext_noop("Link to the record")),
 )
 
 
@@ -119,6 +140,9 @@ class Preset:
     paging: str = ""
     category: str = "CRM"
     credentials_url: str = ""
+
+    def __post_init__(self) -> None:
+        _translatable(self, "description")
 
     @property
     def has_phone_data(self) -> bool:

@@ -49,6 +49,7 @@ from integrations.models import (
 )
 from integrations.outbound import PRIVATE_ADDRESS_MESSAGE, OutboundAddressRefused, OutboundError
 from integrations.presets import Preset, ScriptApplies
+from integrations.texts import template_error
 
 logger = logging.getLogger(__name__)
 
@@ -132,21 +133,30 @@ def parse_header_lines(text: str) -> list[HeaderLine]:
         name, colon, value = line.partition(":")
         name = name.strip()
         if not colon:
-            raise ValidationError(f"Header line {number}: write it as Name: value.", code="headers")
+            raise ValidationError(
+                _("Header line %(number)s: write it as Name: value.") % {"number": number},
+                code="headers",
+            )
         if not _TOKEN.fullmatch(name):
             raise ValidationError(
-                f"Header line {number}: “{name[:40]}” is not a header name "
-                "(letters, digits and !#$%&'*+-.^_`|~).",
+                _(
+                    "Header line %(number)s: “%(value)s” is not a header "
+                    "name (letters, digits and !#$%%&'*+-.^_`|~)."
+                )
+                % {"number": number, "value": name[:40]},
                 code="headers",
             )
         if name.lower() in FORBIDDEN_HEADERS:
             raise ValidationError(
-                f"Header line {number}: {name} is set by the server itself and may not be given.",
+                _("Header line %(number)s: %(name)s is set by the server itself and may not be given.")
+                % {"number": number, "name": name},
                 code="headers",
             )
         if _CONTROL.search(value):
             raise ValidationError(
-                f"Header line {number}: the value contains a line break or control character.", code="headers"
+                _("Header line %(number)s: the value contains a line break or control character.")
+                % {"number": number},
+                code="headers",
             )
         headers.append(HeaderLine(name=name, value=value.strip(), line=number))
     return headers
@@ -161,7 +171,9 @@ def parse_form_lines(text: str) -> list[HeaderLine]:
             continue
         name, equals, value = line.partition("=")
         if not equals or not name.strip():
-            raise ValidationError(f"Form line {number}: write it as name=value.", code="body")
+            raise ValidationError(
+                _("Form line %(number)s: write it as name=value.") % {"number": number}, code="body"
+            )
         fields.append(HeaderLine(name=name.strip(), value=value.strip(), line=number))
     return fields
 
@@ -176,7 +188,9 @@ def _template(source: str, record_fields: list[str] | None, where: str) -> scrip
     try:
         return scripts_engine.validate(source, record_fields=record_fields, url=False)
     except scripts_engine.TemplateError as exc:
-        raise ValidationError(f"{where}: {exc}", code="template") from exc
+        raise ValidationError(
+            _("%(where)s: %(error)s") % {"where": where, "error": template_error(exc)}, code="template"
+        ) from exc
 
 
 def server_request_validate(
@@ -202,27 +216,30 @@ def server_request_validate(
     record_fields = _record_fields(preset, applies)
     errors: dict[str, str] = {}
     if http_method not in HttpMethod.values:
-        errors["http_method"] = f"“{http_method[:20]}” is not one of {', '.join(HttpMethod.values)}."
+        errors["http_method"] = _("“%(value)s” is not one of %(value2)s.") % {
+            "value": http_method[:20],
+            "value2": ", ".join(HttpMethod.values),
+        }
     if body_encoding not in BodyEncoding.values:
-        errors["body_encoding"] = f"“{body_encoding[:20]}” is not json, form or none."
+        errors["body_encoding"] = _("“%(value)s” is not json, form or none.") % {"value": body_encoding[:20]}
     events = list(on_events)
     if not events:
-        errors["on_events"] = "Choose at least one call event that sends the request."
+        errors["on_events"] = _("Choose at least one call event that sends the request.")
     elif any(e not in CallEvent.values for e in events):
-        errors["on_events"] = "Choose among call start, answered and ended."
+        errors["on_events"] = _("Choose among call start, answered and ended.")
     try:
         scripts_engine.validate(url, record_fields=record_fields)
         scheme = scripts_engine.parse(url).tokens
         first = scheme[0] if scheme else None
         if isinstance(first, scripts_engine.Literal) and not re.match(r"(?i)https?:", first.text):
-            errors["template"] = (
+            errors["template"] = _(
                 "The URL of a server request must start with http: or https: (at character 1)"
             )
     except scripts_engine.TemplateError as exc:
         errors["template"] = str(exc)
     try:
         for header in parse_header_lines(request_headers):
-            _template(header.value, record_fields, f"Header line {header.line}")
+            _template(header.value, record_fields, _("Header line %(number)s") % {"number": header.line})
     except ValidationError as exc:
         errors["request_headers"] = exc.messages[0]
     try:
@@ -247,7 +264,7 @@ def _check_body(body: str, *, body_encoding: str, http_method: str, record_field
         raise ValidationError(_("A GET request, or one with “No body”, sends no body: leave it empty."))
     if body_encoding == BodyEncoding.FORM:
         for field in parse_form_lines(body):
-            _template(field.value, record_fields, f"Form line {field.line}")
+            _template(field.value, record_fields, _("Form line %(number)s") % {"number": field.line})
         return
     template = _template(body, record_fields, "Body")
     # Values with quotes, a backslash and a line break: a body that stays JSON with these stays
@@ -271,9 +288,11 @@ def _check_body(body: str, *, body_encoding: str, http_method: str, record_field
     except json.JSONDecodeError as exc:
         where = _source_position(exc.pos, starts, len(body))
         raise ValidationError(
-            f"The body is not valid JSON: {exc.msg.replace(' starting at', '').lower()} "
-            f"(at character {where + 1}). Placeholders "
-            'become JSON strings: write "name": #(Caller name) or "name": "#(Caller name)".',
+            _(
+                "The body is not valid JSON: %(value)s (at character %(value2)s). Placeholders "
+                'become JSON strings: write "name": #(Caller name) or "name": "#(Caller name)".'
+            )
+            % {"value": exc.msg.replace(" starting at", "").lower(), "value2": where + 1},
             code="body",
         ) from None
 

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 import scripts_engine
 from configurator.models import Tenant, validate_country
@@ -53,6 +54,7 @@ from integrations.phones import PhoneNumberError, extract_numbers
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, get_preset
 from integrations.sync import fail_stale_sync, stale_sync_q, sync_history_prune
+from integrations.texts import Text, template_error
 
 _url_validator = URLValidator(schemes=["http", "https"])
 
@@ -77,9 +79,11 @@ def integration_settings_clean(
     known = {s.name for s in preset.settings}
     for name in values:
         if name not in known:
-            errors[name] = (
-                f'{preset.name} has no setting "{name}"; it has: {", ".join(sorted(known)) or "none"}.'
-            )
+            errors[name] = _('%(name)s has no setting "%(name2)s"; it has: %(value)s.') % {
+                "name": preset.name,
+                "name2": name,
+                "value": ", ".join(sorted(known)) or "none",
+            }
     for field in preset.settings:
         value = (values.get(field.name) or "").strip()
         if not value and field.kind == SettingKind.SECRET and keep_secrets and keep_secrets.get(field.name):
@@ -153,7 +157,11 @@ def _default_script_problems(preset: Preset, values: Mapping[str, str]) -> dict[
                 spec.template, record_fields=[f.name for f in preset.all_fields] or None
             )
         except scripts_engine.TemplateError as exc:
-            problems[name] = f"{labels[name]}: the script “{script.name}” it builds is not valid: {exc}"
+            problems[name] = _("%(label)s: the script “%(script)s” it builds is not valid: %(error)s") % {
+                "label": _(labels[name]),
+                "script": script.name,
+                "error": template_error(exc),
+            }
             continue
         if any(p.kind == "record" for p in template.placeholders):
             continue
@@ -167,10 +175,9 @@ def _default_script_problems(preset: Preset, values: Mapping[str, str]) -> dict[
             try:
                 _url_validator(link)
             except ValidationError:
-                problems[name] = (
-                    f"{labels[name]}: the script “{script.name}” would open {link}, "
-                    "which is not a valid address."
-                )
+                problems[name] = _(
+                    "%(value)s: the script “%(name)s” would open %(link)s, which is not a valid address."
+                ) % {"value": labels[name], "name": script.name, "link": link}
     return problems
 
 
@@ -217,7 +224,9 @@ def integration_test_connection(*, preset: Preset, settings_values: Mapping[str,
         try:
             preset.connector_class(settings=settings_values, client=client).test_connection()
         except httpx.InvalidURL as exc:  # not an httpx.HTTPError, so connectors let it through
-            raise ConnectorError(f"The address is not a URL we can call: {exc}.", permanent=True) from exc
+            raise ConnectorError(
+                Text(gettext_noop("The address is not a URL we can call: %(exc)s."), exc=exc), permanent=True
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -286,7 +295,9 @@ def integration_sample_records(
             if not samples:  # a budget reached after some records still shows those
                 raise
         except httpx.InvalidURL as exc:
-            raise ConnectorError(f"The address is not a URL we can call: {exc}.", permanent=True) from exc
+            raise ConnectorError(
+                Text(gettext_noop("The address is not a URL we can call: %(exc)s."), exc=exc), permanent=True
+            ) from exc
     return samples
 
 
@@ -330,7 +341,8 @@ def script_validate(
             template, record_fields=record_fields, extra_schemes=tenant.extra_schemes
         )
     except scripts_engine.TemplateError as exc:
-        raise ValidationError(str(exc), code="template") from exc
+        # Shown under the template field, in the reader's language (the engine's message is a Text).
+        raise ValidationError(template_error(exc), code="template") from exc
 
 
 def _next_position(queryset: QuerySet[Any]) -> int:
@@ -883,9 +895,9 @@ def integration_update(
     errors: dict[str, str] = {}
     new_name = name.strip() or row.name
     if len(new_name) > _NAME_MAX_LENGTH:
-        errors["name"] = "The name is too long (at most 100 characters)."
+        errors["name"] = _("The name is too long (at most 100 characters).")
     elif Integration.objects.filter(tenant=tenant, name=new_name).exclude(pk=row.pk).exists():
-        errors["name"] = f'An integration named "{new_name}" already exists.'
+        errors["name"] = _('An integration named "%(new_name)s" already exists.') % {"new_name": new_name}
     old_secrets: dict[str, str] = dict(row.secrets or {})
     try:
         plain, secrets = integration_settings_clean(
@@ -898,9 +910,12 @@ def integration_update(
     known_fields = {f.name for f in preset.all_fields}
     unknown = [f for f in fields if f not in known_fields]
     if unknown:
-        errors["notification_fields"] = f"{preset.name} has no field {', '.join(unknown)}."
+        errors["notification_fields"] = _("%(name)s has no field %(value)s.") % {
+            "name": preset.name,
+            "value": ", ".join(unknown),
+        }
     elif len(set(fields)) != len(fields):
-        errors["notification_fields"] = "Each field can be shown once."
+        errors["notification_fields"] = _("Each field can be shown once.")
     if errors:
         raise ValidationError(errors)
 

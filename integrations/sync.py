@@ -46,6 +46,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import (
     Connector,
@@ -71,6 +72,7 @@ from integrations.phone_cache_store import GenerationWriter, Row, drop_generatio
 from integrations.phones import NormalizedNumber, PhoneNumberError, extract_numbers
 from integrations.registry import get_preset
 from integrations.scheduling import next_nightly_sync
+from integrations.texts import Text, text_json
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -89,13 +91,17 @@ HEARTBEAT_MIN_INTERVAL = dt.timedelta(seconds=1)
 # The longest Retry-After the sync honours for its next try; a CRM asking for more gets a day.
 MAX_RETRY_AFTER = dt.timedelta(days=1)
 
-STALE_MESSAGE = "The sync stopped without finishing (the worker died); it is retried."
-SETTINGS_CHANGED_MESSAGE = (
-    "Stopped: the integration's settings were changed while it ran; a new sync with them took over."
+STALE_MESSAGE = Text(gettext_noop("The sync stopped without finishing (the worker died); it is retried."))
+SETTINGS_CHANGED_MESSAGE = Text(
+    gettext_noop(
+        "Stopped: the integration's settings were changed while it ran; a new sync with them took over."
+    )
 )
-TAKEN_OVER_MESSAGE = (
-    "This sync was declared dead (no heartbeat for SYNC_HEARTBEAT_STALE_MINUTES) and another sync "
-    "took over; its result was dropped."
+TAKEN_OVER_MESSAGE = Text(
+    gettext_noop(
+        "This sync was declared dead (no heartbeat for SYNC_HEARTBEAT_STALE_MINUTES) and another sync "
+        "took over; its result was dropped."
+    )
 )
 
 
@@ -186,13 +192,19 @@ def fail_stale_sync(*, integration_id: int, now: dt.datetime | None = None) -> b
             sync_started_at=None,
             sync_heartbeat_at=None,
             last_error=STALE_MESSAGE,
+            last_error_text=text_json(STALE_MESSAGE),
             last_error_at=now,
         )
     )
     if updated and row:
         SyncRun.objects.filter(
             integration_id=integration_id, run_token=row, status=SyncRunStatus.RUNNING
-        ).update(status=SyncRunStatus.FAILED, finished_at=now, error=STALE_MESSAGE)
+        ).update(
+            status=SyncRunStatus.FAILED,
+            finished_at=now,
+            error=STALE_MESSAGE,
+            error_text=text_json(STALE_MESSAGE),
+        )
     if updated:
         logger.warning("sync of integration %s: %s", integration_id, STALE_MESSAGE)
     return bool(updated)
@@ -388,13 +400,21 @@ def should_hold(*, previous: int, new: int) -> bool:
     return drop > previous * ratio and drop > minimum
 
 
-def _held_message(*, records: int, numbers: int, skipped: int, previous: int, upload: bool = False) -> str:
-    unreadable = f" ({skipped} unreadable)" if skipped else ""
-    source = "The uploaded phone book held" if upload else "The CRM returned"
-    return (
-        f"{source} {records} contacts{unreadable} with {numbers} phone numbers, the last sync "
-        f"had {previous} phone numbers; the old cache is kept. Accept the new result or keep the old one."
-    )
+def _held_message(*, records: int, numbers: int, skipped: int, previous: int, upload: bool = False) -> Text:
+    if upload:
+        template = gettext_noop(
+            "The uploaded phone book held %(records)s contacts%(unreadable)s with %(numbers)s phone numbers, "
+            "the last sync had %(previous)s phone numbers; the old cache is kept. Accept the new result or "
+            "keep the old one."
+        )
+    else:
+        template = gettext_noop(
+            "The CRM returned %(records)s contacts%(unreadable)s with %(numbers)s phone numbers, the last "
+            "sync had %(previous)s phone numbers; the old cache is kept. Accept the new result or keep the "
+            "old one."
+        )
+    unreadable = Text(gettext_noop(" (%(skipped)s unreadable)"), skipped=skipped) if skipped else ""
+    return Text(template, records=records, unreadable=unreadable, numbers=numbers, previous=previous)
 
 
 def phone_cache_sync(
@@ -436,7 +456,9 @@ def phone_cache_sync(
     try:
         preset = get_preset(integration.preset)
         if preset.connector_class is None:
-            raise ConnectorError(f"{preset.name} has no phone data to sync.", permanent=True)
+            raise ConnectorError(
+                Text(gettext_noop("%(name)s has no phone data to sync."), name=preset.name), permanent=True
+            )
         # Rows no live run writes: an earlier run that died, a generation that was dropped.
         kept = [integration.cache_generation]
         if integration.held_generation is not None:
@@ -533,13 +555,22 @@ def phone_cache_sync_incremental(
             connector_settings(integration)
         ):
             raise ConnectorError(
-                f"{preset.name} cannot list changed records (as configured); only full syncs run.",
+                Text(
+                    gettext_noop(
+                        "%(name)s cannot list changed records (as configured); only full syncs run."
+                    ),
+                    name=preset.name,
+                ),
                 permanent=True,
             )
         since = incremental_since(integration)
         if since is None:
             raise ConnectorError(
-                "No full sync has succeeded yet: the incremental sync waits for the first full one.",
+                Text(
+                    gettext_noop(
+                        "No full sync has succeeded yet: the incremental sync waits for the first full one."
+                    )
+                ),
                 permanent=True,
             )
         policy = RetryPolicy(
@@ -742,7 +773,7 @@ def _finish(
         "next_sync_at": next_sync,
     }
     held = False
-    message = ""
+    message: str = ""
     with transaction.atomic():
         current = (
             Integration.objects.select_for_update()
@@ -771,6 +802,7 @@ def _finish(
                 held_at=now,
                 held_message=message,
                 last_error=message,
+                last_error_text=text_json(message),
                 last_error_at=now,
             )
             if old_held is not None:
@@ -819,6 +851,7 @@ def _switch(
         last_full_sync_at=run.started_at,
         last_sync_skipped=counters["skipped"],
         last_error="",
+        last_error_text=None,
         last_error_at=None,
         held_generation=None,
         held_numbers=0,
@@ -852,6 +885,7 @@ def _record_run(
         numbers=counters["numbers"],
         skipped=counters["skipped"],
         error=error,
+        error_text=text_json(error),
     )
 
 
@@ -891,7 +925,12 @@ def sync_stop_for_new_settings(*, integration_id: int, now: dt.datetime | None =
     if token:
         SyncRun.objects.filter(
             integration_id=integration_id, run_token=token, status=SyncRunStatus.RUNNING
-        ).update(status=SyncRunStatus.FAILED, finished_at=now, error=SETTINGS_CHANGED_MESSAGE)
+        ).update(
+            status=SyncRunStatus.FAILED,
+            finished_at=now,
+            error=SETTINGS_CHANGED_MESSAGE,
+            error_text=text_json(SETTINGS_CHANGED_MESSAGE),
+        )
     return bool(released)
 
 
@@ -911,16 +950,20 @@ def _fail(
     drop_generations(run.integration_id, only=[run.generation])
     permanent = isinstance(exc, ConnectorError) and exc.permanent
     retry_after = exc.retry_after if isinstance(exc, ConnectorError) else None
+    message: str
     if isinstance(exc, ConnectorError):
         message = exc.message
     elif isinstance(exc, SoftTimeLimitExceeded):
-        message = (
-            f"The sync took longer than {settings.SYNC_SOFT_TIME_LIMIT_SECONDS} s "
-            "(SYNC_SOFT_TIME_LIMIT_SECONDS) and was stopped; the old cache is kept and the sync is retried."
+        message = Text(
+            gettext_noop(
+                "The sync took longer than %(seconds)s s (SYNC_SOFT_TIME_LIMIT_SECONDS) and was stopped; "
+                "the old cache is kept and the sync is retried."
+            ),
+            seconds=settings.SYNC_SOFT_TIME_LIMIT_SECONDS,
         )
     else:
         logger.exception("sync of integration %s failed", run.integration_id)
-        message = f"Unexpected error: {exc!r}"
+        message = Text(gettext_noop("Unexpected error: %(error)s"), error=repr(exc))
     now = timezone.now()
     if permanent:
         retry_at = next_nightly_sync(
@@ -937,11 +980,12 @@ def _fail(
         sync_started_at=None,
         sync_heartbeat_at=None,
         last_error=message,
+        last_error_text=text_json(message),
         last_error_at=now,
         **schedule,
     )
     if not owned:
-        message = f"{message} ({TAKEN_OVER_MESSAGE})"
+        message = Text(gettext_noop("%(error)s (%(reason)s)"), error=message, reason=TAKEN_OVER_MESSAGE)
     _record_run(run, status=SyncRunStatus.FAILED, counters=counters, error=message, now=now)
     return SyncResult(
         status="failed", records=counters["records"], skipped=counters["skipped"], error=message

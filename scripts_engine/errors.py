@@ -1,6 +1,32 @@
-"""The one exception the template language raises."""
+"""The one exception the template language raises, and how its messages are made."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def gettext_noop(template: str) -> str:
+    """Mark `template` for the Dutch catalog (Django's makemessages finds this name); returns it.
+
+    The engine imports no Django: it marks its messages, and the Django app translates them.
+    """
+    return template
+
+
+def _english(template: str, **params: Any) -> str:
+    return template % params if params else template
+
+
+# Makes a message from its marked template and its named parameters. Plain English by default;
+# the Django app (`integrations.apps`) sets `integrations.texts.Text`, which is the same English
+# str that can also be shown in the reader's language.
+message_factory: Callable[..., str] = _english
+
+
+def message(template: str, **params: Any) -> str:
+    """The message of `template` (named `%(name)s` placeholders) with `params` filled in."""
+    return message_factory(template, **params)
 
 
 class TemplateError(ValueError):

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import phonenumbers
 
+from scripts_engine.errors import gettext_noop, message
+
 PHONE_FORMATS: tuple[str, ...] = ("e164", "international", "national", "digits")
 TIME_FORMATS: tuple[str, ...] = ("iso", "epoch")
 
@@ -28,7 +30,14 @@ def check_phone_format(fmt: str, property_name: str) -> str:
     canonical = fmt.strip().lower()
     if canonical not in PHONE_FORMATS:
         raise FormatError(
-            f'Unknown phone number format "{fmt}" for {property_name}; use one of: {", ".join(PHONE_FORMATS)}'
+            message(
+                gettext_noop(
+                    'Unknown phone number format "%(format)s" for %(property)s; use one of: %(formats)s'
+                ),
+                format=fmt,
+                property=property_name,
+                formats=", ".join(PHONE_FORMATS),
+            )
         )
     return canonical
 
@@ -43,13 +52,28 @@ def check_time_format(fmt: str, property_name: str) -> str:
         try:
             _SAMPLE_TIME.strftime(fmt)
         except ValueError as exc:  # embedded NUL, unencodable characters, platform quirks
-            raise FormatError(f'The time pattern "{fmt}" for {property_name} cannot be used: {exc}') from None
+            raise FormatError(
+                message(
+                    gettext_noop(
+                        'The time pattern "%(format)s" for %(property)s cannot be used: %(problem)s'
+                    ),
+                    format=fmt,
+                    property=property_name,
+                    problem=str(exc),
+                )
+            ) from None
         return fmt
     canonical = fmt.strip().lower()
     if canonical not in TIME_FORMATS:
         raise FormatError(
-            f'Unknown time format "{fmt}" for {property_name}; use iso, epoch or a strftime pattern '
-            "such as %Y-%m-%d %H:%M"
+            message(
+                gettext_noop(
+                    'Unknown time format "%(format)s" for %(property)s; use iso, epoch or a strftime pattern '
+                    "such as %%Y-%%m-%%d %%H:%%M"
+                ),
+                format=fmt,
+                property=property_name,
+            )
         )
     return canonical
 

@@ -7,7 +7,7 @@ import typing
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from scripts_engine.errors import TemplateError
+from scripts_engine.errors import TemplateError, gettext_noop, message
 from scripts_engine.formats import FormatError, check_phone_format, check_time_format
 from scripts_engine.names import CALL_PROPERTIES, CALL_PROPERTIES_BY_KEY, normalize_name
 
@@ -123,7 +123,9 @@ def _parse_placeholder(source: str, opener: re.Match[str]) -> Placeholder:
     # not as a strange name running into the next placeholder.
     if closer is None or _OPENER.search(source, opener.end(), closer.start()) is not None:
         bracket = "#(" if kind == "call" else "$("
-        raise TemplateError(f'This "{bracket}" has no closing bracket ")"', start)
+        raise TemplateError(
+            message(gettext_noop('This "%(bracket)s" has no closing bracket ")"'), bracket=bracket), start
+        )
 
     encoded = "%" in opening or closer.group() != ")"
     inner = source[opener.end() : closer.start()]
@@ -138,26 +140,54 @@ def _parse_placeholder(source: str, opener: re.Match[str]) -> Placeholder:
 
     if not key:
         example = "#(Caller number)" if kind == "call" else "$(DisplayName)"
-        raise TemplateError(f"This placeholder has no name; write one like {example}", start)
+        raise TemplateError(
+            message(
+                gettext_noop("This placeholder has no name; write one like %(example)s"), example=example
+            ),
+            start,
+        )
 
     if kind == "record":
         if fmt is not None:
-            raise TemplateError(f'The CRM field "{name}" takes no format; remove ":{fmt}"', start)
+            raise TemplateError(
+                message(
+                    gettext_noop('The CRM field "%(name)s" takes no format; remove ":%(format)s"'),
+                    name=name,
+                    format=fmt,
+                ),
+                start,
+            )
         return Placeholder("record", key, name, None, start, closer.end())
 
     prop = CALL_PROPERTIES_BY_KEY.get(key)
     if prop is None:
-        raise TemplateError(f'Unknown call property "{name}"; use one of: {_CALL_NAMES}', start)
+        raise TemplateError(
+            message(
+                gettext_noop('Unknown call property "%(name)s"; use one of: %(names)s'),
+                name=name,
+                names=_CALL_NAMES,
+            ),
+            start,
+        )
     if fmt is not None:
         if prop.kind == "text":
-            raise TemplateError(f'The call property "{prop.name}" takes no format; remove ":{fmt}"', start)
+            raise TemplateError(
+                message(
+                    gettext_noop('The call property "%(name)s" takes no format; remove ":%(format)s"'),
+                    name=prop.name,
+                    format=fmt,
+                ),
+                start,
+            )
         if not fmt.strip():
-            raise TemplateError(f'The format after "{prop.name}:" is missing', start)
+            raise TemplateError(
+                message(gettext_noop('The format after "%(name)s:" is missing'), name=prop.name), start
+            )
         try:
             if prop.kind == "phone":
                 fmt = check_phone_format(fmt, prop.name)
             else:
                 fmt = check_time_format(fmt, prop.name)
         except FormatError as exc:
-            raise TemplateError(str(exc), start) from None
+            raise TemplateError(exc.args[0], start) from None
     return Placeholder("call", prop.key, name, fmt, start, closer.end())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from scripts_engine.errors import TemplateError
+from scripts_engine.errors import TemplateError, gettext_noop, message
 from scripts_engine.names import normalize_name
 from scripts_engine.parser import Template, parse, starts_with_placeholder_opener
 from scripts_engine.schemes import allowed_schemes, scheme_of
 
-RECORD_FIELDS_NOT_ALLOWED = (
+RECORD_FIELDS_NOT_ALLOWED = gettext_noop(
     "Only scripts of an integration with phone data can use CRM fields like $(DisplayName)"
 )
 
@@ -43,19 +43,38 @@ def validate(
         return _check_record_fields(parse(source), record_fields)
     if not source.strip():
         raise TemplateError(
-            "The URL is empty; write a link such as https://www.google.nl?q=#(Caller number)", 0
+            message(
+                gettext_noop(
+                    "The URL is empty; write a link such as https://www.google.nl?q=#(Caller number)"
+                )
+            ),
+            0,
         )
     schemes = allowed_schemes(extra_schemes)
     if not starts_with_placeholder_opener(source):
         scheme = scheme_of(source)
         if scheme is None:
             raise TemplateError(
-                "The URL must start with a scheme such as https: or with a placeholder such as $(PopUpUri)",
+                message(
+                    gettext_noop(
+                        "The URL must start with a scheme such as https: "
+                        "or with a placeholder such as $(PopUpUri)"
+                    )
+                ),
                 0,
             )
         if scheme not in schemes:
             listed = ", ".join(sorted(schemes))
-            raise TemplateError(f'Links starting with "{scheme}:" are not allowed; use one of: {listed}', 0)
+            raise TemplateError(
+                message(
+                    gettext_noop(
+                        'Links starting with "%(scheme)s:" are not allowed; use one of: %(schemes)s'
+                    ),
+                    scheme=scheme,
+                    schemes=listed,
+                ),
+                0,
+            )
 
     return _check_record_fields(parse(source), record_fields)
 
@@ -68,11 +87,18 @@ def _check_record_fields(template: Template, record_fields: Collection[str] | No
         if placeholder.kind != "record":
             continue
         if record_fields is None:
-            raise TemplateError(RECORD_FIELDS_NOT_ALLOWED, placeholder.start)
+            raise TemplateError(message(RECORD_FIELDS_NOT_ALLOWED), placeholder.start)
         if placeholder.key not in known:
             if known:
-                hint = f"use one of: {', '.join(known.values())}"
+                problem = message(
+                    gettext_noop('Unknown CRM field "%(name)s"; use one of: %(names)s'),
+                    name=placeholder.name,
+                    names=", ".join(known.values()),
+                )
             else:
-                hint = "this integration has no CRM fields"
-            raise TemplateError(f'Unknown CRM field "{placeholder.name}"; {hint}', placeholder.start)
+                problem = message(
+                    gettext_noop('Unknown CRM field "%(name)s"; this integration has no CRM fields'),
+                    name=placeholder.name,
+                )
+            raise TemplateError(problem, placeholder.start)
     return template

@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import time_machine
 from django.http import HttpRequest
 from django.test import Client
+from django.utils import translation
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
@@ -102,6 +104,15 @@ def _eager_celery(settings: Any) -> None:
     from configurator.celery import app
 
     app.conf.task_always_eager = True
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    # A test client's request activates its Accept-Language in the thread and leaves it there:
+    # every test starts and ends in the default language (English), whatever ran before it.
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -3,8 +3,13 @@ gettext, every page renders in Dutch without an English sentence of the catalog,
 Accept-Language chooses and the frame's switch overrides, dates follow the language and times the
 tenant's time zone.
 
-The JSON API's messages for PBXs stay English; preset data (CRM names, their settings' labels) and
-texts the matching engine writes (test lookup's reasons) are not part of this catalog.
+Texts written in Python are in the catalog too: preset data (descriptions, settings' labels and
+help, record fields), the test lookup's reasons, connector and sync errors (stored with their
+template, shown in the reader's language), the script engine's errors, the audit log's words and
+the PBX pages; `tests/test_i18n_engine.py` checks every message marked in Python is translated and
+that these reach a Dutch page in Dutch. Only CRM product names (a preset's name) stay as they are,
+and the JSON APIs for PBXs (match, catalog, PBX events) answer in English whatever the
+Accept-Language.
 """
 
 from __future__ import annotations
@@ -101,12 +106,9 @@ def english_sentences() -> list[str]:
     return sorted(sentences)
 
 
-# Preset data (names, descriptions, settings) is the catalog's own English, not this one's: a sentence
-# that a preset also uses ("Generic JSON REST API") is not counted as a leftover.
-PRESET_TEXT = " ".join(
-    " ".join([p.name, p.description, *(s.label for s in p.settings), *(s.help_text for s in p.settings)])
-    for p in PRESETS
-)
+# A preset's name is a product name, not translated: a sentence of the catalog that a name also
+# uses ("Generic JSON REST API") is not counted as a leftover.
+PRESET_TEXT = " ".join(p.name for p in PRESETS)
 ENGLISH = [sentence for sentence in english_sentences() if sentence not in PRESET_TEXT]
 
 

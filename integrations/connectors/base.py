@@ -19,8 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext_noop
 
 from integrations.outbound import OutboundAddressRefused, OutboundError, OutboundResponseTooLarge
+from integrations.texts import Text
+
+# How an error names the remote side when the connector does not say (a CRM's product name
+# stays as it is; "The CRM" and "The CardDAV server" are translated).
+THE_CRM = Text(gettext_noop("The CRM"))
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +35,9 @@ class ConnectorError(Exception):
     """A CRM call failed.
 
     `message` is shown to the tenant admin as is (overview "last error", "Test connection"), so it
-    says what is wrong in their words: "The CRM refused the credentials (HTTP 401)".
+    says what is wrong in their words: "The CRM refused the credentials (HTTP 401)". It is English;
+    when it is an `integrations.texts.Text` (every message the connectors write) it also carries its
+    gettext template, so a page shows it in the reader's language and the sync stores it so.
     `permanent` is True when retrying will not help until the admin changes something (bad
     credentials, no permission, address book not found); False for network trouble, 5xx, 429.
     `retry_after` (seconds) is set when the CRM said when to come back (HTTP Retry-After): the
@@ -156,7 +164,7 @@ class Connector(ABC):
     `what` names the CRM in error messages ("The CardDAV server").
     """
 
-    what = "The CRM"
+    what: str = THE_CRM
     # Whether `iter_changes` works (see `incremental_supported` for settings-dependent support).
     supports_incremental = False
     # Whether `lookup` can find the records of one number without listing everything (live lookup).
@@ -250,7 +258,9 @@ class Connector(ABC):
 
         Default: "" when the class `supports_lookup`, else a sentence saying it cannot search.
         """
-        return "" if cls.supports_lookup else f"{cls.what} cannot be searched by phone number."
+        if cls.supports_lookup:
+            return ""
+        return Text(gettext_noop("%(what)s cannot be searched by phone number."), what=cls.what)
 
     @abstractmethod
     def test_connection(self) -> None:
@@ -264,7 +274,9 @@ class Connector(ABC):
         normalizes to `e164`. Raises `ConnectorError` when the CRM cannot be asked; the
         default raises a permanent one (this connector cannot search by number).
         """
-        raise ConnectorError(f"{self.what} cannot be searched by phone number.", permanent=True)
+        raise ConnectorError(
+            Text(gettext_noop("%(what)s cannot be searched by phone number."), what=self.what), permanent=True
+        )
 
     @abstractmethod
     def iter_records(self) -> Iterator[CrmRecord | SkippedRecord]:
@@ -291,11 +303,14 @@ class Connector(ABC):
         its numbers. Raises `ConnectorError` like `iter_records`; the default raises a permanent
         one (the connector has no modified-since listing).
         """
-        raise ConnectorError(f"{self.what} cannot list changed records; only full syncs run.", permanent=True)
+        raise ConnectorError(
+            Text(gettext_noop("%(what)s cannot list changed records; only full syncs run."), what=self.what),
+            permanent=True,
+        )
 
 
 def http_error(
-    response: httpx.Response, *, what: str = "The CRM", retry_after: float | None = None
+    response: httpx.Response, *, what: str = THE_CRM, retry_after: float | None = None
 ) -> ConnectorError:
     """Translate an unsuccessful HTTP response into a `ConnectorError` an admin understands.
 
@@ -307,23 +322,47 @@ def http_error(
     if retry_after is None and status in (429, 503):
         retry_after = retry_after_seconds(response)
     if status == 401:
-        return ConnectorError(f"{what} refused the credentials (HTTP 401).", permanent=True)
-    if status == 403:
-        return ConnectorError(f"{what} denied access: no permission (HTTP 403).", permanent=True)
-    if status == 404:
-        return ConnectorError(f"{what} answered 'not found' (HTTP 404): check the URL.", permanent=True)
-    if status == 429:
-        suffix = f"; it asks to retry after {retry_after:.0f} s" if retry_after is not None else ""
         return ConnectorError(
-            f"{what} is rate limiting requests (HTTP 429{suffix}).", retry_after=retry_after
+            Text(gettext_noop("%(what)s refused the credentials (HTTP 401)."), what=what), permanent=True
+        )
+    if status == 403:
+        return ConnectorError(
+            Text(gettext_noop("%(what)s denied access: no permission (HTTP 403)."), what=what), permanent=True
+        )
+    if status == 404:
+        return ConnectorError(
+            Text(gettext_noop("%(what)s answered 'not found' (HTTP 404): check the URL."), what=what),
+            permanent=True,
+        )
+    suffix: str = ""
+    if retry_after is not None:
+        suffix = Text(gettext_noop("; it asks to retry after %(seconds)s s"), seconds=f"{retry_after:.0f}")
+    if status == 429:
+        return ConnectorError(
+            Text(
+                gettext_noop("%(what)s is rate limiting requests (HTTP 429%(suffix)s)."),
+                what=what,
+                suffix=suffix,
+            ),
+            retry_after=retry_after,
         )
     if status >= 500:
-        suffix = f"; it asks to retry after {retry_after:.0f} s" if retry_after is not None else ""
-        return ConnectorError(f"{what} had a server error (HTTP {status}{suffix}).", retry_after=retry_after)
-    return ConnectorError(f"{what} rejected the request (HTTP {status}).", permanent=True)
+        return ConnectorError(
+            Text(
+                gettext_noop("%(what)s had a server error (HTTP %(status)s%(suffix)s)."),
+                what=what,
+                status=status,
+                suffix=suffix,
+            ),
+            retry_after=retry_after,
+        )
+    return ConnectorError(
+        Text(gettext_noop("%(what)s rejected the request (HTTP %(status)s)."), what=what, status=status),
+        permanent=True,
+    )
 
 
-def transport_error(exc: httpx.HTTPError, *, what: str = "The CRM") -> ConnectorError:
+def transport_error(exc: httpx.HTTPError, *, what: str = THE_CRM) -> ConnectorError:
     """Translate a network-level failure (DNS, refused, timeout, TLS, caps) into a `ConnectorError`.
 
     A refused address (`OutboundAddressRefused`) gives `PRIVATE_ADDRESS_MESSAGE`, the same text
@@ -336,16 +375,31 @@ def transport_error(exc: httpx.HTTPError, *, what: str = "The CRM") -> Connector
         return ConnectorError(exc.message, permanent=True)
     timed_out = isinstance(exc, httpx.TimeoutException)  # includes the total-time cap
     if isinstance(exc, OutboundError):
-        return ConnectorError(f"{what} {exc.message}", timed_out=timed_out)
+        return ConnectorError(
+            Text(gettext_noop("%(what)s %(problem)s"), what=what, problem=exc.message), timed_out=timed_out
+        )
     if timed_out:
-        return ConnectorError(f"{what} did not answer in time.", timed_out=True)
+        return ConnectorError(
+            Text(gettext_noop("%(what)s did not answer in time."), what=what), timed_out=True
+        )
     if _caused_by(exc, ssl.SSLCertVerificationError):
-        return ConnectorError(f"{what} is unreachable: its TLS certificate could not be verified.")
+        return ConnectorError(
+            Text(
+                gettext_noop("%(what)s is unreachable: its TLS certificate could not be verified."), what=what
+            )
+        )
     if _caused_by(exc, ssl.SSLError):
-        return ConnectorError(f"{what} is unreachable: the secure (TLS) connection failed.")
+        return ConnectorError(
+            Text(gettext_noop("%(what)s is unreachable: the secure (TLS) connection failed."), what=what)
+        )
     # Refused, reset, closed without an answer, no route: one message (no port scanning by text).
     return ConnectorError(
-        f"{what} is unreachable: check the address, and that the server accepts connections."
+        Text(
+            gettext_noop(
+                "%(what)s is unreachable: check the address, and that the server accepts connections."
+            ),
+            what=what,
+        )
     )
 
 

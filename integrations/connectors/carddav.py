@@ -21,6 +21,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import (
     Connector,
@@ -39,11 +40,12 @@ from integrations.presets import (
     SettingField,
     SettingKind,
 )
+from integrations.texts import Text
 
 # Hrefs per addressbook-multiget REPORT; servers cope with 100 easily and it bounds each body.
 MULTIGET_BATCH_SIZE = 100
 
-WHAT = "The CardDAV server"
+WHAT = Text(gettext_noop("The CardDAV server"))
 _http_url_validator = URLValidator(schemes=["http", "https"])
 DAV_NS = "DAV:"
 CARDDAV_NS = "urn:ietf:params:xml:ns:carddav"
@@ -133,8 +135,15 @@ def _parse_multistatus(response: httpx.Response) -> list[_DavResponse]:
         root = None
     if root is None or root.tag != _dav("multistatus"):
         raise ConnectorError(
-            f"{WHAT} answered something that is not WebDAV XML (HTTP {response.status_code}, "
-            f"{response.headers.get('Content-Type', 'no content type')}): check the address book URL."
+            Text(
+                gettext_noop(
+                    "%(what)s answered something that is not WebDAV XML (HTTP "
+                    "%(status_code)s, %(value)s): check the address book URL."
+                ),
+                what=WHAT,
+                status_code=response.status_code,
+                value=response.headers.get("Content-Type", "no content type"),
+            )
         )
     return [_DavResponse(element) for element in root.findall(_dav("response"))]
 
@@ -273,7 +282,10 @@ class CardDavConnector(Connector):
             valid = False
         if not valid:
             raise ConnectorError(
-                f'The address book URL "{url}" is not an http:// or https:// URL.', permanent=True
+                Text(
+                    gettext_noop('The address book URL "%(url)s" is not an http:// or https:// URL.'), url=url
+                ),
+                permanent=True,
             )
         return url if url.endswith("/") else url + "/"
 
@@ -293,14 +305,29 @@ class CardDavConnector(Connector):
         if response.is_redirect:
             location = response.headers.get("Location", "")
             raise ConnectorError(
-                f"{WHAT} redirects the address book URL (HTTP {response.status_code}) to {location}: "
-                "use that URL instead.",
+                Text(
+                    gettext_noop(
+                        "%(what)s redirects the address book URL (HTTP %(status_code)s) to "
+                        "%(location)s: use that URL instead."
+                    ),
+                    what=WHAT,
+                    status_code=response.status_code,
+                    location=location,
+                ),
                 permanent=True,
             )
         if response.is_success:
             raise ConnectorError(
-                f"{WHAT} did not answer {method} as a WebDAV server does (HTTP {response.status_code} "
-                "instead of 207 Multi-Status): check the address book URL.",
+                Text(
+                    gettext_noop(
+                        "%(what)s did not answer %(method)s as a WebDAV server does (HTTP "
+                        "%(status_code)s instead of 207 Multi-Status): check the address book "
+                        "URL."
+                    ),
+                    what=WHAT,
+                    method=method,
+                    status_code=response.status_code,
+                ),
                 permanent=True,
             )
         raise http_error(response, what=WHAT)
@@ -319,8 +346,14 @@ class CardDavConnector(Connector):
             entry = entries[0]
         if entry is None or f"{{{CARDDAV_NS}}}addressbook" not in entry.resource_types:
             raise ConnectorError(
-                f"{url} is not a CardDAV address book (it is a WebDAV resource without the "
-                "CARDDAV:addressbook resource type): use the URL of the address book itself.",
+                Text(
+                    gettext_noop(
+                        "%(url)s is not a CardDAV address book (it is a WebDAV resource "
+                        "without the CARDDAV:addressbook resource type): use the URL of the "
+                        "address book itself."
+                    ),
+                    url=url,
+                ),
                 permanent=True,
             )
 
@@ -411,9 +444,15 @@ def _check_batch(entries: list[_DavResponse], *, requested: Mapping[str, str], u
         return
     if not entries:
         raise ConnectorError(
-            f"{WHAT} answered an addressbook-multiget of {len(requested)} cards with an empty "
-            "multistatus: the cards could not be read, so the old phone cache is kept and the sync "
-            "is retried."
+            Text(
+                gettext_noop(
+                    "%(what)s answered an addressbook-multiget of %(requested)s cards with "
+                    "an empty multistatus: the cards could not be read, so the old phone "
+                    "cache is kept and the sync is retried."
+                ),
+                what=WHAT,
+                requested=len(requested),
+            )
         )
     shown = ", ".join(
         f"{requested[key].rsplit('/', 1)[-1] or requested[key]} ({why})"
@@ -421,35 +460,49 @@ def _check_batch(entries: list[_DavResponse], *, requested: Mapping[str, str], u
     )
     more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
     raise ConnectorError(
-        f"{WHAT} did not deliver {len(problems)} of {len(requested)} cards in an addressbook-multiget: "
-        f"{shown}{more}. The old phone cache is kept and the sync is retried."
+        Text(
+            gettext_noop(
+                "%(what)s did not deliver %(problems)s of %(requested)s cards in an "
+                "addressbook-multiget: %(shown)s%(more)s. The old phone cache is kept "
+                "and the sync is retried."
+            ),
+            what=WHAT,
+            problems=len(problems),
+            requested=len(requested),
+            shown=shown,
+            more=more,
+        )
     )
 
 
 CARDDAV = Preset(
     slug="carddav",
     name="CardDAV address book",
-    description="Any CardDAV server: Nextcloud, iCloud, Radicale, SOGo, many phone books (RFC 6352).",
+    description=gettext_noop(
+        "Any CardDAV server: Nextcloud, iCloud, Radicale, SOGo, many phone books (RFC 6352)."
+    ),
     category="Address book",
     auth_methods=("User name and password or app password (HTTP Basic)",),
     paging="PROPFIND, then addressbook-multiget in batches (RFC 6352)",
     settings=(
         SettingField(
             "url",
-            "Address book URL",
+            gettext_noop("Address book URL"),
             SettingKind.URL,
             placeholder="https://cloud.example.com/remote.php/dav/addressbooks/users/alice/contacts/",
         ),
-        SettingField("username", "User name", required=False),
-        SettingField("password", "Password or app password", SettingKind.SECRET, required=False),
+        SettingField("username", gettext_noop("User name"), required=False),
+        SettingField(
+            "password", gettext_noop("Password or app password"), SettingKind.SECRET, required=False
+        ),
     ),
     default_scripts=(DefaultScript("Open contact", "$(PopUpUri)", ScriptApplies.ON_MATCH, auto_open=False),),
     connector_class=CardDavConnector,
     record_types=("contact",),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Company"),
-        RecordField("Title", "Job title"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("Title", gettext_noop("Job title")),
     ),
     default_notification_fields=("Company", "Email"),
     keywords=("nextcloud", "icloud", "radicale", "vcard", "address book", "owncloud", "sogo"),

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from django.utils.translation import gettext_noop
+
 from integrations.connectors.carddav import CARDDAV
 from integrations.presets import Preset, SettingField, SettingKind
 
@@ -36,9 +38,13 @@ def _brand(
         description=description,
         settings=(
             SettingField(
-                "url", "Address book URL", SettingKind.URL, placeholder=url_placeholder, help_text=url_help
+                "url",
+                gettext_noop("Address book URL"),
+                SettingKind.URL,
+                placeholder=url_placeholder,
+                help_text=url_help,
             ),
-            SettingField("username", "User name", required=False, help_text=username_help),
+            SettingField("username", gettext_noop("User name"), required=False, help_text=username_help),
             SettingField("password", login_label, SettingKind.SECRET, required=False, help_text=login_help),
         ),
         keywords=(*keywords, "carddav", "address book", "contacts", "app password"),

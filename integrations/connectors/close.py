@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import Basic, HttpConnector, json_text
@@ -272,29 +273,40 @@ class CloseConnector(HttpConnector):
 CLOSE = Preset(
     slug="close",
     name="Close",
-    description="Close CRM: the contacts of every lead, with an API key or OAuth 2.0.",
+    description=gettext_noop("Close CRM: the contacts of every lead, with an API key or OAuth 2.0."),
     settings=(
         SettingField(
-            "auth_kind", "Authentication", SettingKind.CHOICE, default="api_key", choices=AUTH_KINDS
+            "auth_kind",
+            gettext_noop("Authentication"),
+            SettingKind.CHOICE,
+            default="api_key",
+            choices=AUTH_KINDS,
         ),
         SettingField(
             "api_key",
-            "API key",
+            gettext_noop("API key"),
             SettingKind.SECRET,
             required=False,
             placeholder="api_...",
-            help_text="Settings > Developer > API Keys in Close.",
+            help_text=gettext_noop("Settings > Developer > API Keys in Close."),
         ),
-        SettingField("oauth_client_id", "OAuth client id", required=False, help_text="For OAuth 2.0."),
-        SettingField("oauth_client_secret", "OAuth client secret", SettingKind.SECRET, required=False),
+        SettingField(
+            "oauth_client_id",
+            gettext_noop("OAuth client id"),
+            required=False,
+            help_text=gettext_noop("For OAuth 2.0."),
+        ),
+        SettingField(
+            "oauth_client_secret", gettext_noop("OAuth client secret"), SettingKind.SECRET, required=False
+        ),
     ),
     default_scripts=(DefaultScript("Open lead in Close", "$(PopUpUri)", ScriptApplies.ON_MATCH),),
     connector_class=CloseConnector,
     record_types=("contact",),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Lead"),
-        RecordField("JobTitle", "Title"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Lead")),
+        RecordField("JobTitle", gettext_noop("Title")),
     ),
     default_notification_fields=("Company",),
     keywords=("close", "close.com", "close.io", "closeio", "close crm", "crm", "sales"),

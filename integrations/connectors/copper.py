@@ -33,10 +33,12 @@ from typing import Any
 
 import httpx
 import phonenumbers
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import REPEATED_CURSOR_MESSAGE, HttpConnector, json_text
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "Copper"
 API_URL = "https://api.copper.com/developer_api/v1/"
@@ -90,8 +92,12 @@ def account_id_of(settings: Mapping[str, str]) -> str:
     value = (settings.get("account_id") or "").strip()
     if not _ACCOUNT_ID.match(value):
         raise ConnectorError(
-            "The Copper account ID is the number in the web app's address "
-            "(562111 in https://app.copper.com/companies/562111/app).",
+            Text(
+                gettext_noop(
+                    "The Copper account ID is the number in the web app's address (562111 "
+                    "in https://app.copper.com/companies/562111/app)."
+                )
+            ),
             permanent=True,
         )
     return value
@@ -102,7 +108,11 @@ def page_size_of(settings: Mapping[str, str]) -> int:
     text = (settings.get("page_size") or "").strip() or str(MAX_PAGE_SIZE)
     if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
         raise ConnectorError(
-            f"The page size must be a whole number from 1 to {MAX_PAGE_SIZE}.", permanent=True
+            Text(
+                gettext_noop("The page size must be a whole number from 1 to %(max_page_size)s."),
+                max_page_size=MAX_PAGE_SIZE,
+            ),
+            permanent=True,
         )
     return int(text)
 
@@ -171,7 +181,7 @@ class CopperConnector(HttpConnector):
         for number in range(1, self.max_pages + 1):
             page = self.search(entity, {**body, "page_number": number})
             if page and page == previous:
-                raise ConnectorError(REPEATED_CURSOR_MESSAGE.format(what=self.what))
+                raise ConnectorError(Text(REPEATED_CURSOR_MESSAGE, what=self.what))
             yield page
             if len(page) < self.page_size:
                 return
@@ -277,30 +287,35 @@ def _email(item: Mapping[str, Any]) -> str:
 COPPER = Preset(
     slug="copper",
     name="Copper",
-    description="Copper CRM (formerly ProsperWorks): people, companies and leads; live lookup by number.",
+    description=gettext_noop(
+        "Copper CRM (formerly ProsperWorks): people, companies and leads; live lookup by number."
+    ),
     settings=(
         SettingField(
             "api_key",
-            "API key",
+            gettext_noop("API key"),
             SettingKind.SECRET,
-            help_text="System settings -> API Keys -> Create a key (an admin's key sees every record).",
+            help_text=gettext_noop(
+                "System settings -> API Keys -> Create a key (an admin's key sees every record)."
+            ),
         ),
         SettingField(
             "user_email",
-            "E-mail of the key's owner",
+            gettext_noop("E-mail of the key's owner"),
             placeholder="admin@example.com",
-            help_text="The Copper user who created the API key.",
+            help_text=gettext_noop("The Copper user who created the API key."),
         ),
         SettingField(
             "account_id",
-            "Copper account ID",
+            gettext_noop("Copper account ID"),
             placeholder="562111",
-            help_text="The number in the web app's address: "
-            "https://app.copper.com/companies/<account ID>/app.",
+            help_text=gettext_noop(
+                "The number in the web app's address: https://app.copper.com/companies/<account ID>/app."
+            ),
         ),
         SettingField(
             "page_size",
-            "Page size",
+            gettext_noop("Page size"),
             required=False,
             default=str(MAX_PAGE_SIZE),
             help_text=f"Records per request, 1 to {MAX_PAGE_SIZE}.",
@@ -310,9 +325,9 @@ COPPER = Preset(
     connector_class=CopperConnector,
     record_types=("person", "company", "lead"),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Company"),
-        RecordField("JobTitle", "Title"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("JobTitle", gettext_noop("Title")),
     ),
     default_notification_fields=("Company", "JobTitle"),
     keywords=("copper", "prosperworks", "crm", "google workspace"),

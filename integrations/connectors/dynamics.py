@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from django.utils.translation import gettext, gettext_noop
+
 from integrations.connectors.base import CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector, json_text
 from integrations.oauth import CLIENT_CREDENTIALS, OAuth2, OAuth2Config
@@ -166,9 +168,11 @@ class DynamicsConnector(HttpConnector):
         problems: dict[str, str] = {}
         address = urlsplit((settings.get("org_url") or "").strip())
         if address.scheme != "https" or not address.hostname or address.path.strip("/") or address.query:
-            problems["org_url"] = "give only the https address, like https://contoso.crm4.dynamics.com."
+            problems["org_url"] = gettext(
+                "give only the https address, like https://contoso.crm4.dynamics.com."
+            )
         if not _TENANT.match((settings.get("tenant_id") or "").strip()):
-            problems["tenant_id"] = (
+            problems["tenant_id"] = gettext(
                 "give the directory (tenant) id, a GUID, or a domain like contoso.onmicrosoft.com."
             )
         return problems
@@ -258,34 +262,46 @@ class DynamicsConnector(HttpConnector):
 DYNAMICS = Preset(
     slug="dynamics365",
     name="Microsoft Dynamics 365 (Dataverse)",
-    description="Dynamics 365 Sales, Customer Service and other Dataverse apps: contacts, leads, accounts.",
+    description=gettext_noop(
+        "Dynamics 365 Sales, Customer Service and other Dataverse apps: contacts, leads, accounts."
+    ),
     settings=(
         SettingField(
             "org_url",
-            "Organization URL",
+            gettext_noop("Organization URL"),
             SettingKind.URL,
             placeholder="https://contoso.crm4.dynamics.com",
-            help_text="Power Platform admin center > Environments > your environment > Environment URL.",
+            help_text=gettext_noop(
+                "Power Platform admin center > Environments > your environment > Environment URL."
+            ),
         ),
         SettingField(
-            "auth_kind", "Sign-in", SettingKind.CHOICE, default=CLIENT_CREDENTIALS, choices=AUTH_KINDS
+            "auth_kind",
+            gettext_noop("Sign-in"),
+            SettingKind.CHOICE,
+            default=CLIENT_CREDENTIALS,
+            choices=AUTH_KINDS,
         ),
         SettingField(
             "tenant_id",
-            "Directory (tenant) ID",
+            gettext_noop("Directory (tenant) ID"),
             placeholder="00000000-0000-0000-0000-000000000000",
-            help_text="Microsoft Entra admin center > Overview; contoso.onmicrosoft.com works too.",
+            help_text=gettext_noop(
+                "Microsoft Entra admin center > Overview; contoso.onmicrosoft.com works too."
+            ),
         ),
         SettingField(
             "oauth_client_id",
-            "Application (client) ID",
-            help_text="Of the app registration; for an application user, add it in the environment's "
-            "Settings > Users + permissions > Application users with a read role.",
+            gettext_noop("Application (client) ID"),
+            help_text=gettext_noop(
+                "Of the app registration; for an application user, add it in the environment's "
+                "Settings > Users + permissions > Application users with a read role."
+            ),
         ),
-        SettingField("oauth_client_secret", "Client secret", SettingKind.SECRET),
+        SettingField("oauth_client_secret", gettext_noop("Client secret"), SettingKind.SECRET),
         SettingField(
             "login_host",
-            "Microsoft cloud",
+            gettext_noop("Microsoft cloud"),
             SettingKind.CHOICE,
             required=False,
             default=LOGIN_HOSTS[0][0],
@@ -304,10 +320,10 @@ DYNAMICS = Preset(
     connector_class=DynamicsConnector,
     record_types=("contact", "lead", "company"),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Company (account)"),
-        RecordField("JobTitle", "Job title"),
-        RecordField("DataverseTable", "Dataverse table (contact, lead, account)"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Company (account)")),
+        RecordField("JobTitle", gettext_noop("Job title")),
+        RecordField("DataverseTable", gettext_noop("Dataverse table (contact, lead, account)")),
     ),
     default_notification_fields=("Company", "JobTitle"),
     keywords=(

@@ -27,11 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector, json_path_first, json_text
 from integrations.oauth import OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "Exact Online"
 COUNTRIES: tuple[tuple[str, str], ...] = (
@@ -158,12 +160,14 @@ class ExactOnlineConnector(HttpConnector):
         problems: dict[str, str] = {}
         country = (settings.get("country") or DEFAULT_COUNTRY).strip()
         if country not in dict(COUNTRIES):
-            problems["country"] = (
-                f'"{country}" is not an Exact Online country; choose one of {", ".join(dict(COUNTRIES))}.'
-            )
+            problems["country"] = gettext(
+                '"%(country)s" is not an Exact Online country; choose one of %(value)s.'
+            ) % {"country": country, "value": ", ".join(dict(COUNTRIES))}
         division = (settings.get("division") or "").strip()
         if division and not division.isdigit():
-            problems["division"] = "the division is a number (the code shown before the company name)."
+            problems["division"] = gettext(
+                "the division is a number (the code shown before the company name)."
+            )
         return problems
 
     # --- Exact's rate limits
@@ -201,8 +205,13 @@ class ExactOnlineConnector(HttpConnector):
             current = json_text(json_path_first(document, "d.results[0].CurrentDivision"))
             if not current.isdigit():
                 raise ConnectorError(
-                    f"{WHAT} did not say which division (administration) the user works in; "
-                    "set the division in the settings.",
+                    Text(
+                        gettext_noop(
+                            "%(what)s did not say which division (administration) the user works "
+                            "in; set the division in the settings."
+                        ),
+                        what=WHAT,
+                    ),
                     permanent=True,
                 )
             self._division = current
@@ -278,28 +287,36 @@ class ExactOnlineConnector(HttpConnector):
 EXACT_ONLINE = Preset(
     slug="exact_online",
     name="Exact Online",
-    description="Exact Online CRM contacts and accounts of one division (REST API, OAuth 2.0, per country).",
+    description=gettext_noop(
+        "Exact Online CRM contacts and accounts of one division (REST API, OAuth 2.0, per country)."
+    ),
     settings=(
-        SettingField("country", "Country", SettingKind.CHOICE, default=DEFAULT_COUNTRY, choices=COUNTRIES),
+        SettingField(
+            "country", gettext_noop("Country"), SettingKind.CHOICE, default=DEFAULT_COUNTRY, choices=COUNTRIES
+        ),
         SettingField(
             "oauth_client_id",
-            "Client ID",
-            help_text="Of an app registered in the Exact Online App Center (apps.exactonline.com).",
+            gettext_noop("Client ID"),
+            help_text=gettext_noop(
+                "Of an app registered in the Exact Online App Center (apps.exactonline.com)."
+            ),
         ),
-        SettingField("oauth_client_secret", "Client secret", SettingKind.SECRET),
+        SettingField("oauth_client_secret", gettext_noop("Client secret"), SettingKind.SECRET),
         SettingField(
             "division",
-            "Division",
+            gettext_noop("Division"),
             required=False,
-            help_text="Optional: the division (administration) number; empty = the user's current division.",
+            help_text=gettext_noop(
+                "Optional: the division (administration) number; empty = the user's current division."
+            ),
         ),
     ),
     connector_class=ExactOnlineConnector,
     record_types=("contact", "company"),
     fields=(
-        RecordField("Email", "Email"),
-        RecordField("Company", "Company"),
-        RecordField("JobTitle", "Job title"),
+        RecordField("Email", gettext_noop("Email")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("JobTitle", gettext_noop("Job title")),
     ),
     default_notification_fields=("DisplayName", "Company"),
     default_scripts=(DefaultScript("Open record", "$(PopUpUri)", ScriptApplies.ON_MATCH, auto_open=True),),

@@ -25,10 +25,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import phonenumbers
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import Basic, HttpConnector, json_text
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "Freshdesk"
 CONTACT = "contact"
@@ -75,7 +77,12 @@ class FreshdeskConnector(HttpConnector):
         """`https://{domain}.freshdesk.com`; a permanent `ConnectorError` without a valid domain."""
         if not self.instance_url:
             raise ConnectorError(
-                'The Freshdesk domain is missing or not an account name ("acme" for https://acme.freshdesk.com).',
+                Text(
+                    gettext_noop(
+                        'The Freshdesk domain is missing or not an account name ("acme" for '
+                        "https://acme.freshdesk.com)."
+                    )
+                ),
                 permanent=True,
             )
         return super().base_url
@@ -130,7 +137,10 @@ class FreshdeskConnector(HttpConnector):
         document = self.get_json("/api/v2/search/contacts", params={"query": f'"{terms}"'})
         if not isinstance(document, dict) or not isinstance(document.get("results"), list):
             raise ConnectorError(
-                f'{WHAT} answered its contact search without a "results" list.', permanent=True
+                Text(
+                    gettext_noop('%(what)s answered its contact search without a "results" list.'), what=WHAT
+                ),
+                permanent=True,
             )
         found = [self.record(item) for item in document["results"]]
         return [record for record in found if isinstance(record, CrmRecord)]
@@ -184,27 +194,29 @@ def _written_forms(e164: str) -> tuple[str, ...]:
 FRESHDESK = Preset(
     slug="freshdesk",
     name="Freshdesk",
-    description="The contacts of a Freshdesk helpdesk with their work and mobile numbers.",
+    description=gettext_noop("The contacts of a Freshdesk helpdesk with their work and mobile numbers."),
     settings=(
         SettingField(
             "domain",
-            "Freshdesk domain",
+            gettext_noop("Freshdesk domain"),
             placeholder="acme",
-            help_text="The name before .freshdesk.com in your helpdesk's address.",
+            help_text=gettext_noop("The name before .freshdesk.com in your helpdesk's address."),
         ),
         SettingField(
             "api_key",
-            "API key",
+            gettext_noop("API key"),
             SettingKind.SECRET,
-            help_text="Profile picture > Profile settings > View API key (an agent with access to contacts).",
+            help_text=gettext_noop(
+                "Profile picture > Profile settings > View API key (an agent with access to contacts)."
+            ),
         ),
     ),
     connector_class=FreshdeskConnector,
     record_types=(CONTACT,),
     fields=(
-        RecordField("Email", "Email"),
-        RecordField("JobTitle", "Job title"),
-        RecordField("CompanyId", "Company id"),
+        RecordField("Email", gettext_noop("Email")),
+        RecordField("JobTitle", gettext_noop("Job title")),
+        RecordField("CompanyId", gettext_noop("Company id")),
     ),
     default_notification_fields=("DisplayName", "Email"),
     default_scripts=(

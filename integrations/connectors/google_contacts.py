@@ -25,11 +25,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector, json_path_first, json_text
 from integrations.oauth import OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "Google Contacts"
 API_HOST = "https://people.googleapis.com"
@@ -147,7 +149,13 @@ class GoogleContactsConnector(HttpConnector):
             people = document.get("connections", []) if isinstance(document, dict) else None
             if not isinstance(people, list):
                 raise ConnectorError(
-                    f"{WHAT} answered a page without a list of connections ({CONNECTIONS_PATH}).",
+                    Text(
+                        gettext_noop(
+                            "%(what)s answered a page without a list of connections (%(connections_path)s)."
+                        ),
+                        what=WHAT,
+                        connections_path=CONNECTIONS_PATH,
+                    ),
                     permanent=True,
                 )
             yield people
@@ -221,22 +229,26 @@ class GoogleContactsConnector(HttpConnector):
 GOOGLE_CONTACTS = Preset(
     slug="google_contacts",
     name="Google Contacts",
-    description="The contacts of a Google account or Google Workspace user (People API, OAuth 2.0).",
+    description=gettext_noop(
+        "The contacts of a Google account or Google Workspace user (People API, OAuth 2.0)."
+    ),
     settings=(
         SettingField(
             "oauth_client_id",
-            "Client ID",
-            help_text="Of an OAuth client of type 'Web application' in the Google Cloud console, "
-            "with the People API enabled.",
+            gettext_noop("Client ID"),
+            help_text=gettext_noop(
+                "Of an OAuth client of type 'Web application' in the Google Cloud console, "
+                "with the People API enabled."
+            ),
         ),
-        SettingField("oauth_client_secret", "Client secret", SettingKind.SECRET),
+        SettingField("oauth_client_secret", gettext_noop("Client secret"), SettingKind.SECRET),
     ),
     connector_class=GoogleContactsConnector,
     record_types=("contact",),
     fields=(
-        RecordField("Email", "Email"),
-        RecordField("Company", "Company"),
-        RecordField("JobTitle", "Job title"),
+        RecordField("Email", gettext_noop("Email")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("JobTitle", gettext_noop("Job title")),
     ),
     default_notification_fields=("DisplayName", "Company"),
     default_scripts=(DefaultScript("Open contact", "$(PopUpUri)", ScriptApplies.ON_MATCH, auto_open=True),),

@@ -37,6 +37,7 @@ import httpx
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import (
     Connector,
@@ -46,6 +47,7 @@ from integrations.connectors.base import (
     retry_after_seconds,
     transport_error,
 )
+from integrations.texts import Text
 
 _http_url_validator = URLValidator(schemes=["http", "https"])
 
@@ -57,10 +59,14 @@ _EPOCH_MILLISECONDS_THRESHOLD = 100_000_000_000
 DEFAULT_MAX_REQUESTS = 10_000
 DEFAULT_MAX_PAGES = 10_000
 
-REPEATED_CURSOR_MESSAGE = "{what} repeated a page cursor; the listing cannot be completed."
+REPEATED_CURSOR_MESSAGE = gettext_noop("%(what)s repeated a page cursor; the listing cannot be completed.")
 
 
 # --- Auth, declared by the preset ------------------------------------------------------------
+
+
+# The translated names of `what`, as they read in the middle of a sentence.
+_IN_A_SENTENCE = {"The CRM": gettext_noop("the CRM"), "The REST API": gettext_noop("the REST API")}
 
 
 class Auth(Protocol):
@@ -344,9 +350,15 @@ class HttpConnector(Connector):
     def _before_attempt(self) -> None:
         if self.requests_made >= self.max_requests:
             raise ConnectorError(
-                f"The sync stopped after {self.requests_made} requests to {self.what_lower}: that is the "
-                "limit per sync (SYNC_MAX_REQUESTS). The old phone cache is kept; raise the limit if "
-                "the CRM really needs more.",
+                Text(
+                    gettext_noop(
+                        "The sync stopped after %(requests_made)s requests to %(what_lower)s: "
+                        "that is the limit per sync (SYNC_MAX_REQUESTS). The old phone cache "
+                        "is kept; raise the limit if the CRM really needs more."
+                    ),
+                    requests_made=self.requests_made,
+                    what_lower=self.what_lower,
+                ),
                 permanent=True,
             )
         self.requests_made += 1
@@ -364,15 +376,30 @@ class HttpConnector(Connector):
         if self.is_throttled(response) and response.status_code != 429:
             suffix = f"; retry after {retry_after:.0f} s" if retry_after is not None else ""
             return ConnectorError(
-                f"{self.what} is rate limiting requests (HTTP {response.status_code}, its request "
-                f"limit is used up{suffix}).",
+                Text(
+                    gettext_noop(
+                        "%(what)s is rate limiting requests (HTTP %(status_code)s, its request "
+                        "limit is used up%(suffix)s)."
+                    ),
+                    what=self.what,
+                    status_code=response.status_code,
+                    suffix=suffix,
+                ),
                 retry_after=retry_after,
             )
         if response.is_redirect:
             location = response.headers.get("Location", "")
             return ConnectorError(
-                f"{self.what} redirects {response.request.url.path} (HTTP {response.status_code}) to "
-                f"{location}: check the address in the settings.",
+                Text(
+                    gettext_noop(
+                        "%(what)s redirects %(path)s (HTTP %(status_code)s) to %(location)s: "
+                        "check the address in the settings."
+                    ),
+                    what=self.what,
+                    path=response.request.url.path,
+                    status_code=response.status_code,
+                    location=location,
+                ),
                 permanent=True,
             )
         return http_error(response, what=self.what, retry_after=retry_after)
@@ -391,6 +418,8 @@ class HttpConnector(Connector):
     @property
     def what_lower(self) -> str:
         """`what` for the middle of a sentence ("the CRM")."""
+        if self.what in _IN_A_SENTENCE:
+            return Text(_IN_A_SENTENCE[self.what])
         return self.what[:1].lower() + self.what[1:]
 
     @property
@@ -430,8 +459,14 @@ class HttpConnector(Connector):
         url = urljoin(base, path_or_url)
         if _origin(url) != _origin(base):
             raise ConnectorError(
-                f"{self.what} sent a link to another host ({_origin(url)}); it is not followed, so that "
-                "the credentials stay with the CRM.",
+                Text(
+                    gettext_noop(
+                        "%(what)s sent a link to another host (%(url)s); it is not followed, "
+                        "so that the credentials stay with the CRM."
+                    ),
+                    what=self.what,
+                    url=_origin(url),
+                ),
                 permanent=True,
             )
         return url
@@ -474,7 +509,9 @@ class HttpConnector(Connector):
         except httpx.HTTPError as exc:
             raise transport_error(exc, what=self.what) from exc
         except httpx.InvalidURL as exc:
-            raise ConnectorError(f"The address is not a URL we can call: {exc}.", permanent=True) from exc
+            raise ConnectorError(
+                Text(gettext_noop("The address is not a URL we can call: %(exc)s."), exc=exc), permanent=True
+            ) from exc
         if not response.is_success:
             asked = self._requested_wait(response) if self._should_retry(response) else None
             raise self._response_error(response, retry_after=asked)
@@ -488,8 +525,14 @@ class HttpConnector(Connector):
             return
         if not self._can_wait(wait):
             raise ConnectorError(
-                f"{self.what} said its request limit is used up for {wait:.0f} s, longer than the sync "
-                "may wait; it is retried then.",
+                Text(
+                    gettext_noop(
+                        "%(what)s said its request limit is used up for %(wait)s s, longer "
+                        "than the sync may wait; it is retried then."
+                    ),
+                    what=self.what,
+                    wait=format(wait, ".0f"),
+                ),
                 retry_after=wait,
             )
         if wait > 0:
@@ -502,8 +545,16 @@ class HttpConnector(Connector):
         except (ValueError, UnicodeDecodeError):
             content_type = response.headers.get("Content-Type", "no content type")
             raise ConnectorError(
-                f"{self.what} answered something that is not JSON (HTTP {response.status_code}, "
-                f"{content_type}) at {response.request.url.path}."
+                Text(
+                    gettext_noop(
+                        "%(what)s answered something that is not JSON (HTTP %(status_code)s, "
+                        "%(content_type)s) at %(path)s."
+                    ),
+                    what=self.what,
+                    status_code=response.status_code,
+                    content_type=content_type,
+                    path=response.request.url.path,
+                )
             ) from None
 
     def get_json(self, path_or_url: str, *, params: Mapping[str, Any] | None = None) -> Any:
@@ -518,8 +569,15 @@ class HttpConnector(Connector):
             return found
         if not found:
             raise ConnectorError(
-                f'{self.what} answered a page without a record list at "{items or "$"}" ({url}): '
-                "check the path of the record list.",
+                Text(
+                    gettext_noop(
+                        '%(what)s answered a page without a record list at "%(value)s" '
+                        "(%(url)s): check the path of the record list."
+                    ),
+                    what=self.what,
+                    value=items or "$",
+                    url=url,
+                ),
                 permanent=True,
             )
         if found[0] is None:
@@ -527,17 +585,27 @@ class HttpConnector(Connector):
         if isinstance(found[0], list):
             return found[0]
         raise ConnectorError(
-            f'{self.what} answered a page whose "{items or "$"}" is not a list ({url}).', permanent=True
+            Text(
+                gettext_noop('%(what)s answered a page whose "%(value)s" is not a list (%(url)s).'),
+                what=self.what,
+                value=items or "$",
+                url=url,
+            ),
+            permanent=True,
         )
 
     # --- Paging
 
     def _repeated(self) -> ConnectorError:
-        return ConnectorError(REPEATED_CURSOR_MESSAGE.format(what=self.what))
+        return ConnectorError(Text(REPEATED_CURSOR_MESSAGE, what=self.what))
 
     def _too_many_pages(self) -> ConnectorError:
         return ConnectorError(
-            f"{self.what} kept sending pages: more than {self.max_pages}; the listing is stopped.",
+            Text(
+                gettext_noop("%(what)s kept sending pages: more than %(max_pages)s; the listing is stopped."),
+                what=self.what,
+                max_pages=self.max_pages,
+            ),
             permanent=True,
         )
 

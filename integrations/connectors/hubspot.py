@@ -40,11 +40,13 @@ from typing import Any
 
 import httpx
 import phonenumbers
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import Bearer, HttpConnector, json_path_first, json_text
 from integrations.oauth import OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 API_URL = "https://api.hubapi.com"
 DOCS_URL = "https://developers.hubspot.com/docs/api-reference/latest/crm/objects/contacts/guide"
@@ -149,13 +151,17 @@ class HubSpotConnector(HttpConnector):
         problems: dict[str, str] = {}
         kind = (settings.get("auth_kind") or "private_app").strip()
         if kind not in dict(AUTH_KINDS):
-            problems["auth_kind"] = f"choose one of {', '.join(dict(AUTH_KINDS))}."
+            problems["auth_kind"] = gettext("choose one of %(value)s.") % {
+                "value": ", ".join(dict(AUTH_KINDS))
+            }
         elif kind == "private_app" and not (settings.get("access_token") or "").strip():
-            problems["access_token"] = "a private app needs its access token (pat-...)."  # noqa: S105
+            problems["access_token"] = gettext("a private app needs its access token (pat-...).")
         elif kind == "oauth2" and not (settings.get("oauth_client_id") or "").strip():
-            problems["oauth_client_id"] = "OAuth 2.0 needs the app's client id."
+            problems["oauth_client_id"] = gettext("OAuth 2.0 needs the app's client id.")
         if not _HUB_ID.match((settings.get("hub_id") or "").strip()):
-            problems["hub_id"] = "enter the HubSpot account id (the number after /contacts/ in its URL)."
+            problems["hub_id"] = gettext(
+                "enter the HubSpot account id (the number after /contacts/ in its URL)."
+            )
         return problems
 
     # --- HubSpot's 429s
@@ -305,8 +311,16 @@ class HubSpotConnector(HttpConnector):
                 # The next page would pass the cap: a new window from the last time seen.
                 if not last_time or int(last_time) <= int(window):
                     raise ConnectorError(
-                        f"{self.what} has more than {SEARCH_RESULT_CAP} {spec['object']} changed at the "
-                        "same moment; the changes cannot be listed, the nightly full sync lists them.",
+                        Text(
+                            gettext_noop(
+                                "%(what)s has more than %(search_result_cap)s %(object)s changed at "
+                                "the same moment; the changes cannot be listed, the nightly full sync "
+                                "lists them."
+                            ),
+                            what=self.what,
+                            search_result_cap=SEARCH_RESULT_CAP,
+                            object=spec["object"],
+                        ),
                     )
                 window, after = last_time, ""
             if (window, after) in seen:
@@ -359,50 +373,67 @@ def _policy_name(response: httpx.Response) -> str:
 HUBSPOT = Preset(
     slug="hubspot",
     name="HubSpot",
-    description="HubSpot CRM contacts and companies, with a private app token or OAuth 2.0.",
+    description=gettext_noop("HubSpot CRM contacts and companies, with a private app token or OAuth 2.0."),
     settings=(
         SettingField(
-            "auth_kind", "Authentication", SettingKind.CHOICE, default="private_app", choices=AUTH_KINDS
+            "auth_kind",
+            gettext_noop("Authentication"),
+            SettingKind.CHOICE,
+            default="private_app",
+            choices=AUTH_KINDS,
         ),
         SettingField(
             "access_token",
-            "Private app access token",
+            gettext_noop("Private app access token"),
             SettingKind.SECRET,
             required=False,
             placeholder="pat-eu1-...",
-            help_text="Settings > Integrations > Private apps; scopes crm.objects.contacts.read and "
-            "crm.objects.companies.read.",
+            help_text=gettext_noop(
+                "Settings > Integrations > Private apps; scopes crm.objects.contacts.read and "
+                "crm.objects.companies.read."
+            ),
         ),
         SettingField(
             "hub_id",
-            "HubSpot account id (Hub ID)",
+            gettext_noop("HubSpot account id (Hub ID)"),
             placeholder="4711",
-            help_text="The number after /contacts/ in HubSpot's address bar; used for links to records.",
+            help_text=gettext_noop(
+                "The number after /contacts/ in HubSpot's address bar; used for links to records."
+            ),
         ),
         SettingField(
             "ui_domain",
-            "HubSpot web address",
+            gettext_noop("HubSpot web address"),
             SettingKind.CHOICE,
             default="app.hubspot.com",
             choices=UI_DOMAINS,
         ),
-        SettingField("oauth_client_id", "OAuth client id", required=False, help_text="For OAuth 2.0."),
-        SettingField("oauth_client_secret", "OAuth client secret", SettingKind.SECRET, required=False),
+        SettingField(
+            "oauth_client_id",
+            gettext_noop("OAuth client id"),
+            required=False,
+            help_text=gettext_noop("For OAuth 2.0."),
+        ),
+        SettingField(
+            "oauth_client_secret", gettext_noop("OAuth client secret"), SettingKind.SECRET, required=False
+        ),
         SettingField(
             "oauth_scopes",
-            "More OAuth scopes",
+            gettext_noop("More OAuth scopes"),
             required=False,
-            help_text="Other scopes your HubSpot app requires, space-separated (the contact and company "
-            "read scopes and oauth are always asked for).",
+            help_text=gettext_noop(
+                "Other scopes your HubSpot app requires, space-separated (the contact and company "
+                "read scopes and oauth are always asked for)."
+            ),
         ),
     ),
     default_scripts=(DefaultScript("Open in HubSpot", "$(PopUpUri)", ScriptApplies.ON_MATCH),),
     connector_class=HubSpotConnector,
     record_types=("contact", "company"),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Company"),
-        RecordField("JobTitle", "Job title"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("JobTitle", gettext_noop("Job title")),
     ),
     default_notification_fields=("Company",),
     keywords=("hubspot", "hub spot", "hubapi", "sales hub", "crm"),

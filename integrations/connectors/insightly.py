@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import Basic, HttpConnector, json_text
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "Insightly"
 DOCS_URL = "https://api.na1.insightly.com/v3.1/"
@@ -88,8 +90,14 @@ def insightly_pod(settings: Mapping[str, str]) -> str:
     pod = (settings.get("pod") or "").strip().lower()
     if not _POD.match(pod):
         raise ConnectorError(
-            f'"{pod}" is not an Insightly pod: it is the part after "api." in the API URL that User '
-            "Settings shows (na1 in https://api.na1.insightly.com/v3.1/).",
+            Text(
+                gettext_noop(
+                    '"%(pod)s" is not an Insightly pod: it is the part after "api." in the '
+                    "API URL that User Settings shows (na1 in "
+                    "https://api.na1.insightly.com/v3.1/)."
+                ),
+                pod=pod,
+            ),
             permanent=True,
         )
     return pod
@@ -100,7 +108,11 @@ def page_size_of(settings: Mapping[str, str]) -> int:
     text = (settings.get("page_size") or "").strip() or str(MAX_PAGE_SIZE)
     if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
         raise ConnectorError(
-            f"The page size must be a whole number from 1 to {MAX_PAGE_SIZE}.", permanent=True
+            Text(
+                gettext_noop("The page size must be a whole number from 1 to %(max_page_size)s."),
+                max_page_size=MAX_PAGE_SIZE,
+            ),
+            permanent=True,
         )
     return int(text)
 
@@ -225,26 +237,32 @@ class InsightlyConnector(HttpConnector):
 INSIGHTLY = Preset(
     slug="insightly",
     name="Insightly",
-    description="Insightly CRM: contacts, organisations and leads, synced nightly with hourly changes.",
+    description=gettext_noop(
+        "Insightly CRM: contacts, organisations and leads, synced nightly with hourly changes."
+    ),
     settings=(
         SettingField(
             "pod",
-            "Pod (data centre)",
+            gettext_noop("Pod (data centre)"),
             SettingKind.CHOICE,
             default="na1",
             choices=PODS,
-            help_text='The part after "api." in the API URL under User Settings -> API '
-            "(na1 in https://api.na1.insightly.com/v3.1/).",
+            help_text=gettext_noop(
+                'The part after "api." in the API URL under User Settings -> API '
+                "(na1 in https://api.na1.insightly.com/v3.1/)."
+            ),
         ),
         SettingField(
             "api_key",
-            "API key",
+            gettext_noop("API key"),
             SettingKind.SECRET,
-            help_text="User Settings -> API -> API key; records are read with that user's permissions.",
+            help_text=gettext_noop(
+                "User Settings -> API -> API key; records are read with that user's permissions."
+            ),
         ),
         SettingField(
             "page_size",
-            "Page size",
+            gettext_noop("Page size"),
             required=False,
             default=str(MAX_PAGE_SIZE),
             help_text=f"Records per request, 1 to {MAX_PAGE_SIZE}.",
@@ -256,9 +274,9 @@ INSIGHTLY = Preset(
     connector_class=InsightlyConnector,
     record_types=("contact", "organisation", "lead"),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Organisation"),
-        RecordField("JobTitle", "Title"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Organisation")),
+        RecordField("JobTitle", gettext_noop("Title")),
     ),
     default_notification_fields=("Company", "JobTitle"),
     keywords=("insightly", "insight.ly", "crm", "leads", "organisations"),

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
+from django.utils.translation import gettext_noop
 from ldap3 import NONE, SIMPLE, SUBTREE, Connection, Server, Tls
 from ldap3.core.exceptions import (
     LDAPCertificateError,
@@ -56,8 +57,9 @@ from integrations.outbound import (
     resolve_checked,
 )
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
-WHAT = "The LDAP server"
+WHAT = Text(gettext_noop("The LDAP server"))
 
 # RFC 2696 Simple Paged Results control.
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
@@ -256,7 +258,11 @@ class LdapConnector(Connector):
             raise ConnectorError(problem, permanent=True)
         if parts.username or parts.password:
             raise ConnectorError(
-                f"{problem} Put the bind DN and password in their own fields.", permanent=True
+                Text(
+                    gettext_noop("%(problem)s Put the bind DN and password in their own fields."),
+                    problem=problem,
+                ),
+                permanent=True,
             )
         ldaps = scheme == "ldaps"
         return parts.hostname, port or (636 if ldaps else 389), ldaps
@@ -267,7 +273,12 @@ class LdapConnector(Connector):
         base = self._setting("base_dn")
         if not base:
             raise ConnectorError(
-                "The base DN is empty: enter where the search starts, e.g. dc=example,dc=org.", permanent=True
+                Text(
+                    gettext_noop(
+                        "The base DN is empty: enter where the search starts, e.g. dc=example,dc=org."
+                    )
+                ),
+                permanent=True,
             )
         return base
 
@@ -283,7 +294,14 @@ class LdapConnector(Connector):
         text = self._setting("page_size") or str(DEFAULT_PAGE_SIZE)
         if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
             raise ConnectorError(
-                f'The page size "{text}" is not a whole number from 1 to {MAX_PAGE_SIZE}.', permanent=True
+                Text(
+                    gettext_noop(
+                        'The page size "%(text)s" is not a whole number from 1 to %(max_page_size)s.'
+                    ),
+                    text=text,
+                    max_page_size=MAX_PAGE_SIZE,
+                ),
+                permanent=True,
             )
         return int(text)
 
@@ -301,8 +319,12 @@ class LdapConnector(Connector):
                 ssl.create_default_context(cadata=pem)
             except (ssl.SSLError, ValueError) as exc:
                 raise ConnectorError(
-                    "The CA certificate cannot be read: paste the PEM text from "
-                    "-----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----.",
+                    Text(
+                        gettext_noop(
+                            "The CA certificate cannot be read: paste the PEM text from -----BEGIN "
+                            "CERTIFICATE----- to -----END CERTIFICATE-----."
+                        )
+                    ),
                     permanent=True,
                 ) from exc
         try:
@@ -313,7 +335,9 @@ class LdapConnector(Connector):
                 sni=sni,
             )
         except LDAPSSLConfigurationError as exc:
-            raise ConnectorError(f"The TLS settings cannot be used: {exc}.", permanent=True) from exc
+            raise ConnectorError(
+                Text(gettext_noop("The TLS settings cannot be used: %(exc)s."), exc=exc), permanent=True
+            ) from exc
 
     # --- the connection ---------------------------------------------------------------------
 
@@ -326,7 +350,9 @@ class LdapConnector(Connector):
         except OutboundAddressRefused as exc:
             raise ConnectorError(exc.message, permanent=True) from exc
         except OutboundNameNotResolved as exc:
-            raise ConnectorError(f"{WHAT} {exc.message}") from exc
+            raise ConnectorError(
+                Text(gettext_noop("%(what)s %(message)s"), what=WHAT, message=exc.message)
+            ) from exc
         # ldap3 packs the receive timeout into SO_RCVTIMEO as whole seconds.
         seconds = self.timeout if self.timeout is not None else django_settings.CONNECTOR_HTTP_TIMEOUT
         timeout = max(1, math.ceil(float(seconds)))
@@ -337,8 +363,12 @@ class LdapConnector(Connector):
             # A simple bind with a DN and no password is an "unauthenticated bind" (RFC 4513
             # §5.1.2) that many servers answer as anonymous: never send one by mistake.
             raise ConnectorError(
-                "The bind password is empty: enter the password of the bind DN, or leave both empty "
-                "to bind anonymously.",
+                Text(
+                    gettext_noop(
+                        "The bind password is empty: enter the password of the bind DN, or "
+                        "leave both empty to bind anonymously."
+                    )
+                ),
                 permanent=True,
             )
         last: ConnectorError | None = None
@@ -371,8 +401,13 @@ class LdapConnector(Connector):
             try:
                 if start_tls and not connection.start_tls():
                     raise ConnectorError(
-                        f"{WHAT} refused StartTLS ({connection.result.get('description', 'no reason')}): "
-                        "use ldaps:// or turn StartTLS off.",
+                        Text(
+                            gettext_noop(
+                                "%(what)s refused StartTLS (%(value)s): use ldaps:// or turn StartTLS off."
+                            ),
+                            what=WHAT,
+                            value=connection.result.get("description", "no reason"),
+                        ),
                         permanent=True,
                     )
                 if bind_dn and not connection.bind():
@@ -415,7 +450,14 @@ class LdapConnector(Connector):
             )
         except LDAPInvalidFilterError as exc:
             raise ConnectorError(
-                f'The filter "{search_filter}" is not a valid LDAP filter (RFC 4515): {exc}.', permanent=True
+                Text(
+                    gettext_noop(
+                        'The filter "%(search_filter)s" is not a valid LDAP filter (RFC 4515): %(exc)s.'
+                    ),
+                    search_filter=search_filter,
+                    exc=exc,
+                ),
+                permanent=True,
             ) from exc
         except (LDAPException, OSError) as exc:
             raise _network_error(exc) from exc
@@ -446,8 +488,13 @@ class LdapConnector(Connector):
                     return
                 if cookie in seen:
                     raise ConnectorError(
-                        f"{WHAT} handed back a paged-results cookie it had already sent (RFC 2696): "
-                        "the listing would never end, so the old phone cache is kept."
+                        Text(
+                            gettext_noop(
+                                "%(what)s handed back a paged-results cookie it had already sent (RFC "
+                                "2696): the listing would never end, so the old phone cache is kept."
+                            ),
+                            what=WHAT,
+                        )
                     )
                 seen.add(cookie)
         finally:
@@ -532,24 +579,47 @@ def _network_error(exc: BaseException) -> ConnectorError:
         or ("certificate verify failed" in text or "doesn't match" in text)
     ):
         return ConnectorError(
-            f"{WHAT} is unreachable: its TLS certificate could not be verified (check the CA "
-            "certificate and that the URL uses the name the certificate was issued for).",
+            Text(
+                gettext_noop(
+                    "%(what)s is unreachable: its TLS certificate could not be verified "
+                    "(check the CA certificate and that the URL uses the name the "
+                    "certificate was issued for)."
+                ),
+                what=WHAT,
+            ),
             permanent=True,
         )
     if _caused_by_ssl(exc) is not None or "ssl" in text or "tls" in text:
         if isinstance(exc, LDAPStartTLSError):
             return ConnectorError(
-                f"{WHAT} refused StartTLS: use ldaps:// or turn StartTLS off.", permanent=True
+                Text(
+                    gettext_noop("%(what)s refused StartTLS: use ldaps:// or turn StartTLS off."), what=WHAT
+                ),
+                permanent=True,
             )
-        return ConnectorError(f"{WHAT} is unreachable: the secure (TLS) connection failed.", permanent=True)
+        return ConnectorError(
+            Text(gettext_noop("%(what)s is unreachable: the secure (TLS) connection failed."), what=WHAT),
+            permanent=True,
+        )
     if isinstance(exc, LDAPResponseTimeoutError | LDAPSocketReceiveError) or "timed out" in text:
-        return ConnectorError(f"{WHAT} did not answer in time.", timed_out=True)
+        return ConnectorError(
+            Text(gettext_noop("%(what)s did not answer in time."), what=WHAT), timed_out=True
+        )
     if isinstance(exc, LDAPSocketOpenError):
         return ConnectorError(
-            f"{WHAT} is unreachable: check the address, and that the server accepts connections."
+            Text(
+                gettext_noop(
+                    "%(what)s is unreachable: check the address, and that the server accepts connections."
+                ),
+                what=WHAT,
+            )
         )
     return ConnectorError(
-        f"{WHAT} closed the connection or sent an unreadable answer ({type(exc).__name__})."
+        Text(
+            gettext_noop("%(what)s closed the connection or sent an unreadable answer (%(name)s)."),
+            what=WHAT,
+            name=type(exc).__name__,
+        )
     )
 
 
@@ -559,21 +629,52 @@ def _result_error(result: Mapping[str, Any], *, what_failed: str, base_dn: str =
     name = str(result.get("description") or "error")
     detail = f"LDAP result {code} {name}"
     if code == 49:
-        return ConnectorError(f"{WHAT} refused the credentials ({detail}).", permanent=True)
+        return ConnectorError(
+            Text(gettext_noop("%(what)s refused the credentials (%(detail)s)."), what=WHAT, detail=detail),
+            permanent=True,
+        )
     if code == 32:
         return ConnectorError(
-            f'{WHAT} has no entry "{base_dn}" ({detail}): check the base DN.', permanent=True
+            Text(
+                gettext_noop('%(what)s has no entry "%(base_dn)s" (%(detail)s): check the base DN.'),
+                what=WHAT,
+                base_dn=base_dn,
+                detail=detail,
+            ),
+            permanent=True,
         )
     if code == 4:
         return ConnectorError(
-            f"{WHAT} stopped the listing at its size limit ({detail}): let the bind DN read more "
-            "entries with paged results (OpenLDAP: limits ... size.prtotal=unlimited; Active "
-            "Directory: MaxPageSize), or narrow the filter. The old phone cache is kept.",
+            Text(
+                gettext_noop(
+                    "%(what)s stopped the listing at its size limit (%(detail)s): let the "
+                    "bind DN read more entries with paged results (OpenLDAP: limits ... "
+                    "size.prtotal=unlimited; Active Directory: MaxPageSize), or narrow the "
+                    "filter. The old phone cache is kept."
+                ),
+                what=WHAT,
+                detail=detail,
+            ),
             permanent=True,
         )
     if code in _PERMANENT_RESULTS:
-        return ConnectorError(f"{WHAT} {_PERMANENT_RESULTS[code]} ({detail}).", permanent=True)
-    return ConnectorError(f"{WHAT} could not complete the {what_failed} ({detail}).")
+        return ConnectorError(
+            Text(
+                gettext_noop("%(what)s %(value)s (%(detail)s)."),
+                what=WHAT,
+                value=_PERMANENT_RESULTS[code],
+                detail=detail,
+            ),
+            permanent=True,
+        )
+    return ConnectorError(
+        Text(
+            gettext_noop("%(what)s could not complete the %(what_failed)s (%(detail)s)."),
+            what=WHAT,
+            what_failed=what_failed,
+            detail=detail,
+        )
+    )
 
 
 _YES_NO = (("yes", "Yes"), ("no", "No"))
@@ -581,44 +682,60 @@ _YES_NO = (("yes", "Yes"), ("no", "No"))
 LDAP = Preset(
     slug="ldap",
     name="LDAP / Active Directory",
-    description="A company directory over LDAP: OpenLDAP, Active Directory, FreeIPA, Samba (RFC 4511).",
+    description=gettext_noop(
+        "A company directory over LDAP: OpenLDAP, Active Directory, FreeIPA, Samba (RFC 4511)."
+    ),
     category="Directory",
     auth_methods=("Bind DN and password (simple bind over LDAPS or StartTLS)", "Anonymous"),
     paging="simple paged results (RFC 2696)",
     settings=(
         SettingField(
             "server_url",
-            "Server URL",
+            gettext_noop("Server URL"),
             placeholder="ldaps://ldap.example.com:636",
-            help_text="ldap://host:389 or ldaps://host:636.",
+            help_text=gettext_noop("ldap://host:389 or ldaps://host:636."),
         ),
         SettingField(
-            "start_tls", "Use StartTLS (ldap:// only)", SettingKind.CHOICE, default="no", choices=_YES_NO
+            "start_tls",
+            gettext_noop("Use StartTLS (ldap:// only)"),
+            SettingKind.CHOICE,
+            default="no",
+            choices=_YES_NO,
         ),
         SettingField(
-            "verify_tls", "Verify the TLS certificate", SettingKind.CHOICE, default="yes", choices=_YES_NO
+            "verify_tls",
+            gettext_noop("Verify the TLS certificate"),
+            SettingKind.CHOICE,
+            default="yes",
+            choices=_YES_NO,
         ),
         SettingField(
             "ca_certificate",
-            "CA certificate (PEM)",
+            gettext_noop("CA certificate (PEM)"),
             required=False,
-            help_text="Only when the directory's certificate is issued by your own CA.",
+            help_text=gettext_noop("Only when the directory's certificate is issued by your own CA."),
         ),
-        SettingField("bind_dn", "Bind DN", required=False, placeholder="cn=reader,dc=example,dc=org"),
-        SettingField("bind_password", "Bind password", SettingKind.SECRET, required=False),
-        SettingField("base_dn", "Base DN", placeholder="dc=example,dc=org"),
-        SettingField("search_filter", "Search filter", required=False, default=DEFAULT_FILTER),
         SettingField(
-            "page_size", "Page size", required=False, default=str(DEFAULT_PAGE_SIZE), identifies_source=False
+            "bind_dn", gettext_noop("Bind DN"), required=False, placeholder="cn=reader,dc=example,dc=org"
+        ),
+        SettingField("bind_password", gettext_noop("Bind password"), SettingKind.SECRET, required=False),
+        SettingField("base_dn", gettext_noop("Base DN"), placeholder="dc=example,dc=org"),
+        SettingField("search_filter", gettext_noop("Search filter"), required=False, default=DEFAULT_FILTER),
+        SettingField(
+            "page_size",
+            gettext_noop("Page size"),
+            required=False,
+            default=str(DEFAULT_PAGE_SIZE),
+            identifies_source=False,
         ),
         SettingField(
             "directory_type",
-            "Directory type",
+            gettext_noop("Directory type"),
             SettingKind.CHOICE,
             default="openldap",
             choices=(
-                ("openldap", "OpenLDAP and others (modifyTimestamp)"),
-                ("ad", "Active Directory (whenChanged)"),
+                ("openldap", gettext_noop("OpenLDAP and others (modifyTimestamp)")),
+                ("ad", gettext_noop("Active Directory (whenChanged)")),
             ),
         ),
     ),
@@ -627,11 +744,11 @@ LDAP = Preset(
     connector_class=LdapConnector,
     record_types=("contact",),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Company"),
-        RecordField("Title", "Job title"),
-        RecordField("Department", "Department"),
-        RecordField("DN", "Distinguished name"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("Title", gettext_noop("Job title")),
+        RecordField("Department", gettext_noop("Department")),
+        RecordField("DN", gettext_noop("Distinguished name")),
     ),
     default_notification_fields=("Title", "Department"),
     keywords=("ldap", "active directory", "ad", "openldap", "directory", "freeipa", "samba"),

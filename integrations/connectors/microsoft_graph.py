@@ -31,11 +31,13 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector, json_text
 from integrations.oauth import CLIENT_CREDENTIALS, OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "Microsoft Graph"
 PAGE_SIZE = 100
@@ -120,15 +122,19 @@ class MicrosoftGraphConnector(HttpConnector):
         the tenant is a GUID or a domain."""
         problems: dict[str, str] = {}
         if not _TENANT.match((settings.get("tenant_id") or "").strip()):
-            problems["tenant_id"] = (
+            problems["tenant_id"] = gettext(
                 "give the directory (tenant) id, a GUID, or a domain like contoso.onmicrosoft.com."
             )
         if (settings.get("auth_kind") or CLIENT_CREDENTIALS).strip() == CLIENT_CREDENTIALS:
             boxes = mailboxes(settings)
             if not boxes:
-                problems["mailboxes"] = "app-only access reads the contacts of the mailboxes named here."
+                problems["mailboxes"] = gettext(
+                    "app-only access reads the contacts of the mailboxes named here."
+                )
             elif bad := [m for m in boxes if not _MAILBOX.match(m)]:
-                problems["mailboxes"] = f"{bad[0]} is not a mailbox address like contacts@contoso.com."
+                problems["mailboxes"] = gettext(
+                    "%(value)s is not a mailbox address like contacts@contoso.com."
+                ) % {"value": bad[0]}
         return problems
 
     def _response_error(
@@ -136,8 +142,14 @@ class MicrosoftGraphConnector(HttpConnector):
     ) -> ConnectorError:
         if response.status_code == 404 and self.app_only:
             return ConnectorError(
-                f"{WHAT} found no such mailbox (HTTP 404) at {response.request.url.path}: check the "
-                "mailbox addresses in the settings.",
+                Text(
+                    gettext_noop(
+                        "%(what)s found no such mailbox (HTTP 404) at %(path)s: check the "
+                        "mailbox addresses in the settings."
+                    ),
+                    what=WHAT,
+                    path=response.request.url.path,
+                ),
                 permanent=True,
             )
         return super()._response_error(response, retry_after=retry_after)
@@ -150,7 +162,10 @@ class MicrosoftGraphConnector(HttpConnector):
             return ["/v1.0/me/contacts"]
         boxes = mailboxes(self.settings)
         if not boxes:
-            raise ConnectorError(f"{WHAT}: name the mailboxes whose contacts to read.", permanent=True)
+            raise ConnectorError(
+                Text(gettext_noop("%(what)s: name the mailboxes whose contacts to read."), what=WHAT),
+                permanent=True,
+            )
         return [f"/v1.0/users/{quote(box, safe='@')}/contacts" for box in boxes]
 
     def pages(self, path: str) -> Iterator[list[Any]]:
@@ -211,35 +226,47 @@ def _list(value: Any) -> list[Any]:
 MICROSOFT_GRAPH = Preset(
     slug="microsoft365_contacts",
     name="Microsoft 365 contacts (Outlook)",
-    description="Outlook / Exchange Online contacts of shared or user mailboxes, through Microsoft Graph.",
+    description=gettext_noop(
+        "Outlook / Exchange Online contacts of shared or user mailboxes, through Microsoft Graph."
+    ),
     settings=(
         SettingField(
-            "auth_kind", "Access", SettingKind.CHOICE, default=CLIENT_CREDENTIALS, choices=AUTH_KINDS
+            "auth_kind",
+            gettext_noop("Access"),
+            SettingKind.CHOICE,
+            default=CLIENT_CREDENTIALS,
+            choices=AUTH_KINDS,
         ),
         SettingField(
             "mailboxes",
-            "Mailboxes",
+            gettext_noop("Mailboxes"),
             required=False,
             placeholder="contacts@contoso.com, reception@contoso.com",
-            help_text="For app-only access: the mailboxes whose Contacts folder is synced, comma-separated. "
-            "Limit the app to them with an Exchange application access policy.",
+            help_text=gettext_noop(
+                "For app-only access: the mailboxes whose Contacts folder is synced, comma-separated. "
+                "Limit the app to them with an Exchange application access policy."
+            ),
         ),
         SettingField(
             "tenant_id",
-            "Directory (tenant) ID",
+            gettext_noop("Directory (tenant) ID"),
             placeholder="00000000-0000-0000-0000-000000000000",
-            help_text="Microsoft Entra admin center > Overview; contoso.onmicrosoft.com works too.",
+            help_text=gettext_noop(
+                "Microsoft Entra admin center > Overview; contoso.onmicrosoft.com works too."
+            ),
         ),
         SettingField(
             "oauth_client_id",
-            "Application (client) ID",
-            help_text="Of the app registration with the Microsoft Graph permission Contacts.Read "
-            "(application permission with admin consent for app-only access).",
+            gettext_noop("Application (client) ID"),
+            help_text=gettext_noop(
+                "Of the app registration with the Microsoft Graph permission Contacts.Read "
+                "(application permission with admin consent for app-only access)."
+            ),
         ),
-        SettingField("oauth_client_secret", "Client secret", SettingKind.SECRET),
+        SettingField("oauth_client_secret", gettext_noop("Client secret"), SettingKind.SECRET),
         SettingField(
             "cloud",
-            "Microsoft cloud",
+            gettext_noop("Microsoft cloud"),
             SettingKind.CHOICE,
             required=False,
             default="global",
@@ -253,9 +280,9 @@ MICROSOFT_GRAPH = Preset(
     connector_class=MicrosoftGraphConnector,
     record_types=("contact",),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Company"),
-        RecordField("JobTitle", "Job title"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("JobTitle", gettext_noop("Job title")),
     ),
     default_notification_fields=("Company",),
     keywords=(

@@ -34,6 +34,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import (
     ConnectorError,
@@ -45,6 +46,7 @@ from integrations.connectors.base import (
 )
 from integrations.connectors.http_base import Bearer, HttpConnector
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "Odoo"
 JSON2 = "json2"
@@ -109,20 +111,25 @@ def odoo_settings_problems(settings: Mapping[str, str]) -> dict[str, str]:
     problems: dict[str, str] = {}
     protocol = _setting(settings, "protocol") or JSON2
     if protocol not in dict(PROTOCOLS):
-        problems["protocol"] = f'"{protocol}" is not one of {", ".join(dict(PROTOCOLS))}.'
+        problems["protocol"] = gettext('"%(protocol)s" is not one of %(value)s.') % {
+            "protocol": protocol,
+            "value": ", ".join(dict(PROTOCOLS)),
+        }
     if protocol == XMLRPC:
         if not _setting(settings, "database"):
-            problems["database"] = "XML-RPC needs the database name."
+            problems["database"] = gettext("XML-RPC needs the database name.")
         if not _setting(settings, "login"):
-            problems["login"] = "XML-RPC needs the user's login (e-mail)."
+            problems["login"] = gettext("XML-RPC needs the user's login (e-mail).")
     for name in odoo_other_phone_fields(settings):
         if not _FIELD_NAME.match(name):
-            problems["other_phone_fields"] = (
-                f'"{name}" is not a technical field name (like mobile or x_phone2).'
-            )
+            problems["other_phone_fields"] = gettext(
+                '"%(name)s" is not a technical field name (like mobile or x_phone2).'
+            ) % {"name": name}
     size = _setting(settings, "page_size") or str(DEFAULT_PAGE_SIZE)
     if not size.isdigit() or not 1 <= int(size) <= MAX_PAGE_SIZE:
-        problems["page_size"] = f"enter a whole number from 1 to {MAX_PAGE_SIZE}."
+        problems["page_size"] = gettext("enter a whole number from 1 to %(max_page_size)s.") % {
+            "max_page_size": MAX_PAGE_SIZE
+        }
     return problems
 
 
@@ -285,7 +292,12 @@ class OdooConnector(HttpConnector):
 
     def _not_documented(self, method: str) -> ConnectorError:
         return ConnectorError(
-            f"{WHAT} answered {method} with something that is not its documented shape.", permanent=True
+            Text(
+                gettext_noop("%(what)s answered %(method)s with something that is not its documented shape."),
+                what=WHAT,
+                method=method,
+            ),
+            permanent=True,
         )
 
     def _response_error(
@@ -300,7 +312,12 @@ class OdooConnector(HttpConnector):
                 message = ""
             if message:
                 return ConnectorError(
-                    f"{WHAT} rejected the request (HTTP {response.status_code}): {message[:300]}",
+                    Text(
+                        gettext_noop("%(what)s rejected the request (HTTP %(status_code)s): %(value)s"),
+                        what=WHAT,
+                        status_code=response.status_code,
+                        value=message[:300],
+                    ),
                     permanent=True,
                 )
         return super()._response_error(response, retry_after=retry_after)
@@ -311,7 +328,12 @@ class OdooConnector(HttpConnector):
             uid = self._xmlrpc("common", "authenticate", (self.database, login, key, {}))
             if uid is False:
                 raise ConnectorError(
-                    f"{WHAT} refused the login or API key (database {self.database}).", permanent=True
+                    Text(
+                        gettext_noop("%(what)s refused the login or API key (database %(database)s)."),
+                        what=WHAT,
+                        database=self.database,
+                    ),
+                    permanent=True,
                 )
             if not isinstance(uid, int) or isinstance(uid, bool):
                 raise self._not_documented("authenticate")
@@ -347,8 +369,14 @@ class OdooConnector(HttpConnector):
             raise fault_error(fault) from None
         except (xml.parsers.expat.ExpatError, xmlrpc.client.ResponseError, ValueError, TypeError):
             raise ConnectorError(
-                f"{WHAT} answered something that is not XML-RPC (HTTP {response.status_code}) at "
-                f"{response.request.url.path}."
+                Text(
+                    gettext_noop(
+                        "%(what)s answered something that is not XML-RPC (HTTP %(status_code)s) at %(path)s."
+                    ),
+                    what=WHAT,
+                    status_code=response.status_code,
+                    path=response.request.url.path,
+                )
             ) from None
         return value
 
@@ -365,72 +393,124 @@ def fault_error(fault: xmlrpc.client.Fault) -> ConnectorError:
     last_line = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "")
     if fault.faultCode == FAULT_ACCESS_DENIED:
         return ConnectorError(
-            f"{WHAT} refused the credentials (access denied): check the login and API key.", permanent=True
+            Text(
+                gettext_noop(
+                    "%(what)s refused the credentials (access denied): check the login and API key."
+                ),
+                what=WHAT,
+            ),
+            permanent=True,
         )
     if fault.faultCode == FAULT_ACCESS_ERROR:
         return ConnectorError(
-            f"{WHAT} denied access: the user may not read contacts ({last_line[:200]}).", permanent=True
+            Text(
+                gettext_noop("%(what)s denied access: the user may not read contacts (%(value)s)."),
+                what=WHAT,
+                value=last_line[:200],
+            ),
+            permanent=True,
         )
     if fault.faultCode == FAULT_WARNING:
-        return ConnectorError(f"{WHAT} refused the request: {last_line[:300]}", permanent=True)
+        return ConnectorError(
+            Text(gettext_noop("%(what)s refused the request: %(value)s"), what=WHAT, value=last_line[:300]),
+            permanent=True,
+        )
     if re.search(r'database "[^"]*" does not exist', text):
         return ConnectorError(
-            f"{WHAT} has no such database: check the database name ({last_line[:200]}).", permanent=True
+            Text(
+                gettext_noop("%(what)s has no such database: check the database name (%(value)s)."),
+                what=WHAT,
+                value=last_line[:200],
+            ),
+            permanent=True,
         )
     if "Invalid field" in text:
-        return ConnectorError(f"{WHAT} does not know a field we asked for: {last_line[:200]}", permanent=True)
-    return ConnectorError(f"{WHAT} had a server error (XML-RPC fault {fault.faultCode}: {last_line[:200]}).")
+        return ConnectorError(
+            Text(
+                gettext_noop("%(what)s does not know a field we asked for: %(value)s"),
+                what=WHAT,
+                value=last_line[:200],
+            ),
+            permanent=True,
+        )
+    return ConnectorError(
+        Text(
+            gettext_noop("%(what)s had a server error (XML-RPC fault %(faultcode)s: %(value)s)."),
+            what=WHAT,
+            faultcode=fault.faultCode,
+            value=last_line[:200],
+        )
+    )
 
 
 ODOO = Preset(
     slug="odoo",
     name="Odoo",
-    description="Odoo contacts and companies (res.partner), JSON-2 API (19+) or XML-RPC (18 and older).",
+    description=gettext_noop(
+        "Odoo contacts and companies (res.partner), JSON-2 API (19+) or XML-RPC (18 and older)."
+    ),
     settings=(
-        SettingField("base_url", "Odoo address", SettingKind.URL, placeholder="https://mycompany.odoo.com"),
+        SettingField(
+            "base_url",
+            gettext_noop("Odoo address"),
+            SettingKind.URL,
+            placeholder="https://mycompany.odoo.com",
+        ),
         SettingField(
             "database",
-            "Database name",
+            gettext_noop("Database name"),
             required=False,
-            help_text="Needed for XML-RPC, and for JSON-2 when the server hosts several databases.",
+            help_text=gettext_noop(
+                "Needed for XML-RPC, and for JSON-2 when the server hosts several databases."
+            ),
             placeholder="mycompany",
         ),
-        SettingField("protocol", "Odoo version / API", SettingKind.CHOICE, default=JSON2, choices=PROTOCOLS),
+        SettingField(
+            "protocol",
+            gettext_noop("Odoo version / API"),
+            SettingKind.CHOICE,
+            default=JSON2,
+            choices=PROTOCOLS,
+        ),
         SettingField(
             "login",
-            "Login (XML-RPC only)",
+            gettext_noop("Login (XML-RPC only)"),
             required=False,
-            help_text="The e-mail address the API key belongs to; JSON-2 needs only the key.",
+            help_text=gettext_noop("The e-mail address the API key belongs to; JSON-2 needs only the key."),
         ),
         SettingField(
             "api_key",
-            "API key",
+            gettext_noop("API key"),
             SettingKind.SECRET,
-            help_text="Preferences → Account Security → New API Key (keys last at most three months).",
+            help_text=gettext_noop(
+                "Preferences → Account Security → New API Key (keys last at most three months)."
+            ),
         ),
         SettingField(
             "other_phone_fields",
-            "Other phone fields",
+            gettext_noop("Other phone fields"),
             required=False,
-            help_text="Technical names of more res.partner phone fields, comma-separated: mobile on Odoo 19 "
-            "with the OCA partner_mobile module, or your own x_ fields.",
+            help_text=gettext_noop(
+                "Technical names of more res.partner phone fields, comma-separated: mobile on Odoo 19 "
+                "with the OCA partner_mobile module, or your own x_ fields."
+            ),
         ),
         SettingField(
             "page_size",
-            "Records per request",
+            gettext_noop("Records per request"),
             required=False,
             default=str(DEFAULT_PAGE_SIZE),
-            help_text="Lower it if Odoo times out on large pages.",
+            help_text=gettext_noop("Lower it if Odoo times out on large pages."),
         ),
     ),
     connector_class=OdooConnector,
     record_types=("contact", "company"),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Company"),
-        RecordField("JobTitle", "Job position"),
-        RecordField("City", "City"),
-        RecordField("Country", "Country"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("JobTitle", gettext_noop("Job position")),
+        RecordField("City", gettext_noop("City")),
+        RecordField("Country", gettext_noop("Country")),
     ),
     default_notification_fields=("DisplayName", "Company", "Email"),
     default_scripts=(

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import charset_normalizer
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import Connector, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.carddav import _card_record
 from integrations.phones import PhoneNumberError, extract_numbers
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies
+from integrations.texts import Text
 
 if TYPE_CHECKING:
     from integrations.models import PhoneBookUpload
@@ -456,7 +458,7 @@ class PhoneBookConnector(Connector):
     nothing (a new integration's first sync caches nothing and is not an error).
     """
 
-    what = "The phone book upload"
+    what = Text(gettext_noop("The phone book upload"))
 
     def test_connection(self) -> None:
         """Nothing to reach: an upload is checked when it is uploaded."""
@@ -480,7 +482,9 @@ class PhoneBookConnector(Connector):
 PHONEBOOK_UPLOAD = Preset(
     slug="phonebook_upload",
     name="Phone book upload (CSV or vCard)",
-    description="Upload a phone book as a CSV or vCard file; a new upload replaces the cached numbers.",
+    description=gettext_noop(
+        "Upload a phone book as a CSV or vCard file; a new upload replaces the cached numbers."
+    ),
     category="Address book",
     auth_methods=("None: the admin uploads the file",),
     paging="",
@@ -489,9 +493,9 @@ PHONEBOOK_UPLOAD = Preset(
     connector_class=PhoneBookConnector,
     record_types=("contact",),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Company"),
-        RecordField("Title", "Job title"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("Title", gettext_noop("Job title")),
     ),
     default_notification_fields=("Company",),
     keywords=("csv", "vcard", "vcf", "excel", "spreadsheet", "import", "file", "phone book", "upload"),

@@ -39,6 +39,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import phonenumbers
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import ApiKeyHeader, HttpConnector, json_text
@@ -123,19 +124,23 @@ class PipedriveConnector(HttpConnector):
         keys that are not keys or more than 15 of them."""
         problems: dict[str, str] = {}
         if not _DOMAIN.match(company_domain(settings)):
-            problems["company_domain"] = "enter the part before .pipedrive.com of your Pipedrive address."
+            problems["company_domain"] = gettext(
+                "enter the part before .pipedrive.com of your Pipedrive address."
+            )
         kind = (settings.get("auth_kind") or "api_token").strip()
         if kind not in dict(AUTH_KINDS):
-            problems["auth_kind"] = f"choose one of {', '.join(dict(AUTH_KINDS))}."
+            problems["auth_kind"] = gettext("choose one of %(value)s.") % {
+                "value": ", ".join(dict(AUTH_KINDS))
+            }
         elif kind == "api_token" and not (settings.get("api_token") or "").strip():
-            problems["api_token"] = "enter the personal API token (Personal preferences > API)."  # noqa: S105
+            problems["api_token"] = gettext("enter the personal API token (Personal preferences > API).")
         elif kind == "oauth2" and not (settings.get("oauth_client_id") or "").strip():
-            problems["oauth_client_id"] = "OAuth 2.0 needs the app's client id."
+            problems["oauth_client_id"] = gettext("OAuth 2.0 needs the app's client id.")
         keys = _phone_fields(settings)
         if any(not _FIELD_KEY.match(key) for key in keys) or len(keys) > MAX_CUSTOM_FIELDS:
-            problems["organization_phone_fields"] = (
-                f"give at most {MAX_CUSTOM_FIELDS} field keys (letters and digits), comma-separated."
-            )
+            problems["organization_phone_fields"] = gettext(
+                "give at most %(max_custom_fields)s field keys (letters and digits), comma-separated."
+            ) % {"max_custom_fields": MAX_CUSTOM_FIELDS}
         return problems
 
     # --- records
@@ -286,42 +291,55 @@ def _primary_email(emails: Any) -> str:
 PIPEDRIVE = Preset(
     slug="pipedrive",
     name="Pipedrive",
-    description="Pipedrive persons and organizations (API v2), with an API token or OAuth 2.0.",
+    description=gettext_noop("Pipedrive persons and organizations (API v2), with an API token or OAuth 2.0."),
     settings=(
         SettingField(
             "company_domain",
-            "Company domain",
+            gettext_noop("Company domain"),
             placeholder="acme",
-            help_text="The part before .pipedrive.com in your Pipedrive address.",
+            help_text=gettext_noop("The part before .pipedrive.com in your Pipedrive address."),
         ),
         SettingField(
-            "auth_kind", "Authentication", SettingKind.CHOICE, default="api_token", choices=AUTH_KINDS
+            "auth_kind",
+            gettext_noop("Authentication"),
+            SettingKind.CHOICE,
+            default="api_token",
+            choices=AUTH_KINDS,
         ),
         SettingField(
             "api_token",
-            "Personal API token",
+            gettext_noop("Personal API token"),
             SettingKind.SECRET,
             required=False,
-            help_text="Personal preferences > API in Pipedrive.",
+            help_text=gettext_noop("Personal preferences > API in Pipedrive."),
         ),
-        SettingField("oauth_client_id", "OAuth client id", required=False, help_text="For OAuth 2.0."),
-        SettingField("oauth_client_secret", "OAuth client secret", SettingKind.SECRET, required=False),
+        SettingField(
+            "oauth_client_id",
+            gettext_noop("OAuth client id"),
+            required=False,
+            help_text=gettext_noop("For OAuth 2.0."),
+        ),
+        SettingField(
+            "oauth_client_secret", gettext_noop("OAuth client secret"), SettingKind.SECRET, required=False
+        ),
         SettingField(
             "organization_phone_fields",
-            "Organization phone fields",
+            gettext_noop("Organization phone fields"),
             required=False,
             placeholder="a1b2c3...",
-            help_text="API keys of organizations' phone custom fields, comma-separated (Company settings "
-            "> Data fields); empty: every custom field of type phone.",
+            help_text=gettext_noop(
+                "API keys of organizations' phone custom fields, comma-separated (Company settings "
+                "> Data fields); empty: every custom field of type phone."
+            ),
         ),
     ),
     default_scripts=(DefaultScript("Open in Pipedrive", "$(PopUpUri)", ScriptApplies.ON_MATCH),),
     connector_class=PipedriveConnector,
     record_types=("person", "organization"),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Organization"),
-        RecordField("JobTitle", "Job title"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Organization")),
+        RecordField("JobTitle", gettext_noop("Job title")),
     ),
     default_notification_fields=("Company",),
     keywords=("pipedrive", "pipe drive", "crm", "sales"),

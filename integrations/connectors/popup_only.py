@@ -4,6 +4,8 @@ Nothing is synced for these; the "Add New Integration" wizard skips the notifica
 the pre-configured script is rendered for every call (`ScriptApplies.ALWAYS`).
 """
 
+from django.utils.translation import gettext_noop
+
 from integrations.presets import DefaultScript, Preset, ScriptApplies, SettingField, SettingKind
 
 _NUMBER_FORMATS = (
@@ -19,23 +21,33 @@ _NUMBER_FORMATS = (
 EFECTE_ESM = Preset(
     slug="efecte_esm",
     name="Efecte ESM",
-    description="Efecte Service Management: opens ESM's CTI actions page; ESM finds the person.",
+    description=gettext_noop(
+        "Efecte Service Management: opens ESM's CTI actions page; ESM finds the person."
+    ),
     settings=(
-        SettingField("base_url", "ESM address", SettingKind.URL, placeholder="https://efecte.mycompany.com"),
+        SettingField(
+            "base_url",
+            gettext_noop("ESM address"),
+            SettingKind.URL,
+            placeholder="https://efecte.mycompany.com",
+        ),
         SettingField(
             "path",
-            "Environment",
+            gettext_noop("Environment"),
             SettingKind.CHOICE,
             default="itsm",
-            choices=(("itsm", "Cloud (…/itsm/Frameset.do)"), ("efecte", "On-premise (…/efecte/Frameset.do)")),
+            choices=(
+                ("itsm", gettext_noop("Cloud (…/itsm/Frameset.do)")),
+                ("efecte", gettext_noop("On-premise (…/efecte/Frameset.do)")),
+            ),
         ),
         SettingField(
             "number_format",
-            "Number format ESM stores",
+            gettext_noop("Number format ESM stores"),
             SettingKind.CHOICE,
             default="e164",
             choices=_NUMBER_FORMATS,
-            help_text="ESM compares the number exactly with the person's phone attribute.",
+            help_text=gettext_noop("ESM compares the number exactly with the person's phone attribute."),
         ),
     ),
     default_scripts=(
@@ -60,23 +72,25 @@ EFECTE_ESM = Preset(
 ORACLE_CRM_ON_DEMAND = Preset(
     slug="oracle_crmod",
     name="Oracle CRM On Demand",
-    description="Pops the call activity in Oracle CRM On Demand through its CTICommand ScreenPop servlet.",
+    description=gettext_noop(
+        "Pops the call activity in Oracle CRM On Demand through its CTICommand ScreenPop servlet."
+    ),
     settings=(
         SettingField(
             "base_url",
-            "CRM On Demand address",
+            gettext_noop("CRM On Demand address"),
             SettingKind.URL,
             placeholder="https://secure-ausomxabc.crmondemand.com",
         ),
         SettingField(
             "channel_type",
-            "Channel type",
+            gettext_noop("Channel type"),
             SettingKind.CHOICE,
             default="Inbound%20Call",
             choices=(
-                ("Inbound%20Call", "Inbound Call"),
-                ("DID%2FDirect%20Call", "DID/Direct Call"),
-                ("Inbound%20Transfer", "Inbound Transfer"),
+                ("Inbound%20Call", gettext_noop("Inbound Call")),
+                ("DID%2FDirect%20Call", gettext_noop("DID/Direct Call")),
+                ("Inbound%20Transfer", gettext_noop("Inbound Transfer")),
             ),
         ),
     ),
@@ -98,18 +112,18 @@ ORACLE_CRM_ON_DEMAND = Preset(
 WEB_SEARCH = Preset(
     slug="web_search",
     name="Web search",
-    description="Searches the web for the caller's number, like the manual's Google example.",
+    description=gettext_noop("Searches the web for the caller's number, like the manual's Google example."),
     settings=(
         SettingField(
             "search_url",
-            "Search engine",
+            gettext_noop("Search engine"),
             SettingKind.CHOICE,
             default="https://www.google.nl?q=",
             choices=(
-                ("https://www.google.nl?q=", "Google (google.nl)"),
-                ("https://www.google.com/search?q=", "Google (google.com)"),
-                ("https://www.bing.com/search?q=", "Bing"),
-                ("https://duckduckgo.com/?q=", "DuckDuckGo"),
+                ("https://www.google.nl?q=", gettext_noop("Google (google.nl)")),
+                ("https://www.google.com/search?q=", gettext_noop("Google (google.com)")),
+                ("https://www.bing.com/search?q=", gettext_noop("Bing")),
+                ("https://duckduckgo.com/?q=", gettext_noop("DuckDuckGo")),
             ),
         ),
     ),
@@ -130,11 +144,11 @@ WEB_SEARCH = Preset(
 def _number_format(default: str = "e164") -> SettingField:
     return SettingField(
         "number_format",
-        "Number format to search for",
+        gettext_noop("Number format to search for"),
         SettingKind.CHOICE,
         default=default,
         choices=_NUMBER_FORMATS,
-        help_text="The CRM searches the text as written: pick the notation your records use.",
+        help_text=gettext_noop("The CRM searches the text as written: pick the notation your records use."),
     )
 
 
@@ -175,7 +189,7 @@ SALESFORCE_SEARCH = _search_preset(
     description="Opens Salesforce's global search for the caller number; Salesforce shows the matches.",
     address=SettingField(
         "base_url",
-        "Salesforce address (My Domain)",
+        gettext_noop("Salesforce address (My Domain)"),
         SettingKind.URL,
         placeholder="https://mycompany.my.salesforce.com",
     ),
@@ -193,9 +207,9 @@ HUBSPOT_SEARCH = _search_preset(
     description="Opens HubSpot's contact list searched for the caller number.",
     address=SettingField(
         "portal_id",
-        "HubSpot account id (Hub ID)",
+        gettext_noop("HubSpot account id (Hub ID)"),
         placeholder="1234567",
-        help_text="The number after /contacts/ in your HubSpot address bar.",
+        help_text=gettext_noop("The number after /contacts/ in your HubSpot address bar."),
     ),
     template=(
         "https://app.hubspot.com/contacts/{portal_id}/objects/0-1/views/all/list"
@@ -213,7 +227,10 @@ DYNAMICS_SEARCH = _search_preset(
     name="Microsoft Dynamics 365 search",
     description="Opens Dynamics 365's search for the caller number in your organization.",
     address=SettingField(
-        "base_url", "Organization address", SettingKind.URL, placeholder="https://mycompany.crm4.dynamics.com"
+        "base_url",
+        gettext_noop("Organization address"),
+        SettingKind.URL,
+        placeholder="https://mycompany.crm4.dynamics.com",
     ),
     template="{base_url}/main.aspx?pagetype=search&searchType=1&searchText=#(Caller number:{number_format})",
     keywords=("dynamics", "microsoft", "d365", "dataverse", "crm", "power apps"),
@@ -227,9 +244,9 @@ ZENDESK_SEARCH = _search_preset(
     description="Opens Zendesk Support's search for users with the caller number.",
     address=SettingField(
         "subdomain",
-        "Zendesk subdomain",
+        gettext_noop("Zendesk subdomain"),
         placeholder="mycompany",
-        help_text="The part before .zendesk.com.",
+        help_text=gettext_noop("The part before .zendesk.com."),
     ),
     template="https://{subdomain}.zendesk.com/agent/search/1?type=user&q=#(Caller number:{number_format})",
     keywords=("zendesk", "zendesk support", "helpdesk", "tickets"),
@@ -244,9 +261,9 @@ FRESHDESK_SEARCH = _search_preset(
     description="Opens Freshdesk's contact search for the caller number.",
     address=SettingField(
         "domain",
-        "Freshdesk domain",
+        gettext_noop("Freshdesk domain"),
         placeholder="mycompany",
-        help_text="The part before .freshdesk.com.",
+        help_text=gettext_noop("The part before .freshdesk.com."),
     ),
     template="https://{domain}.freshdesk.com/a/search/contacts?term=#(Caller number:{number_format})",
     keywords=("freshdesk", "freshworks", "helpdesk", "tickets"),
@@ -258,13 +275,17 @@ FRESHDESK_SEARCH = _search_preset(
 CUSTOM_URL = Preset(
     slug="custom_url",
     name="Custom URL",
-    description="Any web application: write its address with #(Caller number) where the number goes.",
+    description=gettext_noop(
+        "Any web application: write its address with #(Caller number) where the number goes."
+    ),
     settings=(
         SettingField(
             "url_template",
-            "Address to open",
+            gettext_noop("Address to open"),
             placeholder="https://crm.example.com/search?phone=#(Caller number:E164)",
-            help_text="Placeholders: #(Caller number), #(Caller number:E164), #(DDI number), #(Call id)…",
+            help_text=gettext_noop(
+                "Placeholders: #(Caller number), #(Caller number:E164), #(DDI number), #(Call id)…"
+            ),
         ),
     ),
     default_scripts=(DefaultScript("Open", "{url_template}", ScriptApplies.ALWAYS),),

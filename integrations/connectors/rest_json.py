@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import phonenumbers
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import (
@@ -37,8 +38,9 @@ from integrations.connectors.http_base import (
 )
 from integrations.oauth import CLIENT_CREDENTIALS, OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
-WHAT = "The REST API"
+WHAT = Text(gettext_noop("The REST API"))
 
 AUTH_KINDS = (
     ("none", "None"),
@@ -133,9 +135,9 @@ def _pairs(text: str, *, setting: str, errors: dict[str, str], named: bool) -> t
         name, sep, path = part.partition("=")
         name, path = (name.strip(), path.strip()) if sep else ("", name.strip())
         if named and not _FIELD_NAME.match(name):
-            errors[setting] = (
-                f'"{part}" is not name=path (a name of letters, digits and _, then a JSON path).'
-            )
+            errors[setting] = gettext(
+                '"%(part)s" is not name=path (a name of letters, digits and _, then a JSON path).'
+            ) % {"part": part}
             continue
         try:
             json_path_check(path)
@@ -143,7 +145,7 @@ def _pairs(text: str, *, setting: str, errors: dict[str, str], named: bool) -> t
             errors[setting] = str(exc)
             continue
         if not path:
-            errors[setting] = f'"{part}" has no JSON path.'
+            errors[setting] = gettext('"%(part)s" has no JSON path.') % {"part": part}
             continue
         pairs.append((name, path))
     return tuple(pairs)
@@ -182,17 +184,22 @@ def rest_json_config(settings: Mapping[str, str]) -> RestJsonConfig:
     errors: dict[str, str] = {}
     paging = get("paging") or "none"
     if paging not in dict(PAGING_STYLES):
-        errors["paging"] = (
-            f'"{paging}" is not a paging style; choose one of {", ".join(dict(PAGING_STYLES))}.'
-        )
+        errors["paging"] = gettext('"%(paging)s" is not a paging style; choose one of %(value)s.') % {
+            "paging": paging,
+            "value": ", ".join(dict(PAGING_STYLES)),
+        }
     size_text = get("page_size") or "100"
     page_size = int(size_text) if size_text.isdigit() else 0
     if not 1 <= page_size <= MAX_PAGE_SIZE:
-        errors["page_size"] = f"enter a whole number from 1 to {MAX_PAGE_SIZE}."
+        errors["page_size"] = gettext("enter a whole number from 1 to %(max_page_size)s.") % {
+            "max_page_size": MAX_PAGE_SIZE
+        }
     default_page, default_size = _DEFAULT_PARAMS.get(paging, ("", ""))
     next_path = get("next_path")
     if paging in ("cursor", "next_link") and not next_path:
-        errors["next_path"] = "give the JSON path of the next cursor or link (e.g. paging.next.after)."
+        errors["next_path"] = gettext(
+            "give the JSON path of the next cursor or link (e.g. paging.next.after)."
+        )
     single_paths = {
         "next_path": next_path,
         "records_path": get("records_path"),
@@ -208,28 +215,33 @@ def rest_json_config(settings: Mapping[str, str]) -> RestJsonConfig:
     )
     phones = _pairs(get("phone_paths"), setting="phone_paths", errors=errors, named=False)
     if not phones and "phone_paths" not in errors:
-        errors["phone_paths"] = "give at least one JSON path of a phone number (e.g. phone, mobile)."
+        errors["phone_paths"] = gettext("give at least one JSON path of a phone number (e.g. phone, mobile).")
     extra = _pairs(get("extra_fields"), setting="extra_fields", errors=errors, named=True)
     template = get("record_url_template")
     if template and not template.lower().startswith(("http://", "https://")):
-        errors["record_url_template"] = "start the record URL template with http:// or https://."
+        errors["record_url_template"] = gettext("start the record URL template with http:// or https://.")
     list_path = get("list_path")
     if not list_path:
-        errors["list_path"] = "give the path of the list endpoint (e.g. /api/v1/contacts)."
+        errors["list_path"] = gettext("give the path of the list endpoint (e.g. /api/v1/contacts).")
     auth = _auth(get("auth_kind") or "none", settings=settings, errors=errors)
     since_format = get("modified_since_format") or "iso8601"
     if since_format not in dict(SINCE_FORMATS):
-        errors["modified_since_format"] = f'"{since_format}" is not one of {", ".join(dict(SINCE_FORMATS))}.'
+        errors["modified_since_format"] = gettext('"%(since_format)s" is not one of %(value)s.') % {
+            "since_format": since_format,
+            "value": ", ".join(dict(SINCE_FORMATS)),
+        }
     if get("deleted_list_path") and not get("modified_since_param"):
-        errors["deleted_list_path"] = "deleted records are read only with a modified-since parameter."
+        errors["deleted_list_path"] = gettext(
+            "deleted records are read only with a modified-since parameter."
+        )
     lookup_path = get("lookup_path")
     lookup_records_path = get("lookup_records_path")
     if lookup_path and not _LOOKUP_PLACEHOLDER.search(lookup_path):
-        errors["lookup_path"] = "put {number}, {digits} or {national} where the caller number goes."
+        errors["lookup_path"] = gettext("put {number}, {digits} or {national} where the caller number goes.")
     elif lookup_path and set(_PLACEHOLDER.findall(lookup_path)) - set(LOOKUP_PLACEHOLDERS):
-        errors["lookup_path"] = (
-            f"the placeholders are {', '.join('{' + p + '}' for p in LOOKUP_PLACEHOLDERS)}."
-        )
+        errors["lookup_path"] = gettext("the placeholders are %(value)s.") % {
+            "value": ", ".join("{" + p + "}" for p in LOOKUP_PLACEHOLDERS)
+        }
     try:
         json_path_check(lookup_records_path)
     except JsonPathError as exc:
@@ -279,7 +291,10 @@ def _auth(kind: str, *, settings: Mapping[str, str], errors: dict[str, str]) -> 
     if kind == "none":
         return NoAuth()
     if kind not in dict(AUTH_KINDS):
-        errors["auth_kind"] = f'"{kind}" is not an auth kind; choose one of {", ".join(dict(AUTH_KINDS))}.'
+        errors["auth_kind"] = gettext('"%(kind)s" is not an auth kind; choose one of %(value)s.') % {
+            "kind": kind,
+            "value": ", ".join(dict(AUTH_KINDS)),
+        }
         return NoAuth()
     if kind in _OAUTH_BY_KIND:
         config = _OAUTH_BY_KIND[kind]
@@ -287,21 +302,23 @@ def _auth(kind: str, *, settings: Mapping[str, str], errors: dict[str, str]) -> 
         for setting, what in urls if config.needs_connect else urls[1:]:
             value = (settings.get(setting) or "").strip()
             if not value.lower().startswith(("http://", "https://")):
-                errors[setting] = f"OAuth 2.0 needs the {what} (http:// or https://)."
+                errors[setting] = gettext("OAuth 2.0 needs the %(what)s (http:// or https://).") % {
+                    "what": what
+                }
         if not (settings.get("oauth_client_id") or "").strip():
-            errors["oauth_client_id"] = "OAuth 2.0 needs the client id."
+            errors["oauth_client_id"] = gettext("OAuth 2.0 needs the client id.")
         if not config.needs_connect and not (settings.get("oauth_client_secret") or "").strip():
-            errors["oauth_client_secret"] = "The client credentials grant needs the client secret."  # noqa: S105
+            errors["oauth_client_secret"] = gettext("The client credentials grant needs the client secret.")
         return OAuth2(config)
     if not has_secret:
-        errors["secret"] = "this auth kind needs the key, password or token."  # noqa: S105 (a message)
+        errors["secret"] = gettext("this auth kind needs the key, password or token.")
     if kind == "header":
         return ApiKeyHeader(name or "X-Api-Key", setting="secret")
     if kind == "query":
         return ApiKeyQuery(name or "api_key", setting="secret")
     if kind == "basic":
         if not (settings.get("username") or "").strip():
-            errors["username"] = "HTTP Basic needs a user name."
+            errors["username"] = gettext("HTTP Basic needs a user name.")
         return Basic("username", "secret")
     return Bearer(setting="secret")
 
@@ -334,7 +351,10 @@ class RestJsonConnector(HttpConnector):
         """
         c = self.config
         if not c.lookup_path:
-            raise ConnectorError(f"{WHAT} has no search endpoint set for live lookup.", permanent=True)
+            raise ConnectorError(
+                Text(gettext_noop("%(what)s has no search endpoint set for live lookup."), what=WHAT),
+                permanent=True,
+            )
         path = lookup_target(c.lookup_path, e164)
         items = self._items(self.get_json(path), c.lookup_records_path, url=path.split("?", 1)[0])
         return [r for r in (self.record(item) for item in items) if isinstance(r, CrmRecord)]
@@ -365,7 +385,11 @@ class RestJsonConnector(HttpConnector):
         c = self.config
         if not c.since_param:
             raise ConnectorError(
-                f"{WHAT} has no modified-since parameter set; only full syncs run.", permanent=True
+                Text(
+                    gettext_noop("%(what)s has no modified-since parameter set; only full syncs run."),
+                    what=WHAT,
+                ),
+                permanent=True,
             )
         moment = since.astimezone(dt.UTC)
         stamp = (
@@ -444,15 +468,29 @@ class RestJsonConnector(HttpConnector):
         c = self.config
         if not any(isinstance(item, dict) and json_text(json_path_first(item, c.id_path)) for item in page):
             raise ConnectorError(
-                f'{WHAT} answered {len(page)} records, but none has an id at "{c.id_path}": '
-                "check the id path.",
+                Text(
+                    gettext_noop(
+                        "%(what)s answered %(page)s records, but none has an id at "
+                        '"%(id_path)s": check the id path.'
+                    ),
+                    what=WHAT,
+                    page=len(page),
+                    id_path=c.id_path,
+                ),
                 permanent=True,
             )
         if not any(isinstance(item, dict) and _phones(item, c.phones) for item in page):
             paths = ", ".join(path for _, path in c.phones)
             raise ConnectorError(
-                f"{WHAT} answered {len(page)} records, but none has a phone number at {paths}: "
-                "check the phone number paths.",
+                Text(
+                    gettext_noop(
+                        "%(what)s answered %(page)s records, but none has a phone number at "
+                        "%(paths)s: check the phone number paths."
+                    ),
+                    what=WHAT,
+                    page=len(page),
+                    paths=paths,
+                ),
                 permanent=True,
             )
 
@@ -529,100 +567,128 @@ def _fill(template: str, item: Any, *, record_id: str) -> str:
 
 
 REST_JSON_SETTINGS: tuple[SettingField, ...] = (
-    SettingField("base_url", "API base URL", SettingKind.URL, placeholder="https://crm.example.com/api"),
-    SettingField("auth_kind", "Authentication", SettingKind.CHOICE, default="none", choices=AUTH_KINDS),
+    SettingField(
+        "base_url", gettext_noop("API base URL"), SettingKind.URL, placeholder="https://crm.example.com/api"
+    ),
+    SettingField(
+        "auth_kind", gettext_noop("Authentication"), SettingKind.CHOICE, default="none", choices=AUTH_KINDS
+    ),
     SettingField(
         "api_key_name",
-        "API key header or parameter name",
+        gettext_noop("API key header or parameter name"),
         required=False,
         placeholder="X-Api-Key",
-        help_text="For an API key: the header (default X-Api-Key) or query parameter (default api_key).",
+        help_text=gettext_noop(
+            "For an API key: the header (default X-Api-Key) or query parameter (default api_key)."
+        ),
     ),
-    SettingField("username", "User name", required=False, help_text="For HTTP Basic."),
-    SettingField("secret", "API key, password or token", SettingKind.SECRET, required=False),
+    SettingField(
+        "username", gettext_noop("User name"), required=False, help_text=gettext_noop("For HTTP Basic.")
+    ),
+    SettingField("secret", gettext_noop("API key, password or token"), SettingKind.SECRET, required=False),
     SettingField(
         "oauth_authorize_url",
-        "OAuth authorization URL",
+        gettext_noop("OAuth authorization URL"),
         SettingKind.URL,
         required=False,
         placeholder="https://crm.example.com/oauth/authorize",
-        help_text="For OAuth 2.0: where the admin grants access (Connect on the overview).",
+        help_text=gettext_noop("For OAuth 2.0: where the admin grants access (Connect on the overview)."),
     ),
     SettingField(
         "oauth_token_url",
-        "OAuth token URL",
+        gettext_noop("OAuth token URL"),
         SettingKind.URL,
         required=False,
         placeholder="https://crm.example.com/oauth/token",
     ),
-    SettingField("oauth_client_id", "OAuth client id", required=False),
-    SettingField("oauth_client_secret", "OAuth client secret", SettingKind.SECRET, required=False),
+    SettingField("oauth_client_id", gettext_noop("OAuth client id"), required=False),
     SettingField(
-        "oauth_scopes", "OAuth scopes", required=False, help_text="Space-separated, e.g. contacts.read."
+        "oauth_client_secret", gettext_noop("OAuth client secret"), SettingKind.SECRET, required=False
     ),
-    SettingField("list_path", "List endpoint", placeholder="/v1/contacts"),
-    SettingField("paging", "Paging", SettingKind.CHOICE, default="none", choices=PAGING_STYLES),
-    SettingField("page_size", "Page size", required=False, default="100", identifies_source=False),
+    SettingField(
+        "oauth_scopes",
+        gettext_noop("OAuth scopes"),
+        required=False,
+        help_text=gettext_noop("Space-separated, e.g. contacts.read."),
+    ),
+    SettingField("list_path", gettext_noop("List endpoint"), placeholder="/v1/contacts"),
+    SettingField("paging", gettext_noop("Paging"), SettingKind.CHOICE, default="none", choices=PAGING_STYLES),
+    SettingField(
+        "page_size", gettext_noop("Page size"), required=False, default="100", identifies_source=False
+    ),
     SettingField(
         "page_param",
-        "Cursor, offset or page parameter",
+        gettext_noop("Cursor, offset or page parameter"),
         required=False,
-        help_text="Defaults: cursor, offset, page.",
+        help_text=gettext_noop("Defaults: cursor, offset, page."),
     ),
-    SettingField("size_param", "Page size parameter", required=False, help_text="Defaults: limit, per_page."),
+    SettingField(
+        "size_param",
+        gettext_noop("Page size parameter"),
+        required=False,
+        help_text=gettext_noop("Defaults: limit, per_page."),
+    ),
     SettingField(
         "next_path",
-        "JSON path of the next cursor or link",
+        gettext_noop("JSON path of the next cursor or link"),
         required=False,
         placeholder="paging.next.after",
-        help_text="For cursor and next-link paging, e.g. next_cursor, links.next, @odata.nextLink.",
+        help_text=gettext_noop(
+            "For cursor and next-link paging, e.g. next_cursor, links.next, @odata.nextLink."
+        ),
     ),
     SettingField(
         "records_path",
-        "JSON path of the record list",
+        gettext_noop("JSON path of the record list"),
         required=False,
         placeholder="data",
-        help_text="Empty when the answer is the list itself.",
+        help_text=gettext_noop("Empty when the answer is the list itself."),
     ),
-    SettingField("id_path", "JSON path of the id", required=False, default="id"),
+    SettingField("id_path", gettext_noop("JSON path of the id"), required=False, default="id"),
     SettingField(
         "name_paths",
-        "JSON paths of the name",
+        gettext_noop("JSON paths of the name"),
         required=False,
         default="name",
-        help_text="Several paths, comma-separated, are joined with a space: first_name, last_name.",
+        help_text=gettext_noop(
+            "Several paths, comma-separated, are joined with a space: first_name, last_name."
+        ),
     ),
     SettingField(
         "phone_paths",
-        "JSON paths of the phone numbers",
+        gettext_noop("JSON paths of the phone numbers"),
         placeholder="phone, mobile=mobile_phone, phones[*].number",
-        help_text="Comma-separated; label=path gives the number's type.",
+        help_text=gettext_noop("Comma-separated; label=path gives the number's type."),
     ),
     SettingField(
         "record_url_template",
-        "Record URL template",
+        gettext_noop("Record URL template"),
         required=False,
         placeholder="https://crm.example.com/contacts/{id}",
-        help_text="{id} and {json.path} are replaced by the record's values.",
+        help_text=gettext_noop("{id} and {json.path} are replaced by the record's values."),
     ),
     SettingField(
         "extra_fields",
-        "Extra fields",
+        gettext_noop("Extra fields"),
         required=False,
         placeholder="Email=email, Company=company.name",
-        help_text="name=path pairs, comma-separated; Email, Company and Title can be shown on calls.",
+        help_text=gettext_noop(
+            "name=path pairs, comma-separated; Email, Company and Title can be shown on calls."
+        ),
     ),
     SettingField(
         "modified_since_param",
-        "Modified-since parameter",
+        gettext_noop("Modified-since parameter"),
         required=False,
         placeholder="updated_since",
-        help_text="The list endpoint's query parameter for records changed since a time; "
-        "set it to sync changes hourly between the nightly full syncs.",
+        help_text=gettext_noop(
+            "The list endpoint's query parameter for records changed since a time; "
+            "set it to sync changes hourly between the nightly full syncs."
+        ),
     ),
     SettingField(
         "modified_since_format",
-        "Modified-since time format",
+        gettext_noop("Modified-since time format"),
         SettingKind.CHOICE,
         required=False,
         default="iso8601",
@@ -630,34 +696,40 @@ REST_JSON_SETTINGS: tuple[SettingField, ...] = (
     ),
     SettingField(
         "deleted_list_path",
-        "Deleted records endpoint",
+        gettext_noop("Deleted records endpoint"),
         required=False,
         placeholder="/v1/contacts/deleted",
-        help_text="Optional: lists the records deleted since the modified-since time (same parameter and "
-        "paging); without it the nightly full sync removes deleted records.",
+        help_text=gettext_noop(
+            "Optional: lists the records deleted since the modified-since time (same parameter and "
+            "paging); without it the nightly full sync removes deleted records."
+        ),
     ),
 )
 
 REST_JSON_SETTINGS += (
     SettingField(
         "lookup_path",
-        "Search endpoint (live lookup)",
+        gettext_noop("Search endpoint (live lookup)"),
         required=False,
         placeholder="/v1/contacts/search?phone={number}",
-        help_text="For live lookup: {number} (E.164), {digits} or {national} becomes the caller number.",
+        help_text=gettext_noop(
+            "For live lookup: {number} (E.164), {digits} or {national} becomes the caller number."
+        ),
     ),
     SettingField(
         "lookup_records_path",
-        "JSON path of the search result list",
+        gettext_noop("JSON path of the search result list"),
         required=False,
-        help_text="Empty: the same as the record list path.",
+        help_text=gettext_noop("Empty: the same as the record list path."),
     ),
 )
 
 REST_JSON = Preset(
     slug="rest_json",
     name="Generic JSON REST API",
-    description="Any CRM with a JSON list endpoint: set the URL, auth, paging and JSON paths, no code.",
+    description=gettext_noop(
+        "Any CRM with a JSON list endpoint: set the URL, auth, paging and JSON paths, no code."
+    ),
     category="CRM",
     auth_methods=(
         "API key (header or query)",
@@ -671,9 +743,9 @@ REST_JSON = Preset(
     connector_class=RestJsonConnector,
     record_types=("contact",),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Company"),
-        RecordField("Title", "Job title"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("Title", gettext_noop("Job title")),
     ),
     default_notification_fields=("Company",),
     keywords=("rest", "json", "api", "custom", "generic", "http"),

@@ -32,11 +32,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import phonenumbers
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector, json_path_first, json_text
 from integrations.oauth import INTEGRATION_ID_SETTING, OAuth2, OAuth2Config, refresh_access_token
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "Salesforce"
 DEFAULT_API_VERSION = "66.0"
@@ -194,10 +196,12 @@ class SalesforceConnector(HttpConnector):
         problems: dict[str, str] = {}
         version = (settings.get("api_version") or "").strip().removeprefix("v")
         if version and not _API_VERSION.match(version):
-            problems["api_version"] = 'write the REST API version like "66.0".'
+            problems["api_version"] = gettext('write the REST API version like "66.0".')
         address = urlsplit((settings.get("my_domain_url") or "").strip())
         if address.scheme != "https" or not address.hostname or address.path or address.query:
-            problems["my_domain_url"] = "give only the https address, like https://acme.my.salesforce.com."
+            problems["my_domain_url"] = gettext(
+                "give only the https address, like https://acme.my.salesforce.com."
+            )
         return problems
 
     # --- Salesforce's own signals
@@ -248,7 +252,13 @@ class SalesforceConnector(HttpConnector):
         not a Salesforce answer (temporary `ConnectorError`: the listing is incomplete)."""
         page = super()._items(document, items, url=url)
         if items == "records" and document.get("done") is False and not document.get("nextRecordsUrl"):
-            raise ConnectorError(f"{WHAT} said more records follow but sent no nextRecordsUrl ({url}).")
+            raise ConnectorError(
+                Text(
+                    gettext_noop("%(what)s said more records follow but sent no nextRecordsUrl (%(url)s)."),
+                    what=WHAT,
+                    url=url,
+                )
+            )
         return page
 
     # --- Listing
@@ -362,35 +372,43 @@ class SalesforceConnector(HttpConnector):
 SALESFORCE = Preset(
     slug="salesforce",
     name="Salesforce",
-    description="Salesforce Sales Cloud / Service Cloud: contacts, open leads and accounts (OAuth 2.0).",
+    description=gettext_noop(
+        "Salesforce Sales Cloud / Service Cloud: contacts, open leads and accounts (OAuth 2.0)."
+    ),
     settings=(
         SettingField(
             "my_domain_url",
-            "Salesforce address (My Domain)",
+            gettext_noop("Salesforce address (My Domain)"),
             SettingKind.URL,
             placeholder="https://acme.my.salesforce.com",
-            help_text="Setup > My Domain shows it. The screen pop and the Create contact link open here.",
+            help_text=gettext_noop(
+                "Setup > My Domain shows it. The screen pop and the Create contact link open here."
+            ),
         ),
         SettingField(
             "login_host",
-            "Log in at",
+            gettext_noop("Log in at"),
             SettingKind.CHOICE,
             default=LOGIN_HOSTS[0][0],
             choices=LOGIN_HOSTS,
-            help_text="Sandboxes log in at test.salesforce.com; orgs that block it, at their My Domain.",
+            help_text=gettext_noop(
+                "Sandboxes log in at test.salesforce.com; orgs that block it, at their My Domain."
+            ),
         ),
         SettingField(
             "oauth_client_id",
-            "Consumer key",
-            help_text="Of the connected app (or external client app) with the scopes api and refresh_token.",
+            gettext_noop("Consumer key"),
+            help_text=gettext_noop(
+                "Of the connected app (or external client app) with the scopes api and refresh_token."
+            ),
         ),
-        SettingField("oauth_client_secret", "Consumer secret", SettingKind.SECRET),
+        SettingField("oauth_client_secret", gettext_noop("Consumer secret"), SettingKind.SECRET),
         SettingField(
             "api_version",
-            "REST API version",
+            gettext_noop("REST API version"),
             required=False,
             default=DEFAULT_API_VERSION,
-            help_text="Like 66.0; every org supports the versions of the last years.",
+            help_text=gettext_noop("Like 66.0; every org supports the versions of the last years."),
         ),
     ),
     default_scripts=(
@@ -404,10 +422,10 @@ SALESFORCE = Preset(
     connector_class=SalesforceConnector,
     record_types=("contact", "lead", "company"),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Company (account)"),
-        RecordField("JobTitle", "Title"),
-        RecordField("SalesforceObject", "Salesforce object (Contact, Lead, Account)"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Company (account)")),
+        RecordField("JobTitle", gettext_noop("Title")),
+        RecordField("SalesforceObject", gettext_noop("Salesforce object (Contact, Lead, Account)")),
     ),
     default_notification_fields=("Company", "JobTitle"),
     keywords=("salesforce", "sfdc", "sales cloud", "service cloud", "force.com", "lightning", "crm"),

@@ -45,12 +45,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext, gettext_noop
 
 from integrations import oauth
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector
 from integrations.oauth import PASSWORD_GRANT, OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "SugarCRM"
 DEFAULT_API_VERSION = "v11"
@@ -132,13 +134,17 @@ def sugarcrm_settings_problems(settings: Mapping[str, str]) -> dict[str, str]:
     problems: dict[str, str] = {}
     size = (settings.get("page_size") or "").strip() or str(DEFAULT_PAGE_SIZE)
     if not size.isdigit() or not 1 <= int(size) <= MAX_PAGE_SIZE:
-        problems["page_size"] = f"enter a whole number from 1 to {MAX_PAGE_SIZE}."
+        problems["page_size"] = gettext("enter a whole number from 1 to %(max_page_size)s.") % {
+            "max_page_size": MAX_PAGE_SIZE
+        }
     version = (settings.get("api_version") or "").strip() or DEFAULT_API_VERSION
     if not version.startswith("v") or not version[1:].replace("_", "").isdigit():
-        problems["api_version"] = 'enter the REST API version as Sugar writes it, e.g. "v11" or "v11_20".'
+        problems["api_version"] = gettext(
+            'enter the REST API version as Sugar writes it, e.g. "v11" or "v11_20".'
+        )
     platform = (settings.get("platform") or "").strip()
     if platform and not all(c.isascii() and (c.isalnum() or c in "-_") for c in platform):
-        problems["platform"] = "a platform name has only letters, digits, - and _."
+        problems["platform"] = gettext("a platform name has only letters, digits, - and _.")
     return problems
 
 
@@ -179,7 +185,15 @@ class SugarCrmConnector(HttpConnector):
         problems = sugarcrm_settings_problems(self.settings)
         if problems:
             name, problem = next(iter(problems.items()))
-            raise ConnectorError(f"{WHAT}'s setting {name} is not usable: {problem}", permanent=True)
+            raise ConnectorError(
+                Text(
+                    gettext_noop("%(what)s's setting %(name)s is not usable: %(problem)s"),
+                    what=WHAT,
+                    name=name,
+                    problem=problem,
+                ),
+                permanent=True,
+            )
         self.token_auth = SugarOAuthToken(SUGARCRM_OAUTH)
         self.auth = self.token_auth
         self.page_size = int((self.settings.get("page_size") or "").strip() or DEFAULT_PAGE_SIZE)
@@ -245,7 +259,11 @@ class SugarCrmConnector(HttpConnector):
             return oauth.token_request(SUGARCRM_OAUTH, settings=settings, data=data, client=self.client)
         except oauth.InvalidGrantError as exc:
             raise ConnectorError(
-                f"{WHAT} refused the user name and password: {exc.reason or 'invalid_grant'}",
+                Text(
+                    gettext_noop("%(what)s refused the user name and password: %(value)s"),
+                    what=WHAT,
+                    value=exc.reason or "invalid_grant",
+                ),
                 permanent=True,
             ) from exc
 
@@ -313,7 +331,12 @@ class SugarCrmConnector(HttpConnector):
             following = document.get("next_offset") if isinstance(document, dict) else None
             if isinstance(following, bool) or not isinstance(following, int):
                 raise ConnectorError(
-                    f"{WHAT} answered a page of {module.name} without a numeric next_offset.", permanent=True
+                    Text(
+                        gettext_noop("%(what)s answered a page of %(name)s without a numeric next_offset."),
+                        what=WHAT,
+                        name=module.name,
+                    ),
+                    permanent=True,
                 )
             if following == LAST_PAGE:
                 return
@@ -359,57 +382,67 @@ def _sugar_error(response: httpx.Response) -> tuple[str, str]:
 SUGARCRM = Preset(
     slug="sugarcrm",
     name="SugarCRM",
-    description="SugarCRM (Sugar Sell/Enterprise, SugarCloud or self-hosted) contacts, leads and accounts.",
+    description=gettext_noop(
+        "SugarCRM (Sugar Sell/Enterprise, SugarCloud or self-hosted) contacts, leads and accounts."
+    ),
     settings=(
         SettingField(
             "base_url",
-            "Sugar address",
+            gettext_noop("Sugar address"),
             SettingKind.URL,
             placeholder="https://example.sugarondemand.com",
-            help_text="The address you open Sugar at (SugarCloud or your own server).",
+            help_text=gettext_noop("The address you open Sugar at (SugarCloud or your own server)."),
         ),
         SettingField(
-            "username", "User name", help_text="A Sugar user who may read contacts, leads and accounts."
+            "username",
+            gettext_noop("User name"),
+            help_text=gettext_noop("A Sugar user who may read contacts, leads and accounts."),
         ),
-        SettingField("password", "Password", SettingKind.SECRET),
+        SettingField("password", gettext_noop("Password"), SettingKind.SECRET),
         SettingField(
             "platform",
-            "API platform",
+            gettext_noop("API platform"),
             required=False,
             default=DEFAULT_PLATFORM,
-            help_text='Register this name under Admin → Configure API Platforms. Do not use "base": '
-            "it would log the user out of Sugar in the browser.",
+            help_text=gettext_noop(
+                'Register this name under Admin → Configure API Platforms. Do not use "base": '
+                "it would log the user out of Sugar in the browser."
+            ),
         ),
         SettingField(
             "oauth_client_id",
-            "OAuth client ID",
+            gettext_noop("OAuth client ID"),
             required=False,
             default=DEFAULT_CLIENT_ID,
-            help_text='"sugar" (built in) or the consumer key of an OAuth key under Admin → OAuth Keys.',
+            help_text=gettext_noop(
+                '"sugar" (built in) or the consumer key of an OAuth key under Admin → OAuth Keys.'
+            ),
         ),
-        SettingField("oauth_client_secret", "OAuth client secret", SettingKind.SECRET, required=False),
+        SettingField(
+            "oauth_client_secret", gettext_noop("OAuth client secret"), SettingKind.SECRET, required=False
+        ),
         SettingField(
             "api_version",
-            "REST API version",
+            gettext_noop("REST API version"),
             required=False,
             default=DEFAULT_API_VERSION,
-            help_text='As in /rest/<version>/, e.g. "v11" or "v11_20".',
+            help_text=gettext_noop('As in /rest/<version>/, e.g. "v11" or "v11_20".'),
         ),
         SettingField(
             "page_size",
-            "Records per request",
+            gettext_noop("Records per request"),
             required=False,
             default=str(DEFAULT_PAGE_SIZE),
-            help_text="max_num of the REST API.",
+            help_text=gettext_noop("max_num of the REST API."),
         ),
     ),
     connector_class=SugarCrmConnector,
     record_types=("contact", "lead", "company"),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Account"),
-        RecordField("JobTitle", "Title"),
-        RecordField("City", "City"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Account")),
+        RecordField("JobTitle", gettext_noop("Title")),
+        RecordField("City", gettext_noop("City")),
     ),
     default_notification_fields=("DisplayName", "Company", "JobTitle"),
     default_scripts=(

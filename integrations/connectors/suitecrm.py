@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector
 from integrations.oauth import CLIENT_CREDENTIALS, OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "SuiteCRM"
 DEFAULT_PAGE_SIZE = 100
@@ -140,7 +142,14 @@ class SuiteCrmConnector(HttpConnector):
         super().__init__(**kwargs)
         problems = suitecrm_settings_problems(self.settings)
         if problems:
-            raise ConnectorError(f"{WHAT}'s settings are not usable: {problems['page_size']}", permanent=True)
+            raise ConnectorError(
+                Text(
+                    gettext_noop("%(what)s's settings are not usable: %(page_size)s"),
+                    what=WHAT,
+                    page_size=problems["page_size"],
+                ),
+                permanent=True,
+            )
         self.auth = OAuth2(self.oauth)
         self.page_size = int((self.settings.get("page_size") or "").strip() or DEFAULT_PAGE_SIZE)
 
@@ -264,29 +273,31 @@ class SuiteCrm7Connector(SuiteCrmConnector):
 
 def _settings(placeholder: str) -> tuple[SettingField, ...]:
     return (
-        SettingField("base_url", "SuiteCRM address", SettingKind.URL, placeholder=placeholder),
+        SettingField("base_url", gettext_noop("SuiteCRM address"), SettingKind.URL, placeholder=placeholder),
         SettingField(
             "oauth_client_id",
-            "Client ID",
-            help_text="Admin → OAuth2 Clients and Tokens → New Client Credentials Client "
-            "(the id shows after saving).",
+            gettext_noop("Client ID"),
+            help_text=gettext_noop(
+                "Admin → OAuth2 Clients and Tokens → New Client Credentials Client "
+                "(the id shows after saving)."
+            ),
         ),
-        SettingField("oauth_client_secret", "Client secret", SettingKind.SECRET),
+        SettingField("oauth_client_secret", gettext_noop("Client secret"), SettingKind.SECRET),
         SettingField(
             "page_size",
-            "Records per request",
+            gettext_noop("Records per request"),
             required=False,
             default=str(DEFAULT_PAGE_SIZE),
-            help_text="page[size] of the V8 API.",
+            help_text=gettext_noop("page[size] of the V8 API."),
         ),
     )
 
 
 _FIELDS = (
-    RecordField("Email", "E-mail"),
-    RecordField("Company", "Account"),
-    RecordField("JobTitle", "Title"),
-    RecordField("City", "City"),
+    RecordField("Email", gettext_noop("E-mail")),
+    RecordField("Company", gettext_noop("Account")),
+    RecordField("JobTitle", gettext_noop("Title")),
+    RecordField("City", gettext_noop("City")),
 )
 _DOCS = "https://docs.suitecrm.com/developer/api/developer-setup-guide/json-api/"
 _CREDENTIALS = "https://docs.suitecrm.com/developer/api/developer-setup-guide/configure-authentication/"
@@ -294,7 +305,9 @@ _CREDENTIALS = "https://docs.suitecrm.com/developer/api/developer-setup-guide/co
 SUITECRM = Preset(
     slug="suitecrm",
     name="SuiteCRM 8",
-    description="SuiteCRM 8 contacts, leads and accounts over the V8 JSON:API (OAuth client credentials).",
+    description=gettext_noop(
+        "SuiteCRM 8 contacts, leads and accounts over the V8 JSON:API (OAuth client credentials)."
+    ),
     settings=_settings("https://crm.example.com"),
     connector_class=SuiteCrmConnector,
     record_types=("contact", "lead", "company"),
@@ -318,7 +331,9 @@ SUITECRM = Preset(
 SUITECRM7 = Preset(
     slug="suitecrm7",
     name="SuiteCRM 7",
-    description="SuiteCRM 7.10+ contacts, leads and accounts, V8 JSON:API (OAuth client credentials).",
+    description=gettext_noop(
+        "SuiteCRM 7.10+ contacts, leads and accounts, V8 JSON:API (OAuth client credentials)."
+    ),
     settings=_settings("https://crm.example.com"),
     connector_class=SuiteCrm7Connector,
     record_types=("contact", "lead", "company"),

@@ -25,10 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from django.utils.translation import gettext_noop
+
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import REPEATED_CURSOR_MESSAGE, HttpConnector, json_text
 from integrations.oauth import OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "Teamleader Focus"
 API_URL = "https://api.focus.teamleader.eu/"
@@ -64,7 +67,11 @@ def page_size_of(settings: Mapping[str, str]) -> int:
     text = (settings.get("page_size") or "").strip() or str(MAX_PAGE_SIZE)
     if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
         raise ConnectorError(
-            f"The page size must be a whole number from 1 to {MAX_PAGE_SIZE}.", permanent=True
+            Text(
+                gettext_noop("The page size must be a whole number from 1 to %(max_page_size)s."),
+                max_page_size=MAX_PAGE_SIZE,
+            ),
+            permanent=True,
         )
     return int(text)
 
@@ -112,7 +119,7 @@ class TeamleaderConnector(HttpConnector):
             response = self.request("POST", listing.method, json=body)
             page = self._items(self.response_json(response), "data", url=listing.method)
             if page and page == previous:
-                raise ConnectorError(REPEATED_CURSOR_MESSAGE.format(what=self.what))
+                raise ConnectorError(Text(REPEATED_CURSOR_MESSAGE, what=self.what))
             yield page
             if len(page) < self.page_size:
                 return
@@ -208,18 +215,22 @@ def _web_url(value: Any, listing: TeamleaderList, record_id: str) -> str:
 TEAMLEADER = Preset(
     slug="teamleader",
     name="Teamleader Focus",
-    description="Teamleader Focus CRM: contacts and companies with their telephones, changes hourly.",
+    description=gettext_noop(
+        "Teamleader Focus CRM: contacts and companies with their telephones, changes hourly."
+    ),
     settings=(
         SettingField(
             "oauth_client_id",
-            "Client ID",
-            help_text="From your integration in the Teamleader Marketplace (Build); give it the "
-            "contacts and companies scopes and this site's OAuth redirect URL.",
+            gettext_noop("Client ID"),
+            help_text=gettext_noop(
+                "From your integration in the Teamleader Marketplace (Build); give it the "
+                "contacts and companies scopes and this site's OAuth redirect URL."
+            ),
         ),
-        SettingField("oauth_client_secret", "Client secret", SettingKind.SECRET),
+        SettingField("oauth_client_secret", gettext_noop("Client secret"), SettingKind.SECRET),
         SettingField(
             "page_size",
-            "Page size",
+            gettext_noop("Page size"),
             required=False,
             default=str(MAX_PAGE_SIZE),
             help_text=f"Records per request, 1 to {MAX_PAGE_SIZE}.",
@@ -231,9 +242,9 @@ TEAMLEADER = Preset(
     connector_class=TeamleaderConnector,
     record_types=("contact", "company"),
     fields=(
-        RecordField("Email", "E-mail"),
-        RecordField("Company", "Company"),
-        RecordField("Website", "Website"),
+        RecordField("Email", gettext_noop("E-mail")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("Website", gettext_noop("Website")),
     ),
     default_notification_fields=("Company", "Email"),
     keywords=("teamleader", "teamleader focus", "focus", "crm", "belgium"),

@@ -28,10 +28,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import phonenumbers
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import ApiKeyHeader, HttpConnector, json_text
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "Zammad"
 USER = "user"
@@ -93,7 +95,11 @@ class ZammadConnector(HttpConnector):
         document = self.get_json(SEARCH_PATH, params={"query": terms, "limit": 20, "expand": "true"})
         if not isinstance(document, list):
             raise ConnectorError(
-                f"{WHAT} answered its user search with something other than a list.", permanent=True
+                Text(
+                    gettext_noop("%(what)s answered its user search with something other than a list."),
+                    what=WHAT,
+                ),
+                permanent=True,
             )
         found = [self.record(item) for item in document]
         return [record for record in found if isinstance(record, CrmRecord)]
@@ -148,31 +154,35 @@ def _written_forms(e164: str) -> tuple[str, ...]:
 ZAMMAD = Preset(
     slug="zammad",
     name="Zammad",
-    description="The users (customers and agents) of a Zammad helpdesk with their phone and mobile numbers.",
+    description=gettext_noop(
+        "The users (customers and agents) of a Zammad helpdesk with their phone and mobile numbers."
+    ),
     settings=(
         SettingField(
             "base_url",
-            "Zammad address",
+            gettext_noop("Zammad address"),
             SettingKind.URL,
             placeholder="https://helpdesk.example.com",
-            help_text="Your Zammad's address, self-hosted or https://<name>.zammad.com.",
+            help_text=gettext_noop("Your Zammad's address, self-hosted or https://<name>.zammad.com."),
         ),
         SettingField(
             "api_token",
-            "Access token",
+            gettext_noop("Access token"),
             SettingKind.SECRET,
             help_text=(
-                "Avatar > Profile > Token Access > Create, with the ticket.agent permission "
-                "(an agent's token can read every user)."
+                gettext_noop(
+                    "Avatar > Profile > Token Access > Create, with the ticket.agent permission "
+                    "(an agent's token can read every user)."
+                )
             ),
         ),
     ),
     connector_class=ZammadConnector,
     record_types=(USER,),
     fields=(
-        RecordField("Email", "Email"),
-        RecordField("Company", "Organization"),
-        RecordField("Department", "Department"),
+        RecordField("Email", gettext_noop("Email")),
+        RecordField("Company", gettext_noop("Organization")),
+        RecordField("Department", gettext_noop("Department")),
     ),
     default_notification_fields=("DisplayName", "Company"),
     default_scripts=(DefaultScript("Open user in Zammad", "$(PopUpUri)", ScriptApplies.ON_MATCH),),

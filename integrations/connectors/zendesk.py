@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import phonenumbers
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.base import (
     ConnectorError,
@@ -41,6 +42,7 @@ from integrations.connectors.base import (
 from integrations.connectors.http_base import Basic, HttpConnector, json_text
 from integrations.oauth import OAuth2, OAuth2Config
 from integrations.presets import DefaultScript, Preset, RecordField, ScriptApplies, SettingField, SettingKind
+from integrations.texts import Text
 
 WHAT = "Zendesk"
 USER = "user"
@@ -105,13 +107,13 @@ class ZendeskConnector(HttpConnector):
         """A subdomain that is not a bare label, and the credentials each auth kind needs."""
         problems: dict[str, str] = {}
         if not zendesk_subdomain(settings):
-            problems["subdomain"] = 'Give only the subdomain: "acme" for https://acme.zendesk.com.'
+            problems["subdomain"] = gettext('Give only the subdomain: "acme" for https://acme.zendesk.com.')
         if (settings.get("auth_kind") or "api_token").strip() == "oauth":
             if not (settings.get("oauth_client_id") or "").strip():
-                problems["oauth_client_id"] = "OAuth 2.0 needs the OAuth client's unique identifier."
+                problems["oauth_client_id"] = gettext("OAuth 2.0 needs the OAuth client's unique identifier.")
         else:
             if not (settings.get("email") or "").strip():
-                problems["email"] = "The API token needs the email address of the agent it acts as."
+                problems["email"] = gettext("The API token needs the email address of the agent it acts as.")
             if not (settings.get("api_token") or "").strip():
                 message = "Give the API token (Admin Center > Apps and integrations > APIs)."
                 problems["api_token"] = message
@@ -122,7 +124,12 @@ class ZendeskConnector(HttpConnector):
         """`https://{subdomain}.zendesk.com`; a permanent `ConnectorError` without a valid subdomain."""
         if not self.instance_url:
             raise ConnectorError(
-                'The Zendesk subdomain is missing or not a bare name ("acme" for https://acme.zendesk.com).',
+                Text(
+                    gettext_noop(
+                        'The Zendesk subdomain is missing or not a bare name ("acme" for '
+                        "https://acme.zendesk.com)."
+                    )
+                ),
                 permanent=True,
             )
         return super().base_url
@@ -149,7 +156,12 @@ class ZendeskConnector(HttpConnector):
 
     def _document(self, document: Any, path: str) -> dict[str, Any]:
         if not isinstance(document, dict) or not isinstance(document.get("users"), list):
-            raise ConnectorError(f'{WHAT} answered {path} without a "users" list.', permanent=True)
+            raise ConnectorError(
+                Text(
+                    gettext_noop('%(what)s answered %(path)s without a "users" list.'), what=WHAT, path=path
+                ),
+                permanent=True,
+            )
         return document
 
     def iter_records(self) -> Iterator[CrmRecord | SkippedRecord]:
@@ -211,7 +223,10 @@ class ZendeskConnector(HttpConnector):
             return []
         document = self.get_json("/api/v2/search.json", params={"query": f"type:user phone:*{digits}"})
         if not isinstance(document, dict) or not isinstance(document.get("results"), list):
-            raise ConnectorError(f'{WHAT} answered its search without a "results" list.', permanent=True)
+            raise ConnectorError(
+                Text(gettext_noop('%(what)s answered its search without a "results" list.'), what=WHAT),
+                permanent=True,
+            )
         found = [self.record(item, {}) for item in document["results"]]
         return [record for record in found if isinstance(record, CrmRecord)]
 
@@ -276,48 +291,60 @@ def _search_digits(e164: str) -> str:
 ZENDESK = Preset(
     slug="zendesk",
     name="Zendesk Support",
-    description="The users (customers and agents) of a Zendesk Support account with their phone numbers.",
+    description=gettext_noop(
+        "The users (customers and agents) of a Zendesk Support account with their phone numbers."
+    ),
     settings=(
         SettingField(
             "subdomain",
-            "Zendesk subdomain",
+            gettext_noop("Zendesk subdomain"),
             placeholder="acme",
-            help_text="The name before .zendesk.com in your Zendesk address.",
+            help_text=gettext_noop("The name before .zendesk.com in your Zendesk address."),
         ),
         SettingField(
-            "auth_kind", "Authentication", SettingKind.CHOICE, default="api_token", choices=AUTH_KINDS
+            "auth_kind",
+            gettext_noop("Authentication"),
+            SettingKind.CHOICE,
+            default="api_token",
+            choices=AUTH_KINDS,
         ),
         SettingField(
             "email",
-            "Agent email",
+            gettext_noop("Agent email"),
             required=False,
             placeholder="admin@example.com",
-            help_text="For an API token: the email address of the agent or admin the token acts as.",
+            help_text=gettext_noop(
+                "For an API token: the email address of the agent or admin the token acts as."
+            ),
         ),
         SettingField(
             "api_token",
-            "API token",
+            gettext_noop("API token"),
             SettingKind.SECRET,
             required=False,
             help_text=(
-                "Admin Center > Apps and integrations > APIs > API tokens > Add API token (API token "
-                "access must be turned on under API configuration)."
+                gettext_noop(
+                    "Admin Center > Apps and integrations > APIs > API tokens > Add API token (API token "
+                    "access must be turned on under API configuration)."
+                )
             ),
         ),
         SettingField(
             "oauth_client_id",
-            "OAuth client unique identifier",
+            gettext_noop("OAuth client unique identifier"),
             required=False,
-            help_text="For OAuth: Admin Center > Apps and integrations > APIs > OAuth Clients.",
+            help_text=gettext_noop("For OAuth: Admin Center > Apps and integrations > APIs > OAuth Clients."),
         ),
-        SettingField("oauth_client_secret", "OAuth client secret", SettingKind.SECRET, required=False),
+        SettingField(
+            "oauth_client_secret", gettext_noop("OAuth client secret"), SettingKind.SECRET, required=False
+        ),
     ),
     connector_class=ZendeskConnector,
     record_types=(USER,),
     fields=(
-        RecordField("Email", "Email"),
-        RecordField("Role", "Role (end-user, agent, admin)"),
-        RecordField("OrganizationId", "Organization id"),
+        RecordField("Email", gettext_noop("Email")),
+        RecordField("Role", gettext_noop("Role (end-user, agent, admin)")),
+        RecordField("OrganizationId", gettext_noop("Organization id")),
     ),
     default_notification_fields=("DisplayName", "Email"),
     default_scripts=(DefaultScript("Open user in Zendesk", "$(PopUpUri)", ScriptApplies.ON_MATCH),),

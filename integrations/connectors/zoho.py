@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext_noop
 
 from integrations.connectors.base import CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.http_base import HttpConnector, json_path_first, json_text
@@ -347,36 +348,44 @@ class ZohoConnector(HttpConnector):
 ZOHO_CRM = Preset(
     slug="zoho_crm",
     name="Zoho CRM",
-    description="Zoho CRM contacts, leads and accounts (Records API v8, OAuth 2.0, every data centre).",
+    description=gettext_noop(
+        "Zoho CRM contacts, leads and accounts (Records API v8, OAuth 2.0, every data centre)."
+    ),
     settings=(
         SettingField(
             "data_centre",
-            "Data centre",
+            gettext_noop("Data centre"),
             SettingKind.CHOICE,
             default=DEFAULT_DATA_CENTRE,
             choices=tuple((domain, label) for domain, label, _ in DATA_CENTRES),
-            help_text="Where your Zoho account lives: the domain you sign in at (crm.zoho.eu is Europe).",
+            help_text=gettext_noop(
+                "Where your Zoho account lives: the domain you sign in at (crm.zoho.eu is Europe)."
+            ),
         ),
         SettingField(
             "oauth_client_id",
-            "Client ID",
-            help_text="Of a server-based client in the Zoho API console (api-console.zoho.com).",
+            gettext_noop("Client ID"),
+            help_text=gettext_noop(
+                "Of a server-based client in the Zoho API console (api-console.zoho.com)."
+            ),
         ),
-        SettingField("oauth_client_secret", "Client secret", SettingKind.SECRET),
+        SettingField("oauth_client_secret", gettext_noop("Client secret"), SettingKind.SECRET),
         SettingField(
             "org_id",
-            "Organization ID",
+            gettext_noop("Organization ID"),
             required=False,
-            help_text="Optional: adds /org<id>/ to record links (for users of several Zoho CRM orgs).",
+            help_text=gettext_noop(
+                "Optional: adds /org<id>/ to record links (for users of several Zoho CRM orgs)."
+            ),
         ),
     ),
     connector_class=ZohoConnector,
     record_types=("contact", "lead", "company"),
     fields=(
-        RecordField("Email", "Email"),
-        RecordField("Company", "Company"),
-        RecordField("JobTitle", "Job title"),
-        RecordField("RecordType", "Record type"),
+        RecordField("Email", gettext_noop("Email")),
+        RecordField("Company", gettext_noop("Company")),
+        RecordField("JobTitle", gettext_noop("Job title")),
+        RecordField("RecordType", gettext_noop("Record type")),
     ),
     default_notification_fields=("DisplayName", "Company"),
     default_scripts=(

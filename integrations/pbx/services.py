@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from configurator.models import Tenant
 from integrations.pbx import handler_for
@@ -46,11 +47,11 @@ def pbx_sender_create(*, tenant: Tenant, format_slug: str, name: str) -> PbxSend
     """
     name = name.strip()
     if format_slug not in PbxFormat.values:
-        raise ValidationError(f'"{format_slug}" is not a PBX format.')
+        raise ValidationError(gettext('"%(format)s" is not a PBX format.') % {"format": format_slug})
     if not name:
-        raise ValidationError("Give the sender a name.")
+        raise ValidationError(gettext("Give the sender a name."))
     if PbxSender.objects.filter(tenant=tenant, name=name).exists():
-        raise ValidationError(f"A PBX sender named “{name}” already exists.")
+        raise ValidationError(gettext("A PBX sender named “%(name)s” already exists.") % {"name": name})
     return PbxSender.objects.create(
         tenant=tenant, format=format_slug, name=name, token=_new_token(), secrets=_new_secrets(format_slug)
     )

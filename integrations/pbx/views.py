@@ -16,6 +16,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -40,21 +42,25 @@ from integrations.pbx.services import (
 @csrf_exempt
 def pbx_event(request: HttpRequest, format_slug: str, token: str) -> HttpResponse:
     """Receive one call event of `format_slug` from the sender with `token` (see `base.handle_event`)."""
-    handler = handler_for(format_slug)
-    if handler is None:
-        return json_response({"detail": "Unknown PBX format in the URL."}, status=404)
-    if request.method != "POST":
-        response = handler.error(PbxError(405, "PBX events are sent with POST."))
-        response["Allow"] = "POST"
-        return response
-    return handle_event(handler, request=request, token=token)
+    # A PBX gets English whatever Accept-Language it sends (the pages below follow the admin's).
+    with translation.override("en"):
+        handler = handler_for(format_slug)
+        if handler is None:
+            return json_response({"detail": "Unknown PBX format in the URL."}, status=404)
+        if request.method != "POST":
+            response = handler.error(PbxError(405, "PBX events are sent with POST."))
+            response["Allow"] = "POST"
+            return response
+        return handle_event(handler, request=request, token=token)
 
 
 class PbxSenderForm(BootstrapFormMixin, forms.Form):
     """Add a PBX sender: its format and a name."""
 
-    format = forms.ChoiceField(choices=PbxFormat.choices, label="PBX format")
-    name = forms.CharField(max_length=100, label="Name", help_text="e.g. “Office PBX”.")
+    format = forms.ChoiceField(choices=PbxFormat.choices, label=gettext_lazy("PBX format"))
+    name = forms.CharField(
+        max_length=100, label=gettext_lazy("Name"), help_text=gettext_lazy("e.g. “Office PBX”.")
+    )
 
 
 FORM_TOKENS_SESSION_KEY = "pbx_sender_form_tokens"
@@ -123,7 +129,7 @@ def pbx_senders(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if not _form_token_take(request, request.POST.get("form_token", "")):
-            messages.info(request, "That form was already used; its sender is in the list below.")
+            messages.info(request, gettext("That form was already used; its sender is in the list below."))
             return redirect("pbx-senders")
         if form.is_valid():
             try:
@@ -155,7 +161,7 @@ def _sender_or_404(tenant: Tenant, sender_id: int) -> PbxSender:
     try:
         return pbx_sender_get(tenant=tenant, sender_id=sender_id)
     except PbxSender.DoesNotExist:
-        raise Http404("No such PBX sender.") from None
+        raise Http404(gettext("No such PBX sender.")) from None
 
 
 @tenant_admin_required
@@ -173,7 +179,9 @@ def pbx_sender_enable_view(request: HttpRequest, tenant: Tenant, sender_id: int)
     """Enable the sender."""
     sender = _sender_or_404(tenant, sender_id)
     pbx_sender_set_enabled(tenant=tenant, sender_id=sender.pk, enabled=True)
-    messages.success(request, f"“{sender.name}” is enabled: its events are matched again.")
+    messages.success(
+        request, gettext("“%(name)s” is enabled: its events are matched again.") % {"name": sender.name}
+    )
     return redirect("pbx-senders")
 
 
@@ -183,7 +191,9 @@ def pbx_sender_disable_view(request: HttpRequest, tenant: Tenant, sender_id: int
     """Disable the sender: its events are refused until it is enabled again."""
     sender = _sender_or_404(tenant, sender_id)
     pbx_sender_set_enabled(tenant=tenant, sender_id=sender.pk, enabled=False)
-    messages.success(request, f"“{sender.name}” is disabled: its events are refused.")
+    messages.success(
+        request, gettext("“%(name)s” is disabled: its events are refused.") % {"name": sender.name}
+    )
     return redirect("pbx-senders")
 
 
@@ -193,5 +203,7 @@ def pbx_sender_delete_view(request: HttpRequest, tenant: Tenant, sender_id: int)
     """Delete the sender; its URL is refused from now on."""
     sender = _sender_or_404(tenant, sender_id)
     pbx_sender_delete(tenant=tenant, sender_id=sender.pk)
-    messages.success(request, f"“{sender.name}” is deleted; its URL is refused from now on.")
+    messages.success(
+        request, gettext("“%(name)s” is deleted; its URL is refused from now on.") % {"name": sender.name}
+    )
     return redirect("pbx-senders")
