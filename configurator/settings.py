@@ -401,6 +401,9 @@ OAUTH_REDIRECT_BASE_URL = env.str("OAUTH_REDIRECT_BASE_URL", default="")
 # An access token expiring within this many seconds is refreshed before use.
 OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=60)
 CONNECTOR_HTTP_TIMEOUT = env.float("CONNECTOR_HTTP_TIMEOUT", default=30.0)  # seconds
+# Seconds an admin's "Test connection" (the wizard, the edit screen) and the wizard's sample record
+# fetch may take in all, every request together; past it: "The CRM did not answer within 10 seconds".
+CONNECTION_TEST_TIMEOUT_SECONDS = env.float("CONNECTION_TEST_TIMEOUT_SECONDS", default=10.0)
 # PBX event formats (issue 9 item 4): integrations/pbx/
 # A signed PBX event (Placetel, sipgate: no timestamp) seen again within this many seconds is a
 # replay and refused (409); 0 turns the check off.

@@ -268,6 +268,32 @@ def _within(deadline: tuple[float, float] | None) -> Iterator[None]:
         _deadline.reset(token)
 
 
+# A cap over every request made inside `overall_deadline` (the admin's connection test, which may
+# make several requests): monotonic time and its limit in seconds; None when there is none.
+_overall: ContextVar[tuple[float, float] | None] = ContextVar("outbound_overall_deadline", default=None)
+
+
+@contextmanager
+def overall_deadline(seconds: float) -> Iterator[float]:
+    """Cap every request made inside the block, in this thread, to end `seconds` from now at the latest.
+
+    Each request keeps its own caps (`OUTBOUND_REQUEST_TOTAL_TIMEOUT`, httpx's per-read timeout);
+    the earlier of its own deadline and this one applies, and a request started after this one
+    passed raises `OutboundRequestTooSlow` at once. Yields the deadline as a `time.monotonic()`
+    value, for callers that must tell "the cap was reached" from other failures. Nested blocks
+    keep the earlier deadline.
+    """
+    deadline = time.monotonic() + seconds
+    current = _overall.get()
+    if current is not None and current[0] < deadline:
+        deadline, seconds = current
+    token = _overall.set((deadline, seconds))
+    try:
+        yield deadline
+    finally:
+        _overall.reset(token)
+
+
 def _bounded(timeout: float | None) -> tuple[float | None, bool]:
     """The timeout to use for one network operation, and whether the total deadline set it."""
     current = _deadline.get()
@@ -506,8 +532,9 @@ class GuardedTransport(httpx.BaseTransport):
 
     `max_response_bytes` caps one response body (received and decoded), `total_timeout` (seconds)
     the whole request; both default to the settings `OUTBOUND_MAX_RESPONSE_BYTES` and
-    `OUTBOUND_REQUEST_TOTAL_TIMEOUT`. `retries` retries failed connection attempts (not refused
-    addresses). `backend` replaces the network backend (tests pass a recording one).
+    `OUTBOUND_REQUEST_TOTAL_TIMEOUT` (less inside `overall_deadline`). `retries` retries failed
+    connection attempts (not refused addresses). `backend` replaces the network backend (tests
+    pass a recording one).
     """
 
     def __init__(
@@ -539,6 +566,9 @@ class GuardedTransport(httpx.BaseTransport):
         """Send one request; raises httpx errors, including the `Outbound…` ones above."""
         assert isinstance(request.stream, httpx.SyncByteStream)
         deadline = (time.monotonic() + self.total_timeout, self.total_timeout)
+        overall = _overall.get()
+        if overall is not None and overall[0] < deadline[0]:
+            deadline = overall
         core_request = httpcore.Request(
             method=request.method,
             url=httpcore.URL(

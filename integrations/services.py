@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +49,7 @@ from integrations.outbound import (
     OutboundNameNotResolved,
     Resolver,
     numeric_resolver,
+    overall_deadline,
     resolve_checked,
 )
 from integrations.phone_cache_store import drop_generations
@@ -205,13 +208,82 @@ def _url_host_refused(url: str, *, resolver: Resolver | None = None) -> bool:
     return False
 
 
-def integration_test_connection(*, preset: Preset, settings_values: Mapping[str, str]) -> None:
+def _connection_test_cap() -> float:
+    """Seconds a connection test or sample fetch may take in all (`CONNECTION_TEST_TIMEOUT_SECONDS`)."""
+    return float(settings.CONNECTION_TEST_TIMEOUT_SECONDS)
+
+
+def _not_answered(
+    *, seconds: float, hosts: Sequence[str], preset: Preset, settings_values: Mapping[str, str]
+) -> ConnectorError:
+    """The error of a connection test that ran out of time: which host kept it waiting."""
+    host = hosts[-1] if hosts else ""
+    if not host:
+        for field in preset.settings:
+            if field.kind == SettingKind.URL:
+                try:
+                    host = urlsplit((settings_values.get(field.name) or "").strip()).hostname or ""
+                except ValueError:
+                    host = ""
+                if host:
+                    break
+    if not host and "server_url" in settings_values:  # LDAP: an ldap(s):// URL, not a URL setting
+        try:
+            host = urlsplit(str(settings_values["server_url"]).strip()).hostname or ""
+        except ValueError:
+            host = ""
+    where = host or _("its address")
+    return ConnectorError(
+        _(
+            "The CRM did not answer within %(seconds)s seconds at %(host)s. Check the address, and "
+            "that the server is running and can be reached from here."
+        )
+        % {"seconds": f"{seconds:g}", "host": where},
+        timed_out=True,
+    )
+
+
+@contextmanager
+def _capped(
+    *, preset: Preset, settings_values: Mapping[str, str], deadline: float | None
+) -> Iterator[tuple[httpx.Client, float]]:
+    """A connector client whose requests all end by the connection-test cap (or `deadline`, a
+    `time.monotonic()` value, when earlier); yields it with the seconds left for a connector that
+    does not use it (LDAP). A timed-out `ConnectorError` raised inside once the cap is reached
+    becomes `_not_answered`'s message."""
+    cap = _connection_test_cap()
+    if deadline is not None:
+        cap = min(cap, max(deadline - time.monotonic(), 0.0))
+    hosts: list[str] = []
+    with overall_deadline(cap) as end, connector_client() as client:
+        client.event_hooks["request"] = [*client.event_hooks["request"], lambda r: hosts.append(r.url.host)]
+        try:
+            yield client, max(end - time.monotonic(), 0.001)
+        except ConnectorError as exc:
+            # Socket timeouts may wake a hair before the deadline they were given.
+            if exc.timed_out and time.monotonic() >= end - 0.05:
+                raise _not_answered(
+                    seconds=_connection_test_cap(),
+                    hosts=hosts,
+                    preset=preset,
+                    settings_values=settings_values,
+                ) from exc
+            raise
+
+
+def integration_test_connection(
+    *, preset: Preset, settings_values: Mapping[str, str], deadline: float | None = None
+) -> None:
     """Reach the CRM with these settings (plain and secret together).
 
     Raises `ConnectorError` with a message for the admin (bad credentials, unreachable host, no
     permission…); an address inside a private network gives exactly `PRIVATE_ADDRESS_MESSAGE`
     whatever the address, port or reason, and nothing is connected to. Presets without phone
     data have nothing to test and always pass.
+
+    The whole test (all its requests) takes at most `CONNECTION_TEST_TIMEOUT_SECONDS` (or until
+    `deadline`, a `time.monotonic()` value, when that is earlier); a CRM that does not answer by
+    then gives "The CRM did not answer within 10 seconds at <host>…" (`timed_out` set).
     """
     if preset.connector_class is None:
         return
@@ -220,9 +292,11 @@ def integration_test_connection(*, preset: Preset, settings_values: Mapping[str,
         # "http://0177.0.0.1/" is 127.0.0.1 to the C library but not a URL httpx will call.
         if field.kind == SettingKind.URL and _url_host_refused(value, resolver=numeric_resolver):
             raise ConnectorError(PRIVATE_ADDRESS_MESSAGE, permanent=True)
-    with connector_client() as client:
+    with _capped(preset=preset, settings_values=settings_values, deadline=deadline) as (client, left):
+        connector = preset.connector_class(settings=settings_values, client=client)
+        connector.timeout = left if connector.timeout is None else min(connector.timeout, left)
         try:
-            preset.connector_class(settings=settings_values, client=client).test_connection()
+            connector.test_connection()
         except httpx.InvalidURL as exc:  # not an httpx.HTTPError, so connectors let it through
             raise ConnectorError(
                 Text(gettext_noop("The address is not a URL we can call: %(exc)s."), exc=exc), permanent=True
@@ -252,14 +326,21 @@ class SampleRecord:
 
 
 def integration_sample_records(
-    *, preset: Preset, settings_values: Mapping[str, str], limit: int = 5, country: str = ""
+    *,
+    preset: Preset,
+    settings_values: Mapping[str, str],
+    limit: int = 5,
+    country: str = "",
+    deadline: float | None = None,
 ) -> list[SampleRecord]:
     """The first `limit` records (with phone numbers) the preset's connector lists with these
     settings, as they would be cached; `country` (ISO 3166 alpha-2, e.g. the tenant's) reads
     national numbers. Records the sync would skip are left out.
 
-    For the wizard's "fetch a sample". Makes at most a few requests (no retries, no waiting).
-    Raises `ConnectorError` as `integration_test_connection` does; [] for presets without data.
+    For the wizard's "fetch a sample". Makes at most a few requests (no retries, no waiting),
+    within the connection test's time cap (`CONNECTION_TEST_TIMEOUT_SECONDS`, or until
+    `deadline`, a `time.monotonic()` value, when earlier). Raises `ConnectorError` as
+    `integration_test_connection` does; [] for presets without data.
     """
     if preset.connector_class is None:
         return []
@@ -269,11 +350,12 @@ def integration_sample_records(
             raise ConnectorError(PRIVATE_ADDRESS_MESSAGE, permanent=True)
     samples: list[SampleRecord] = []
     connector: Connector
-    with connector_client() as client:
+    with _capped(preset=preset, settings_values=settings_values, deadline=deadline) as (client, left):
         if issubclass(preset.connector_class, HttpConnector):
             connector = preset.connector_class(settings=settings_values, client=client, max_requests=5)
         else:
             connector = preset.connector_class(settings=settings_values, client=client)
+        connector.timeout = left if connector.timeout is None else min(connector.timeout, left)
         try:
             for item in connector.iter_records():
                 if not isinstance(item, CrmRecord):

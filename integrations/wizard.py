@@ -13,11 +13,15 @@ of the notification fields and htmx the live script preview.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets as secrets_module
+import time
 from typing import Any
 from urllib.parse import urlencode
 
 from cryptography.fernet import InvalidToken
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -34,6 +38,7 @@ import scripts_engine
 from configurator.models import Tenant
 from configurator.views import render_page, tenant_admin_required
 from integrations import views
+from integrations.connectors.base import ConnectorError
 from integrations.fields import field_fernet
 from integrations.forms import APPLIES_LABELS, IntegrationForm, PresetSettingsForm, ScriptForm, order_move
 from integrations.models import Integration
@@ -42,8 +47,10 @@ from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, find_preset
 from integrations.selectors import integration_get
 from integrations.services import (
+    SampleRecord,
     ScriptSpec,
     integration_create,
+    integration_sample_records,
     integration_settings_clean,
     integration_update,
     preset_default_scripts,
@@ -126,6 +133,7 @@ def _new_state(*, tenant: Tenant, preset: Preset) -> dict[str, Any]:
         "fields_chosen": defaults,
         "scripts": None,  # None: the preset's, built from the settings when step 4 is first shown
         "connection": None,
+        "sample": None,  # the record step 3 and 4 preview for; see _sample_from_crm
     }
 
 
@@ -200,8 +208,10 @@ def _scripts(state: dict[str, Any], preset: Preset) -> list[dict[str, Any]]:
     return scripts
 
 
-def _rendered(tenant: Tenant, preset: Preset, script: dict[str, Any]) -> dict[str, Any]:
-    """The script with the link it renders for the sample call and record (or its error)."""
+def _rendered(
+    tenant: Tenant, preset: Preset, script: dict[str, Any], record: dict[str, str]
+) -> dict[str, Any]:
+    """The script with the link it renders for the sample call and `record` (or its error)."""
     applies = str(script.get("applies", ScriptApplies.ON_MATCH))
     uses_record = preset.has_phone_data and applies != ScriptApplies.ON_NO_MATCH
     try:
@@ -213,19 +223,104 @@ def _rendered(tenant: Tenant, preset: Preset, script: dict[str, Any]) -> dict[st
     link = scripts_engine.render(
         template,
         call=views.sample_call(tenant=tenant).properties(),
-        record=views.sample_record(preset) if uses_record else None,
+        record=record if uses_record else None,
         country=tenant.country,
         extra_schemes=tenant.extra_schemes,
     )
     return {**script, "link": link or "", "applies_label": APPLIES_LABELS.get(applies, applies)}
 
 
+# The sample record ---------------------------------------------------------------------------
+
+SAMPLE_VALUE_MAX = 500  # characters kept per field of a fetched record (the session stays small)
+
+
+def _record_values(preset: Preset, record: SampleRecord) -> dict[str, str]:
+    """A fetched record's values by preset field name, as a match would give them to a script."""
+    values = {
+        **record.fields,
+        "DisplayName": record.display_name,
+        "Identifier": record.fields.get("Identifier") or record.id,
+        "PopUpUri": record.fields.get("PopUpUri") or record.url,
+    }
+    return {f.name: str(values.get(f.name) or "")[:SAMPLE_VALUE_MAX] for f in preset.all_fields}
+
+
+def _sample_from_crm(
+    tenant: Tenant, preset: Preset, settings_values: dict[str, str], *, deadline: float
+) -> dict[str, Any]:
+    """The record the call notification and the scripts preview for, fetched from the CRM.
+
+    Returns the wizard state's "sample": {"source": "crm", "values": {field: text}} for the
+    first record the CRM lists with a phone number, or {"source": "example", "reason": text}
+    when it lists none or cannot be asked (then the example record stands in). Takes at most
+    until `deadline` (a `time.monotonic()` value); never raises. Holds record values only,
+    never settings or secrets.
+    """
+    try:
+        records = integration_sample_records(
+            preset=preset, settings_values=settings_values, limit=1, country=tenant.country, deadline=deadline
+        )
+    except ConnectorError as exc:
+        return {
+            "source": "example",
+            "reason": _("the CRM could not be asked: %(error)s") % {"error": exc.message},
+        }
+    if not records:
+        return {"source": "example", "reason": _("your CRM returned no record with a phone number")}
+    return {"source": "crm", "values": _record_values(preset, records[0])}
+
+
+def _sample(state: dict[str, Any], preset: Preset) -> tuple[dict[str, str], dict[str, Any]]:
+    """The record values steps 3 and 4 preview with, and where they come from for the page:
+    {"from_crm": bool, "name": display name, "reason": why the example record is shown}."""
+    sample = state.get("sample")
+    example = views.sample_record(preset)
+    if isinstance(sample, dict) and sample.get("source") == "crm" and isinstance(sample.get("values"), dict):
+        values = {f.name: str(sample["values"].get(f.name, "")) for f in preset.all_fields}
+        return values, {"from_crm": True, "name": values.get("DisplayName") or _("(no name)"), "reason": ""}
+    reason = str(sample.get("reason", "")) if isinstance(sample, dict) else ""
+    return example, {
+        "from_crm": False,
+        "name": example.get("DisplayName", ""),
+        "reason": reason or _("the connection was not tested"),
+    }
+
+
 # Views ---------------------------------------------------------------------------------------
+
+
+PRESET_MARK_COLOURS = 12  # classes .preset-mark-0 … -11 in static/app/app.css
+
+
+def preset_initials(name: str) -> str:
+    """One or two letters for a preset's mark: the first letters of its first two words
+    ("Microsoft Dynamics" -> "MD"), else its first letter and the next capital ("HubSpot" -> "HS",
+    "CardDAV" -> "CD"), else its first letter ("Pipedrive" -> "P"); "?" for a name without any."""
+    words = re.findall(r"[^\W_]+", name)
+    if not words:
+        return "?"
+    if len(words) >= 2:
+        return (words[0][0] + words[1][0]).upper()
+    word = words[0]
+    capital = next((c for c in word[1:] if c.isupper()), "")
+    return (word[0] + capital).upper()
+
+
+def preset_mark(slug: str) -> int:
+    """The colour class number (0 … PRESET_MARK_COLOURS - 1) of a preset's mark, from its slug:
+    the same for a slug on every run and machine (SHA-256, not Python's salted `hash`)."""
+    return int(hashlib.sha256(slug.encode()).hexdigest()[:8], 16) % PRESET_MARK_COLOURS
 
 
 def _tiles(query: str) -> list[dict[str, Any]]:
     return [
-        {"preset": preset, "search": views._search_text(preset)}
+        {
+            "preset": preset,
+            "search": views._search_text(preset),
+            "initials": preset_initials(preset.name),
+            "mark": preset_mark(preset.slug),
+        }
         for preset in PRESETS
         if views.preset_matches(preset, query)
     ]
@@ -409,6 +504,8 @@ def _step_settings(
         # Tested settings stay valid through Back only while nothing in them changed.
         unchanged = before == (state["settings"], _kept_secrets(state))
         state["settings_valid"] = bool(state.get("settings_valid")) and unchanged
+        if not unchanged:
+            state["sample"] = None  # fetched with other settings
         if action == "back":
             _save(request, wizard_id, state)
             return redirect(_step_url(wizard_id, "preset"))
@@ -420,7 +517,19 @@ def _step_settings(
             views._put_errors(exc, settings_form, form)
         else:
             if action == "test" or preset.has_phone_data:
+                # One cap for the test and the sample fetched after it: the press answers in time.
+                deadline = time.monotonic() + float(django_settings.CONNECTION_TEST_TIMEOUT_SECONDS)
                 connection = views._test_connection(preset=preset, settings_values={**plain, **secrets})
+                if (
+                    connection["ok"]
+                    and preset.has_phone_data
+                    and (action == "test" or not state.get("sample"))
+                ):
+                    state["sample"] = _sample_from_crm(
+                        tenant, preset, {**plain, **secrets}, deadline=deadline
+                    )
+                elif not connection["ok"]:
+                    state["sample"] = {"source": "example", "reason": _("the connection test failed")}
             if action != "test" and form.is_valid() and (connection is None or connection["ok"]):
                 state["settings"] = plain
                 state["settings_valid"] = True
@@ -536,7 +645,7 @@ def _step_fields(
         return redirect(_step_url(wizard_id, "fields"))
     labels = {f.name: f.label for f in preset.all_fields}
     chosen = set(state.get("fields_chosen") or [])
-    sample = views.sample_record(preset)
+    sample, origin = _sample(state, preset)
     rows = [
         {"name": name, "label": labels[name], "chosen": name in chosen, "sample": sample.get(name, "")}
         for name in order
@@ -552,6 +661,7 @@ def _step_fields(
             "rows": rows,
             "card": [row for row in rows if row["chosen"]],
             "sample_name": sample.get("DisplayName"),
+            "sample_origin": origin,
         },
     )
 
@@ -605,7 +715,7 @@ def _step_scripts(
             return _scripts_page(request, tenant, wizard_id, state, preset, scripts, form, None, editing)
         form = ScriptForm(request.POST, auto_id=auto_id)
         if action == "preview":
-            preview = _preview_context(request.POST, tenant, preset)
+            preview = _preview_context(request.POST, tenant, preset, state)
         elif form.is_valid():
             data = form.cleaned_data
             try:
@@ -655,6 +765,7 @@ def _scripts_page(
     editing: int | None,
 ) -> HttpResponse:
     preview_url = reverse("integration-wizard-preview", kwargs={"wizard_id": wizard_id})
+    sample, origin = _sample(state, preset)
     dialog = bool(getattr(request, "htmx", False))
     form.fields["template"].widget.attrs.update(
         {
@@ -696,7 +807,8 @@ def _scripts_page(
         preset,
         "scripts",
         {
-            "scripts": [_rendered(tenant, preset, script) for script in scripts],
+            "scripts": [_rendered(tenant, preset, script, sample) for script in scripts],
+            "sample_origin": origin,
             "form": form,
             "preview": preview,
             "editing": editing,
@@ -706,8 +818,25 @@ def _scripts_page(
     )
 
 
-def _preview_context(data: Any, tenant: Tenant, preset: Preset) -> dict[str, Any]:
-    return views._preview_context(data, tenant, integration=None, preset=preset)
+def _preview_context(data: Any, tenant: Tenant, preset: Preset, state: dict[str, Any]) -> dict[str, Any]:
+    """The script preview's context, rendered for the wizard's sample record: the record fetched
+    from the CRM in step 2 when there is one (else the example record the preview always uses)."""
+    context = views._preview_context(data, tenant, integration=None, preset=preset)
+    sample, origin = _sample(state, preset)
+    if not origin["from_crm"] or context.get("record") is None or "link" not in context:
+        return context  # no record in this script's preview, or an error to show
+    template = script_validate(
+        tenant=tenant, preset=preset, template=str(context["source"]), applies=str(data.get("applies", ""))
+    )
+    link = scripts_engine.render(
+        template,
+        call=context["call"].properties(),
+        record=sample,
+        country=tenant.country,
+        extra_schemes=tenant.extra_schemes,
+    )
+    context.update({"link": link, "scheme_refused": link is None, "record": sample})
+    return context
 
 
 @tenant_admin_required
@@ -720,7 +849,7 @@ def wizard_preview(request: HttpRequest, tenant: Tenant, wizard_id: str) -> Http
     preset = find_preset(str(state["preset"]))
     assert preset is not None
     return TemplateResponse(
-        request, "integrations/_script_preview.html", _preview_context(request.POST, tenant, preset)
+        request, "integrations/_script_preview.html", _preview_context(request.POST, tenant, preset, state)
     )
 
 
@@ -781,7 +910,7 @@ def _step_review(
             "errors": errors,
             "settings_rows": settings_rows,
             "fields": [labels.get(name, name) for name in state.get("fields_chosen") or []],
-            "scripts": [_rendered(tenant, preset, script) for script in scripts],
+            "scripts": [_rendered(tenant, preset, script, _sample(state, preset)[0]) for script in scripts],
             "step_urls": {name: _step_url(wizard_id, name) for name in STEP_NAMES},
             **_created_context(tenant, state, _step_url(wizard_id, "review")),
         },

@@ -106,6 +106,9 @@ def test_the_whole_wizard_for_carddav_creates_the_integration_and_queues_its_fir
     # Step 3: the defaults are ticked; move E-mail above Company and tick Job title.
     fields_url = step(settings_url, "fields")
     page = admin_client.get(fields_url)
+    # The card previews the contact the CRM listed after the connection test, not the example.
+    assert 'data-sample-origin="crm">A record from your CRM: Jan Jansen<' in page.text
+    assert "<dd>Acme</dd>" in page.text
     assert re.search(r'value="Company" id="check-Company" checked', page.text)
     assert re.search(r'value="Email" id="check-Email" checked', page.text)
     assert not re.search(r'value="Title" id="check-Title" checked', page.text)
@@ -126,11 +129,12 @@ def test_the_whole_wizard_for_carddav_creates_the_integration_and_queues_its_fir
     )
     assert response["Location"] == step(settings_url, "scripts")
 
-    # Step 4: the preset's pop script shown as the link it renders for the sample record.
+    # Step 4: the preset's pop script shown as the link it renders for the CRM's record.
     scripts_url = step(settings_url, "scripts")
     page = admin_client.get(scripts_url)
     assert "Open contact" in page.text
-    assert "https://crm.example.com/contacts/1001" in page.text
+    assert f'data-script-link>{URL}jan.vcf</a>' in page.text
+    assert "https://crm.example.com/contacts/1001" not in page.text
     response = admin_client.post(
         scripts_url,
         {
