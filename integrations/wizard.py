@@ -252,38 +252,56 @@ def _sample_from_crm(
     """The record the call notification and the scripts preview for, fetched from the CRM.
 
     Returns the wizard state's "sample": {"source": "crm", "values": {field: text}} for the
-    first record the CRM lists with a phone number, or {"source": "example", "reason": text}
-    when it lists none or cannot be asked (then the example record stands in). Takes at most
-    until `deadline` (a `time.monotonic()` value); never raises. Holds record values only,
-    never settings or secrets.
+    first record the CRM lists with a phone number, or {"source": "example", "why": "none"} when
+    it lists none, {"source": "example", "why": "error", "error": the CRM's error} when it cannot
+    be asked (then the example record stands in; `_sample` words the reason in the page's
+    language). Takes at most until `deadline` (a `time.monotonic()` value); never raises. Holds
+    record values only, never settings or secrets.
     """
     try:
         records = integration_sample_records(
             preset=preset, settings_values=settings_values, limit=1, country=tenant.country, deadline=deadline
         )
     except ConnectorError as exc:
-        return {
-            "source": "example",
-            "reason": _("the CRM could not be asked: %(error)s") % {"error": exc.message},
-        }
+        return {"source": "example", "why": "error", "error": exc.message}
     if not records:
-        return {"source": "example", "reason": _("your CRM returned no record with a phone number")}
+        return {"source": "example", "why": "none"}
     return {"source": "crm", "values": _record_values(preset, records[0])}
+
+
+def _sample_wanted(state: dict[str, Any], action: str) -> bool:
+    """Whether a successful connection test should fetch the sample record: always on "Test
+    connection", on Next only when none was fetched with these settings since their last test."""
+    sample = state.get("sample")
+    if action == "test" or not isinstance(sample, dict):
+        return True
+    return sample.get("why") == "test_failed"
+
+
+def _example_reason(sample: Any) -> str:
+    """Why the example record stands in, for the page: the CRM's answer or the test's."""
+    why = sample.get("why") if isinstance(sample, dict) else None
+    if why == "none":
+        return _("your CRM returned no record with a phone number")
+    if why == "error":
+        return _("the CRM could not be asked: %(error)s") % {"error": sample.get("error", "")}
+    if why == "test_failed":
+        return _("the connection test failed")
+    return _("the connection was not tested")
 
 
 def _sample(state: dict[str, Any], preset: Preset) -> tuple[dict[str, str], dict[str, Any]]:
     """The record values steps 3 and 4 preview with, and where they come from for the page:
     {"from_crm": bool, "name": display name, "reason": why the example record is shown}."""
     sample = state.get("sample")
-    example = views.sample_record(preset)
     if isinstance(sample, dict) and sample.get("source") == "crm" and isinstance(sample.get("values"), dict):
         values = {f.name: str(sample["values"].get(f.name, "")) for f in preset.all_fields}
         return values, {"from_crm": True, "name": values.get("DisplayName") or _("(no name)"), "reason": ""}
-    reason = str(sample.get("reason", "")) if isinstance(sample, dict) else ""
+    example = views.sample_record(preset)
     return example, {
         "from_crm": False,
         "name": example.get("DisplayName", ""),
-        "reason": reason or _("the connection was not tested"),
+        "reason": _example_reason(sample),
     }
 
 
@@ -520,16 +538,12 @@ def _step_settings(
                 # One cap for the test and the sample fetched after it: the press answers in time.
                 deadline = time.monotonic() + float(django_settings.CONNECTION_TEST_TIMEOUT_SECONDS)
                 connection = views._test_connection(preset=preset, settings_values={**plain, **secrets})
-                if (
-                    connection["ok"]
-                    and preset.has_phone_data
-                    and (action == "test" or not state.get("sample"))
-                ):
+                if connection["ok"] and preset.has_phone_data and _sample_wanted(state, action):
                     state["sample"] = _sample_from_crm(
                         tenant, preset, {**plain, **secrets}, deadline=deadline
                     )
                 elif not connection["ok"]:
-                    state["sample"] = {"source": "example", "reason": _("the connection test failed")}
+                    state["sample"] = {"source": "example", "why": "test_failed"}
             if action != "test" and form.is_valid() and (connection is None or connection["ok"]):
                 state["settings"] = plain
                 state["settings_valid"] = True
