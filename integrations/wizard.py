@@ -14,6 +14,7 @@ of the notification fields and htmx the live script preview.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import secrets as secrets_module
 import time
@@ -312,17 +313,20 @@ PRESET_MARK_COLOURS = 12  # classes .preset-mark-0 … -11 in static/app/app.css
 
 
 def preset_initials(name: str) -> str:
-    """One or two letters for a preset's mark: the first letters of its first two words
-    ("Microsoft Dynamics" -> "MD"), else its first letter and the next capital ("HubSpot" -> "HS",
-    "CardDAV" -> "CD"), else its first letter ("Pipedrive" -> "P"); "?" for a name without any."""
-    words = re.findall(r"[^\W_]+", name)
+    """One or two letters for a preset's mark: the first letter and the capital after a camel-case
+    bump in the first word ("CardDAV address book" -> "CD", "HubSpot" -> "HS"), else the first
+    letters of the first two words ("Microsoft Dynamics 365" -> "MD", "SOGo Contacts" -> "SC"),
+    else the first letter ("Pipedrive" -> "P"); "?" for a name without letters or digits."""
+    words: list[str] = re.findall(r"[^\W_]+", name)
     if not words:
         return "?"
+    first = words[0]
+    bump = next((b for a, b in itertools.pairwise(first) if a.islower() and b.isupper()), "")
+    if bump:
+        return (first[0] + bump).upper()
     if len(words) >= 2:
-        return (words[0][0] + words[1][0]).upper()
-    word = words[0]
-    capital = next((c for c in word[1:] if c.isupper()), "")
-    return (word[0] + capital).upper()
+        return (first[0] + words[1][0]).upper()
+    return first[0].upper()
 
 
 def preset_mark(slug: str) -> int:

@@ -133,7 +133,7 @@ def test_the_whole_wizard_for_carddav_creates_the_integration_and_queues_its_fir
     scripts_url = step(settings_url, "scripts")
     page = admin_client.get(scripts_url)
     assert "Open contact" in page.text
-    assert f'data-script-link>{URL}jan.vcf</a>' in page.text
+    assert f"data-script-link>{URL}jan.vcf</a>" in page.text
     assert "https://crm.example.com/contacts/1001" not in page.text
     response = admin_client.post(
         scripts_url,

@@ -168,10 +168,13 @@ def test_the_sample_origin_speaks_dutch(
     ("name", "initials"),
     [
         ("Microsoft Dynamics 365 (Dataverse)", "MD"),
+        ("CardDAV address book", "CD"),
+        ("SOGo Contacts", "SC"),
+        ("iCloud Contacts", "IC"),
         ("HubSpot", "HS"),
         ("Pipedrive", "P"),
         ("mailbox.org Contacts", "MO"),
-        ("SuiteCRM 8", "S8"),
+        ("SuiteCRM 8", "SC"),
         ("—", "?"),
     ],
 )
@@ -194,4 +197,4 @@ def test_every_tile_has_a_decorative_mark_with_its_initials(tenant: Tenant, admi
     )
     assert len(marks) == len(PRESETS)
     carddav = page.text.split('data-preset="carddav"')[1]
-    assert re.search(r'preset-mark-0" aria-hidden="true" data-preset-mark>CA<', carddav)
+    assert re.search(r'preset-mark-0" aria-hidden="true" data-preset-mark>CD<', carddav)
