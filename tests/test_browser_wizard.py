@@ -126,7 +126,7 @@ def test_the_whole_wizard_for_carddav_with_javascript(page: Page, tenant: Tenant
 
     # Step 4: the pop script as its link; add one with an error first, then fixed.
     expect(current_step(page)).to_have_text("4. Scripts")
-    expect(page.locator("[data-script-link]").first).to_have_text("https://crm.example.com/contacts/1001")
+    expect(page.locator("[data-script-link]").first).to_have_text(URL + "jan.vcf")  # the CRM's contact
     keep_screenshot(page, tmp_path, "4-scripts.png", prefix="wizard")
     page.get_by_role("link", name="Add a script").click()  # the script dialog
     dialog = page.locator("#script-dialog")
