@@ -119,6 +119,12 @@ def test_the_whole_wizard_for_carddav_against_a_real_radicale(
     page.keyboard.press("Enter")
     expect(page.locator("[data-field]").first).to_have_attribute("data-field", "Email")
     expect(preview.locator("dd").first).to_have_text("jan@acme.example")
+    # Ticking a field redraws the card at once; a field the contact lacks says it is not shown.
+    page.locator("#check-Title").check()
+    expect(preview.locator("dt")).to_have_text(["E-mail", "Company", "Job title"])
+    expect(preview.locator("dd").last).to_have_text("(empty in this record: not shown)")
+    page.locator("#check-Title").uncheck()
+    expect(preview.locator("dt")).to_have_text(["E-mail", "Company"])
     keep_screenshot(page, tmp_path, "3-fields.png", prefix="wizard-radicale")
     page.get_by_role("button", name="Next").click()
 

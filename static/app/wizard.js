@@ -14,8 +14,34 @@
     });
   }
 
+  // The notification card beside the list: the ticked fields in list order, with the sample
+  // record's values (server-rendered the same way; this keeps it live between posts).
+  function redrawCard(list) {
+    var card = document.getElementById("notification-preview");
+    var empty = document.getElementById("preview-empty-value");
+    var none = document.getElementById("preview-no-fields");
+    if (!card || !empty || !none) return;
+    card.replaceChildren();
+    list.querySelectorAll("[data-field]").forEach(function (row) {
+      var box = row.querySelector("input[type=checkbox]");
+      if (!box || !box.checked) return;
+      var term = document.createElement("dt");
+      term.className = "fw-normal text-body-secondary";
+      term.textContent = row.getAttribute("data-label");
+      var value = document.createElement("dd");
+      var sample = row.getAttribute("data-sample");
+      if (sample) value.textContent = sample;
+      else value.appendChild(empty.content.cloneNode(true));
+      card.append(term, value);
+    });
+    if (!card.children.length) card.appendChild(none.content.cloneNode(true));
+  }
+
   function setUp(list) {
     var dragged = null;
+    list.addEventListener("change", function () {
+      redrawCard(list);
+    });
     list.addEventListener("dragstart", function (event) {
       dragged = event.target.closest("[data-field]");
       if (!dragged) return;
@@ -39,6 +65,7 @@
       if (dragged) dragged.classList.remove("opacity-50");
       dragged = null;
       refreshButtons(list);
+      redrawCard(list);
     });
   }
 
