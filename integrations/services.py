@@ -232,13 +232,15 @@ def _not_answered(
             host = urlsplit(str(settings_values["server_url"]).strip()).hostname or ""
         except ValueError:
             host = ""
-    where = host or _("its address")
     return ConnectorError(
-        _(
-            "The CRM did not answer within %(seconds)s seconds at %(host)s. Check the address, and "
-            "that the server is running and can be reached from here."
-        )
-        % {"seconds": f"{seconds:g}", "host": where},
+        Text(
+            gettext_noop(
+                "The CRM did not answer within %(seconds)s seconds at %(host)s. Check the address, and "
+                "that the server is running and can be reached from here."
+            ),
+            seconds=f"{seconds:g}",
+            host=host or Text(gettext_noop("its address")),
+        ),
         timed_out=True,
     )
 

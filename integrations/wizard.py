@@ -58,6 +58,7 @@ from integrations.services import (
     script_create,
     script_validate,
 )
+from integrations.texts import stored_text, text_json, translated
 
 SESSION_KEY = "integration_wizards"
 MAX_WIZARDS = 10  # per session; the oldest is dropped when an eleventh starts
@@ -264,7 +265,12 @@ def _sample_from_crm(
             preset=preset, settings_values=settings_values, limit=1, country=tenant.country, deadline=deadline
         )
     except ConnectorError as exc:
-        return {"source": "example", "why": "error", "error": exc.message}
+        return {
+            "source": "example",
+            "why": "error",
+            "error": str(exc.message),
+            "text": text_json(exc.message),
+        }
     if not records:
         return {"source": "example", "why": "none"}
     return {"source": "crm", "values": _record_values(preset, records[0])}
@@ -285,7 +291,8 @@ def _example_reason(sample: Any) -> str:
     if why == "none":
         return _("your CRM returned no record with a phone number")
     if why == "error":
-        return _("the CRM could not be asked: %(error)s") % {"error": sample.get("error", "")}
+        error = stored_text(str(sample.get("error", "")), sample.get("text"))
+        return _("the CRM could not be asked: %(error)s") % {"error": error}
     if why == "test_failed":
         return _("the connection test failed")
     return _("the connection was not tested")
@@ -564,7 +571,9 @@ def _step_settings(
                     _save(request, wizard_id, state)
                     return redirect(_connect_url(int(state["integration_id"]), following))
             if action != "test" and connection is not None and not connection["ok"]:
-                connection["message"] = _("Not yet: %(reason)s") % {"reason": connection["message"]}
+                # A connector's message is a Text: `%` would take its English, so translate it first.
+                reason = translated(connection["message"])
+                connection["message"] = _("Not yet: %(reason)s") % {"reason": reason}
         _save(request, wizard_id, state)
     else:
         form, settings_form = _settings_forms(None, state, preset)
