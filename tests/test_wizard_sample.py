@@ -15,11 +15,13 @@ import httpx
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.translation import gettext_noop
 
 from configurator.models import Tenant
 from integrations import services, wizard
 from integrations.connectors.base import ConnectorError
 from integrations.registry import PRESETS
+from integrations.texts import Text
 from integrations.wizard import PRESET_MARK_COLOURS, SESSION_KEY, preset_initials, preset_mark
 from tests.carddav_double import URL, CardDavDouble, vcard
 from tests.test_wizard import carddav_settings, start, step
@@ -198,3 +200,27 @@ def test_every_tile_has_a_decorative_mark_with_its_initials(tenant: Tenant, admi
     assert len(marks) == len(PRESETS)
     carddav = page.text.split('data-preset="carddav"')[1]
     assert re.search(r'preset-mark-0" aria-hidden="true" data-preset-mark>CD<', carddav)
+
+
+def test_the_crms_error_in_the_reason_follows_the_readers_language(
+    tenant: Tenant, admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _crm(monkeypatch, {"jan.vcf": vcard("1", "Jan Jansen", "+31 20 123 4567")})
+    error = Text(
+        gettext_noop("%(what)s had a server error (HTTP %(status)s%(suffix)s)."),
+        what="CardDAV",
+        status=500,
+        suffix="",
+    )
+
+    def failing(**kwargs: object) -> list[object]:
+        raise ConnectorError(error)
+
+    monkeypatch.setattr(wizard, "integration_sample_records", failing)
+    settings_url = start(admin_client, "carddav")
+    admin_client.post(settings_url, carddav_settings())  # fetched in English
+    page = admin_client.get(step(settings_url, "fields"), HTTP_ACCEPT_LANGUAGE="nl")
+    assert (
+        "Een voorbeeldrecord: het CRM kon niet worden bevraagd: CardDAV had een serverfout (HTTP 500)."
+        in page.text
+    )
