@@ -34,8 +34,8 @@ from agents.services import (
     agent_set_active,
     agent_targets_set,
 )
-from configurator.models import Tenant
 from configurator.views import render_page, tenant_admin_required
+from tenants.models import Tenant
 
 P = ParamSpec("P")
 

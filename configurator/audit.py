@@ -36,7 +36,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.db.models.signals import post_save, pre_save
 
-from configurator.models import Tenant, TenantAPIKey, TenantMembership
+from tenants.models import Tenant, TenantAPIKey, TenantMembership
 
 MASK_PRESENT = "(set)"
 MASK_ABSENT = "(not set)"

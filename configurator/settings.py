@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "csp",
     "auditlog",
     "configurator",
+    "tenants",
     "integrations",
     "agents",
 ]

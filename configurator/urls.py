@@ -15,6 +15,7 @@ from integrations.catalog_views import CatalogView, catalog_page
 
 urlpatterns = [
     path("", include("configurator.ui_urls")),
+    path("", include("tenants.urls")),
     # set_language: the frame's language switch posts here (a cookie; LocaleMiddleware reads it).
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("integrations.ui_urls")),

@@ -22,7 +22,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from configurator.forms import BootstrapFormMixin
-from configurator.models import Tenant
 from configurator.views import render_page, tenant_admin_required
 from integrations import views
 from integrations.connectors.base import ConnectorError
@@ -38,6 +37,7 @@ from integrations.services import (
     integration_test_connection,
     integration_update,
 )
+from tenants.models import Tenant
 
 
 class IntegrationEditForm(BootstrapFormMixin, forms.Form):

@@ -23,7 +23,6 @@ from django.db import connections
 from django.db.models import F
 
 import scripts_engine
-from configurator.models import Tenant
 from integrations.calls import (
     CALL_PARAMETERS,
     CALLER_NUMBER_PATTERN,
@@ -42,6 +41,7 @@ from integrations.phones import PhoneNumberError, extract_numbers, main_number_c
 from integrations.presets import ScriptApplies
 from integrations.registry import find_preset
 from integrations.replica import read_alias
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 

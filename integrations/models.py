@@ -13,9 +13,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy
 
-from configurator.models import Tenant, validate_country
 from integrations.fields import EncryptedJSONField, EncryptedTextField
 from integrations.presets import ScriptApplies
+from tenants.models import Tenant, validate_country
 
 
 class SyncState(models.TextChoices):

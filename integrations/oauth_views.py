@@ -20,7 +20,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from configurator.models import Tenant
 from configurator.views import tenant_admin_required
 from integrations.connectors.base import ConnectorError
 from integrations.models import Integration
@@ -28,6 +27,7 @@ from integrations.oauth import authorization_start, exchange_code, oauth_config_
 from integrations.selectors import integration_get
 from integrations.services import integration_sync_request
 from integrations.sync import connector_settings
+from tenants.models import Tenant
 
 SESSION_KEY = "oauth_flows"
 MAX_PENDING_FLOWS = 5

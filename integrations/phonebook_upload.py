@@ -16,7 +16,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from configurator.models import Tenant
 from integrations.connectors.phonebook import (
     COLUMN_ROLES,
     DELIMITER_NAMES,
@@ -40,6 +39,7 @@ from integrations.models import (
     SyncTrigger,
 )
 from integrations.sync import SyncResult, phone_cache_sync
+from tenants.models import Tenant
 
 
 def is_phonebook_integration(integration: Integration) -> bool:

@@ -22,7 +22,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import scripts_engine
-from configurator.models import Tenant, validate_country
 from integrations.connectors.base import Connector, ConnectorError, CrmRecord
 from integrations.connectors.http_base import HttpConnector
 from integrations.http import connector_client
@@ -53,6 +52,7 @@ from integrations.phones import PhoneNumberError, extract_numbers
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, get_preset
 from integrations.sync import fail_stale_sync, stale_sync_q, sync_history_prune
+from tenants.models import Tenant, validate_country
 
 _url_validator = URLValidator(schemes=["http", "https"])
 

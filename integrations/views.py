@@ -21,7 +21,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 import scripts_engine
-from configurator.models import Tenant
 from configurator.views import example_caller_number, render_page, sidebar_integrations, tenant_admin_required
 from integrations.calls import Call, CallInputError, call_from_params
 from integrations.connectors.base import ConnectorError
@@ -74,6 +73,7 @@ from integrations.services import (
 )
 from integrations.sync import STALE_MESSAGE, connector_settings, current_unreadable_numbers, sync_is_stale
 from integrations.sync_chart import sync_chart
+from tenants.models import Tenant
 
 # The overview lists this many unreadable numbers; the rest are counted.
 UNREADABLE_SHOWN = 200

@@ -31,7 +31,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 import scripts_engine
-from configurator.models import Tenant
 from configurator.views import render_page, tenant_admin_required
 from integrations import views
 from integrations.fields import field_fernet
@@ -50,6 +49,7 @@ from integrations.services import (
     script_create,
     script_validate,
 )
+from tenants.models import Tenant
 
 SESSION_KEY = "integration_wizards"
 MAX_WIZARDS = 10  # per session; the oldest is dropped when an eleventh starts

@@ -14,8 +14,8 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from configurator.services import tenant_create
 from integrations.services import integration_create
+from tenants.services import tenant_create
 from tests.conftest import PASSWORD
 
 # Playwright's sync API runs an event loop in this thread; the ORM refuses that unless told.

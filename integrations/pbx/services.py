@@ -13,9 +13,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from configurator.models import Tenant
 from integrations.pbx import handler_for
 from integrations.pbx.models import PbxFormat, PbxSender
+from tenants.models import Tenant
 
 
 def _new_token() -> str:

@@ -20,7 +20,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from configurator.forms import BootstrapFormMixin
-from configurator.models import Tenant
 from configurator.views import match_curl_line, render_page, tenant_admin_required
 from integrations.pbx import formats, handler_for
 from integrations.pbx.base import PbxError, handle_event, json_response
@@ -33,6 +32,7 @@ from integrations.pbx.services import (
     pbx_sender_rotate,
     pbx_sender_set_enabled,
 )
+from tenants.models import Tenant
 
 
 @csrf_exempt
