@@ -143,6 +143,10 @@ INSTALLED_APPS = [
     "integrations",
     "agents",
 ]
+# The demo seeding commands (devtools/): for development and `make run`, never for production.
+CTI_DEV_TOOLS = env.bool("CTI_DEV_TOOLS", default=DEBUG)
+if CTI_DEV_TOOLS:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -26,6 +26,8 @@ TEST_ENVIRONMENT: dict[str, str] = {
     "SECURE_SSL_REDIRECT": "false",
     "CELERY_BROKER_URL": "memory://",
     "LOG_LEVEL": "WARNING",
+    # The demo seeding commands are tested too.
+    "CTI_DEV_TOOLS": "true",
 }
 _database_url = os.environ.get("CTI_TEST_DATABASE_URL", "")
 if _database_url:

@@ -66,7 +66,9 @@ def test_rows_made_before_the_tenants_app_are_reachable_after_migrating() -> Non
     tenant = Tenant.objects.get(pk=old_tenant.pk)
     assert (tenant.name, tenant.country) == ("Old Co", "BE")
     assert tenant_admin_tenant(user=TenantMembership.objects.get(tenant=tenant).user) == tenant
-    assert TenantAPIKey.objects.get_from_key(key).tenant == tenant
+    api_key = TenantAPIKey.objects.get_from_key(key)
+    assert isinstance(api_key, TenantAPIKey)
+    assert api_key.tenant == tenant
     assert Integration.objects.get(pk=old_integration.pk).tenant == tenant
     # The content type row was renamed, not replaced: the audit entry and the permissions follow.
     content_type = ContentType.objects.get_for_model(Tenant)

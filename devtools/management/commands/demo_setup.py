@@ -12,7 +12,7 @@ import httpx
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from configurator.demo_contacts import demo_vcards, upload_address_book
+from devtools.demo_contacts import demo_vcards, upload_address_book
 from integrations.models import Integration, Script
 from integrations.presets import ScriptApplies
 from integrations.registry import get_preset

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from agents.models import AgentProfile
 from agents.services import agent_invite, agent_targets_set
-from configurator.management.commands.demo_setup import DEMO_TENANT
+from devtools.management.commands.demo_setup import DEMO_TENANT
 from integrations.pbx.models import PbxSender
 from integrations.pbx.services import pbx_sender_create
 from tenants.models import Tenant
