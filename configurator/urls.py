@@ -10,9 +10,6 @@ from django.urls import include, path
 from django.views.generic.base import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from integrations.api import MatchView
-from integrations.catalog_views import CatalogView, catalog_page
-
 urlpatterns = [
     path("", include("configurator.ui_urls")),
     path("", include("tenants.urls")),
@@ -21,9 +18,7 @@ urlpatterns = [
     path("", include("integrations.ui_urls")),
     path("", include("integrations.pbx.urls")),
     path("", include("agents.urls")),
-    path("api/v1/match", MatchView.as_view(), name="api-match"),
-    path("api/v1/catalog", CatalogView.as_view(), name="api-catalog"),
-    path("catalog/", catalog_page, name="catalog"),
+    path("", include("integrations.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from its own URL: no inline script, so
     # the page works under the Content-Security-Policy (script-src 'self').

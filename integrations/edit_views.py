@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from configurator.forms import BootstrapFormMixin
-from configurator.views import render_page, tenant_admin_required
+from configurator.frame import render_page, tenant_admin_required
 from integrations.connectors.phonebook import INTEGRATION_ID_SETTING
 from integrations.forms import PresetSettingsForm, order_move
 from integrations.models import Integration

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from configurator.forms import BootstrapFormMixin
-from configurator.views import example_caller_number, render_page, tenant_admin_required
+from configurator.frame import example_caller_number, render_page, tenant_admin_required
 from integrations.calls import CallInputError, call_from_params, max_length
 from integrations.ignore_list import ignored_number_add, ignored_number_list, ignored_number_remove
 from integrations.matching import match_call_explained

@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from configurator.views import tenant_admin_required
+from configurator.frame import tenant_admin_required
 from integrations.connectors.base import ConnectorError
 from integrations.models import Integration
 from integrations.oauth import authorization_start, exchange_code, oauth_config_for

@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from configurator.views import render_page, sidebar_integrations, tenant_admin_required
+from configurator.frame import render_page, sidebar_integrations, tenant_admin_required
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.phonebook import PhoneBookConnector
 from integrations.forms import (

@@ -15,7 +15,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from configurator.views import render_page, tenant_admin_required
+from configurator.frame import render_page, tenant_admin_required
 from integrations.forms import (
     IntegrationForm,
     PresetSettingsForm,

@@ -14,7 +14,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 import scripts_engine
-from configurator.views import example_caller_number
+from configurator.frame import example_caller_number
 from integrations.calls import Call, CallInputError, call_from_params
 from integrations.connectors.base import ConnectorError
 from integrations.models import (

@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 import scripts_engine
-from configurator.views import render_page, tenant_admin_required
+from configurator.frame import render_page, tenant_admin_required
 from integrations import ui_helpers as views  # the screens' shared helpers, formerly integrations.views
 from integrations.fields import field_fernet
 from integrations.forms import APPLIES_LABELS, IntegrationForm, PresetSettingsForm, ScriptForm, order_move

@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from configurator.views import match_curl_line, render_page, tenant_admin_required
+from configurator.frame import match_curl_line, render_page, tenant_admin_required
 from tenants.forms import ApiKeyCreateForm
 from tenants.models import Tenant, TenantAPIKey
 from tenants.selectors import api_key_list

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
-from configurator.views import NO_PRIVILEGE_MESSAGE
+from configurator.frame import NO_PRIVILEGE_MESSAGE
 from integrations.models import Integration, PhoneCacheEntry, Script, SyncState
 from integrations.services import integration_create, script_create
 from tenants.models import Tenant, TenantAPIKey

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from configurator.forms import BootstrapFormMixin
-from configurator.views import match_curl_line, render_page, tenant_admin_required
+from configurator.frame import match_curl_line, render_page, tenant_admin_required
 from integrations.pbx import formats, handler_for
 from integrations.pbx.base import PbxError, handle_event, json_response
 from integrations.pbx.models import PbxFormat, PbxSender
