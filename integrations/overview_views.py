@@ -21,22 +21,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from configurator.frame import render_page, sidebar_integrations, tenant_admin_required
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.phonebook import PhoneBookConnector
-from integrations.forms import (
-    APPLIES_LABELS,
-    IntegrationDeleteForm,
-)
-from integrations.models import (
-    Integration,
-    LookupMode,
-    SyncState,
-)
+from integrations.forms import APPLIES_LABELS, IntegrationDeleteForm
+from integrations.models import Integration, LookupMode, SyncState
 from integrations.oauth import TOKEN_SECRET, oauth_config_for
 from integrations.phonebook_views import phonebook_overview_context
 from integrations.presets import Preset, SettingKind
-from integrations.selectors import (
-    script_list,
-    sync_run_list,
-)
+from integrations.selectors import script_list, sync_run_list
 from integrations.services import (
     integration_delete,
     integration_hold_accept,

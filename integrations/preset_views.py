@@ -16,16 +16,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from configurator.frame import render_page, tenant_admin_required
-from integrations.forms import (
-    IntegrationForm,
-    PresetSettingsForm,
-)
+from integrations.forms import IntegrationForm, PresetSettingsForm
 from integrations.oauth import preset_oauth_config
 from integrations.registry import PRESETS, UnknownPresetError, get_preset
-from integrations.services import (
-    integration_create,
-    integration_settings_clean,
-)
+from integrations.services import integration_create, integration_settings_clean
 from integrations.ui_helpers import _put_errors, _search_text, _test_connection, _unused_name, preset_matches
 from tenants.models import Tenant
 

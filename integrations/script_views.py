@@ -20,22 +20,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 import scripts_engine
 from configurator.frame import render_page, tenant_admin_required
-from integrations.forms import (
-    ScriptForm,
-)
-from integrations.models import (
-    Integration,
-    Script,
-)
+from integrations.forms import ScriptForm
+from integrations.models import Integration, Script
 from integrations.presets import Preset, ScriptApplies
-from integrations.selectors import (
-    script_get,
-)
-from integrations.services import (
-    script_create,
-    script_delete,
-    script_update,
-)
+from integrations.selectors import script_get
+from integrations.services import script_create, script_delete, script_update
 from integrations.ui_helpers import _integration_or_404, _preset_of, _preview_context, _put_errors
 from tenants.models import Tenant
 

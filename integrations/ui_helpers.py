@@ -17,26 +17,13 @@ import scripts_engine
 from configurator.frame import example_caller_number
 from integrations.calls import Call, CallInputError, call_from_params
 from integrations.connectors.base import ConnectorError
-from integrations.models import (
-    BodyEncoding,
-    CallEvent,
-    HttpMethod,
-    Integration,
-    Script,
-    ScriptKind,
-)
+from integrations.models import BodyEncoding, CallEvent, HttpMethod, Integration, Script, ScriptKind
 from integrations.oauth import NotConnectedError
 from integrations.presets import Preset, ScriptApplies
 from integrations.registry import find_preset
-from integrations.selectors import (
-    integration_get,
-    integration_list,
-)
+from integrations.selectors import integration_get, integration_list
 from integrations.server_scripts import server_request_render, server_request_validate
-from integrations.services import (
-    integration_test_connection,
-    script_validate,
-)
+from integrations.services import integration_test_connection, script_validate
 from tenants.models import Tenant
 
 SECRET_MASK = "••••••"  # noqa: S105 - what the overview shows instead of a secret
