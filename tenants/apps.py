@@ -6,4 +6,6 @@ class TenantsConfig(AppConfig):
 
     name = "tenants"
     label = "tenants"
+    # The Django admin's section; its models are "Tenants" and "Tenant API keys".
+    verbose_name = "Organizations"
     default_auto_field = "django.db.models.BigAutoField"
