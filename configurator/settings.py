@@ -148,20 +148,22 @@ CTI_DEV_TOOLS = env.bool("CTI_DEV_TOOLS", default=DEBUG)
 if CTI_DEV_TOOLS:
     INSTALLED_APPS.append("devtools")
 
+# The UI's middleware is wrapped (configurator.middleware.UIOnly) so that machine endpoints (the
+# match API, PBX event URLs) skip it: no language, user, CSP or messages for a PBX.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The language from the set_language cookie, else the browser's Accept-Language (English, Dutch).
-    "django.middleware.locale.LocaleMiddleware",
+    "configurator.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "configurator.middleware.AuthenticationMiddleware",
+    "configurator.middleware.AuditlogMiddleware",
+    "configurator.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "configurator.middleware.CSPMiddleware",
+    "configurator.middleware.HtmxMiddleware",
     # Collects call-log entries during a request and writes them after the answer was sent.
     "integrations.journal.CallJournalMiddleware",
     # Sends call events to the agents' live page after the answer was sent (agents/live.py).
@@ -331,6 +333,11 @@ SYNC_DISPATCH_INTERVAL = env.int("SYNC_DISPATCH_INTERVAL", default=300)
 CALL_JOURNAL_ENABLED = env.bool("CALL_JOURNAL_ENABLED", default=True)
 CALL_JOURNAL_DAYS = env.int("CALL_JOURNAL_DAYS", default=30)
 CALL_JOURNAL_PURGE_INTERVAL = env.int("CALL_JOURNAL_PURGE_INTERVAL", default=3600)
+# Call-log entries of finished requests are written in batches by a thread of each web process,
+# every CALL_JOURNAL_BATCH_SECONDS (0: each request's entries right after its answer), at most
+# CALL_JOURNAL_BATCH_MAX waiting (integrations.journal._BatchWriter).
+CALL_JOURNAL_BATCH_SECONDS = env.float("CALL_JOURNAL_BATCH_SECONDS", default=0.5)
+CALL_JOURNAL_BATCH_MAX = env.int("CALL_JOURNAL_BATCH_MAX", default=500)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-syncs": {
         "task": "integrations.dispatch_due_syncs",
@@ -354,7 +361,7 @@ SYNC_LOCK_TIMEOUT_MINUTES = env.int("SYNC_LOCK_TIMEOUT_MINUTES", default=120)  #
 SYNC_HOLD_MAX_DROP_RATIO = env.float("SYNC_HOLD_MAX_DROP_RATIO", default=0.5)
 SYNC_HOLD_MIN_DROP = env.int("SYNC_HOLD_MIN_DROP", default=50)
 # A running sync without a heartbeat for this long is failed and retried.
-SYNC_HEARTBEAT_STALE_MINUTES = env.int("SYNC_HEARTBEAT_STALE_MINUTES", default=10)
+SYNC_HEARTBEAT_STALE_MINUTES = env.float("SYNC_HEARTBEAT_STALE_MINUTES", default=10.0)
 # Celery limits of one sync task (seconds): soft ends the sync as failed, hard kills the worker.
 SYNC_SOFT_TIME_LIMIT_SECONDS = env.int("SYNC_SOFT_TIME_LIMIT_SECONDS", default=3600)
 SYNC_TIME_LIMIT_SECONDS = env.int("SYNC_TIME_LIMIT_SECONDS", default=3900)

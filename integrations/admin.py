@@ -97,6 +97,8 @@ class PbxSenderAdmin(EditableFieldsAdmin[PbxSender]):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
 @admin.register(CallJournalEntry)
 class CallJournalEntryAdmin(admin.ModelAdmin[CallJournalEntry]):
     """The call log, for support: read-only (a row is what a PBX sent and what it was answered)."""

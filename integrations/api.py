@@ -421,6 +421,9 @@ class MatchView(APIView):
     parser_classes = [LimitedJSONParser, LimitedFormParser]
     renderer_classes = [SafeJSONRenderer]
     content_negotiation_class = JSONOnlyNegotiation
+    # A PBX's endpoint: the UI's middleware (session, language, CSRF, CSP…) steps aside
+    # (configurator.middleware).
+    machine_endpoint = True
 
     # The call log (integrations.journal): each request of a known tenant is recorded with its
     # status and the time to the answer, 400s included; 401/429 have no tenant and are not.

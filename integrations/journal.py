@@ -4,8 +4,10 @@ match-quality report.
 `journal_record(...)` is called by the match API and by each PBX adapter while it answers. It only
 remembers the entry: `CallJournalMiddleware` writes what a request recorded after the answer was
 sent (a closer of the response, which the WSGI server calls once the body is out), so writing the
-log never delays the answer (`bench/journal_bench.py` measures it). Outside a request (a Celery
-task, a command) the entry is written at once. A failed write is logged, never raised.
+log never delays the answer (`bench/journal_bench.py` measures it); with
+`CALL_JOURNAL_BATCH_SECONDS` above 0 it queues them for a per-process writer thread that inserts
+them in batches (`_BatchWriter`), so the worker is free for the next request at once. Outside a
+request (a Celery task, a command) the entry is written at once. A failed write is logged, never raised.
 
 A tenant's `CallJournalOptions` turn logging off, set how many days entries are kept (the beat
 task `integrations.purge_call_journal` deletes older ones) and mask caller numbers to their last
@@ -14,12 +16,15 @@ task `integrations.purge_call_journal` deletes older ones) and mask caller numbe
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import math
+import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
@@ -27,7 +32,7 @@ from typing import Any
 
 import phonenumbers
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponseBase
@@ -151,8 +156,78 @@ class CallJournalMiddleware:
         if entries:
             # Django's hook for work after the response (FileResponse closes its file here); the
             # stubs do not declare it.
-            response._resource_closers.append(lambda: _write(entries))  # type: ignore[attr-defined]
+            response._resource_closers.append(lambda: _store(entries))  # type: ignore[attr-defined]
         return response
+
+
+# Batching ----------------------------------------------------------------------------------------
+
+
+class _BatchWriter:
+    """Collects finished requests' entries and writes them in one INSERT every
+    `CALL_JOURNAL_BATCH_SECONDS` seconds, from a daemon thread of this process.
+
+    A web worker then goes back to the next request as soon as the answer is out, and a thousand
+    entries cost one transaction instead of a thousand. At most `CALL_JOURNAL_BATCH_MAX` entries
+    wait: beyond that the request that adds one writes the batch itself. What waits is written
+    at interpreter exit (`atexit`: a gunicorn worker's graceful stop); a killed process loses at
+    most one interval of call-log entries (never an answer: the log is written after it).
+    Started lazily per process (a forked child starts its own thread).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[_Pending] = []
+        self._wake = threading.Event()
+        self._pid = 0
+
+    def add(self, entries: list[_Pending]) -> None:
+        """Queue `entries`; write now if the queue is full."""
+        with self._lock:
+            self._waiting.extend(entries)
+            full = len(self._waiting) >= settings.CALL_JOURNAL_BATCH_MAX
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="call-journal-writer", daemon=True).start()
+        if full:
+            self.flush()
+
+    def flush(self) -> int:
+        """Write what waits (in this thread); returns how many entries were taken."""
+        with self._lock:
+            batch, self._waiting = self._waiting, []
+        if batch:
+            _write(batch)
+        return len(batch)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(max(settings.CALL_JOURNAL_BATCH_SECONDS, 0.01))
+            self._wake.clear()
+            try:
+                self.flush()
+            finally:
+                # This thread's own connection: dropped when broken or past its age, as after a
+                # request (django.db.close_old_connections), kept open otherwise.
+                close_old_connections()
+
+
+_batch_writer = _BatchWriter()
+atexit.register(_batch_writer.flush)
+
+
+def journal_flush() -> int:
+    """Write the entries waiting in this process's batch now (tests, shutdown); returns how many."""
+    return _batch_writer.flush()
+
+
+def _store(entries: list[_Pending]) -> None:
+    """After a response: write `entries` now, or queue them for the batch writer when
+    `CALL_JOURNAL_BATCH_SECONDS` is above 0."""
+    if settings.CALL_JOURNAL_BATCH_SECONDS > 0:
+        _batch_writer.add(entries)
+    else:
+        _write(entries)
 
 
 # Writing -----------------------------------------------------------------------------------------

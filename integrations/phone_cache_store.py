@@ -142,9 +142,16 @@ class GenerationWriter:
 
     def publish(self) -> None:
         """Make the generation part of the phone cache (still invisible to lookups until the
-        switch). PostgreSQL: builds the indexes after the load, adds the foreign keys NOT VALID
-        and validates them (no write lock on the integration and tenant tables), analyzes, and
-        attaches the table as a partition (SHARE UPDATE EXCLUSIVE on the parent: lookups go on).
+        switch). PostgreSQL: builds the indexes after the load, analyzes, and attaches the table
+        as a partition (SHARE UPDATE EXCLUSIVE on the parent: lookups go on).
+
+        The table gets no foreign keys of its own: ATTACH clones the parent's (to the tenant and
+        integration tables) and checks the rows, holding SHARE ROW EXCLUSIVE on those two tables
+        (their writes wait, their reads go on). A foreign key of its own, merged into the
+        parent's by ATTACH, would have its triggers on the referenced tables dropped, which takes
+        ACCESS EXCLUSIVE on them: every read of the integration and tenant tables (each match
+        request) stalled, and two syncs finishing at once deadlocked (one ATTACHing, the other
+        updating its integration row in its switch), failing one of them.
         """
         if not partitioned():
             return
@@ -153,13 +160,6 @@ class GenerationWriter:
             for name, columns in INDEXES.items():
                 index = _quote(f"{self.table}_{name.removeprefix('phone_cache_')}")
                 cursor.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({', '.join(columns)})")
-            for column, target in _foreign_keys():
-                name = _quote(f"{self.table}_{column}_fk")
-                cursor.execute(
-                    f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({column}) "
-                    f"REFERENCES {_quote(target)} (id) DEFERRABLE INITIALLY DEFERRED NOT VALID"
-                )
-                cursor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")
             cursor.execute(f"ANALYZE {table}")
         bounds = (
             f"FROM ({self.tenant_id}, {self.integration_id}, {self.generation}) "
@@ -170,16 +170,6 @@ class GenerationWriter:
             what=f"attach {self.table}",
             required=True,
         )
-
-
-def _foreign_keys() -> list[tuple[str, str]]:
-    """(column, referenced table) of the phone cache's foreign keys."""
-    keys = []
-    for field in PhoneCacheEntry._meta.concrete_fields:
-        model = field.related_model
-        if field.is_relation and model is not None and not isinstance(model, str):
-            keys.append((field.column, model._meta.db_table))
-    return keys
 
 
 def copy_rows(table: str, rows: Sequence[Row]) -> None:

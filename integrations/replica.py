@@ -31,6 +31,7 @@ LAG_QUERY = (
     "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
 )
 
+
 class _Choice:
     """The alias this process reads from, and when (`time.monotonic()`) it was last decided."""
 

@@ -435,17 +435,17 @@ def integrations_dispatch_due_syncs(*, now: dt.datetime | None = None) -> int:
     for integration_id in enabled.filter(stale_sync_q(now=now)).values_list("pk", flat=True):
         if fail_stale_sync(integration_id=integration_id, now=now):
             Integration.objects.filter(pk=integration_id).update(next_sync_at=now)
-    due = (
-        enabled.filter(Q(next_sync_at__lte=now) | Q(next_sync_at__isnull=True))
-        .exclude(sync_state=SyncState.RUNNING)
-        .values_list("pk", "last_error")
-    )
+    is_due = Q(next_sync_at__lte=now) | Q(next_sync_at__isnull=True)
+    due = enabled.filter(is_due).exclude(sync_state=SyncState.RUNNING).values_list("pk", "last_error")
     count = 0
     for integration_id, last_error in due:
         retry_at = now + dt.timedelta(minutes=settings.SYNC_LOCK_TIMEOUT_MINUTES)
         trigger = SyncTrigger.RETRY if last_error else SyncTrigger.NIGHTLY
+        # Still due when queued: another dispatcher (a second beat, or two dispatch tasks on two
+        # workers) that read the same due list may have queued it meanwhile, moving next_sync_at
+        # to retry_at; then it is not queued twice.
         if (
-            Integration.objects.filter(pk=integration_id)
+            Integration.objects.filter(is_due, pk=integration_id)
             .exclude(sync_state=SyncState.RUNNING)
             .update(sync_state=SyncState.QUEUED, next_sync_at=retry_at, sync_trigger=trigger)
         ):
@@ -477,9 +477,11 @@ def _dispatch_incremental_syncs(*, now: dt.datetime, enabled: QuerySet[Integrati
         connector_class = get_preset(preset_slug).connector_class
         if connector_class is None or not connector_class.incremental_supported(plain or {}):
             continue
+        # The same conditions again: another dispatcher may have queued (and even run) it since.
         if (
             Integration.objects.filter(pk=integration_id, sync_state=SyncState.IDLE)
             .filter(next_sync_at__gt=now)
+            .filter(Q(last_incremental_sync_at__isnull=True) | Q(last_incremental_sync_at__lte=cutoff))
             .update(sync_state=SyncState.QUEUED, sync_trigger=SyncTrigger.HOURLY)
         ):
             sync_integration.delay(integration_id, SyncMode.INCREMENTAL.value)

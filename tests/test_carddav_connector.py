@@ -558,7 +558,8 @@ def test_a_web_page_instead_of_a_webdav_answer_is_a_permanent_error():
 
 
 @pytest.mark.parametrize(
-    "url", ["cloud.example.com/dav", "http://[::1", "http://host:99999/dav/", "http://exa mple.com/", "https://"]
+    "url",
+    ["cloud.example.com/dav", "http://[::1", "http://host:99999/dav/", "http://exa mple.com/", "https://"],
 )
 def test_a_url_that_is_not_http_is_a_permanent_error(url):
     # Such a URL can still reach a connector: settings edited in the Django admin, an old row.

@@ -253,9 +253,7 @@ def test_a_private_address_is_refused_before_connecting(slapd_server, monkeypatc
 def test_saving_the_settings_refuses_a_private_or_malformed_server_url(url, expected):
     # Like the URLs of HTTP connectors: refused when saved, not only on every sync.
     with pytest.raises(ValidationError) as caught:
-        integration_settings_clean(
-            preset=get_preset("ldap"), values={"server_url": url, "base_dn": SUFFIX}
-        )
+        integration_settings_clean(preset=get_preset("ldap"), values={"server_url": url, "base_dn": SUFFIX})
 
     assert expected in caught.value.message_dict["server_url"][0]
 

@@ -276,6 +276,37 @@ def test_the_foreign_keys_have_no_index_of_their_own(db):
 
 @on_postgresql
 @pytest.mark.django_db
+def test_a_sync_never_locks_the_integration_and_tenant_tables_against_reads(tenant):
+    # The test's transaction keeps every lock the sync took (ATTACH included) until it ends.
+    # Before the fix the new generation carried its own foreign keys; ATTACH merged them into
+    # the parent's and dropped their triggers with ACCESS EXCLUSIVE on both tables: every match
+    # request stalled, and two syncs finishing at once deadlocked (tests/test_deployment.py).
+    integration = _integration(tenant, CardDavDouble(_book(3)))
+
+    assert _sync(integration, CardDavDouble(_book(3))).status == "ok"
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE l.pid = pg_backend_pid() AND c.relname IN (%s, %s)",
+            [Integration._meta.db_table, Tenant._meta.db_table],
+        )
+        locks = cursor.fetchall()
+        integration.refresh_from_db()
+        cursor.execute(
+            "SELECT a.attname FROM pg_constraint k JOIN pg_attribute a "
+            "ON a.attrelid = k.conrelid AND a.attnum = ANY(k.conkey) "
+            "WHERE k.conrelid = %s::regclass AND k.contype = 'f' AND k.conparentid <> 0 AND k.convalidated",
+            [generation_tables(integration.pk)[integration.cache_generation]],
+        )
+        foreign_keys = sorted(name for (name,) in cursor.fetchall())
+    assert {relname for relname, _ in locks} >= {Integration._meta.db_table}
+    assert [lock for lock in locks if lock[1] == "AccessExclusiveLock"] == []
+    assert foreign_keys == ["integration_id", "tenant_id"]  # the parent's, cloned and checked
+
+
+@on_postgresql
+@pytest.mark.django_db
 def test_a_lookup_reads_only_its_tenants_partitions(tenant, other_tenant):
     mine = _integration(tenant, CardDavDouble(_book(3)))
     theirs = _integration(other_tenant, CardDavDouble(_book(3)))

@@ -107,4 +107,3 @@ def test_integrations_are_spread_over_the_whole_night_window(settings, window_ho
     quarters = [sum(1 for o in offsets if q * window / 4 <= o < (q + 1) * window / 4) for q in range(4)]
     assert min(quarters) >= 30, quarters
     assert sum(1 for a, b in itertools.pairwise(offsets) if b == a + 1) < 20
-

@@ -27,9 +27,7 @@ T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def sign_in(client: Client, password: str, username: str = "admin", address: str = "203.0.113.7"):
-    return client.post(
-        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address
-    )
+    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
 def signed_in(client: Client) -> bool:
@@ -109,7 +107,13 @@ def test_the_django_admin_sign_in_is_locked_out_too(db: None, client: Client, se
 def test_tenant_create_refuses_the_password_a_with_the_validators_messages() -> None:
     with pytest.raises(CommandError) as caught:
         call_command(
-            "tenant_create", "--name", "Initech", "--admin-username", "peter", "--admin-password", "a",
+            "tenant_create",
+            "--name",
+            "Initech",
+            "--admin-username",
+            "peter",
+            "--admin-password",
+            "a",
             stdout=StringIO(),
         )
 

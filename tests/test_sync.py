@@ -283,6 +283,38 @@ def test_the_dispatcher_queues_due_integrations_only(tenant, monkeypatch):
 
 
 @pytest.mark.django_db
+def test_two_dispatchers_with_the_same_due_list_queue_each_integration_once(tenant, monkeypatch):
+    # Two beats (or two dispatch tasks on two workers) read the due list at the same moment; the
+    # second one runs entirely while the first is between its integrations. Before the fix the
+    # first one queued the second integration again (it only checked "not running").
+    double = CardDavDouble(_cards(1))
+    first = _integration(tenant, double)
+    second = integration_create(
+        tenant=tenant,
+        preset_slug="carddav",
+        name="Second",
+        settings_values=double.settings(),
+        start_sync=False,
+    )
+    now = timezone.now()
+    Integration.objects.filter(pk__in=[first.pk, second.pk]).update(
+        next_sync_at=now - dt.timedelta(minutes=1)
+    )
+    queued: list[int] = []
+
+    def delay(integration_id: int) -> None:
+        queued.append(integration_id)
+        if len(queued) == 1:
+            integrations_dispatch_due_syncs(now=now)  # the other dispatcher, in between
+
+    monkeypatch.setattr("integrations.tasks.sync_integration.delay", delay)
+
+    integrations_dispatch_due_syncs(now=now)
+
+    assert sorted(queued) == sorted([first.pk, second.pk])
+
+
+@pytest.mark.django_db
 def test_sync_now_on_creation_runs_the_first_sync_through_celery(
     tenant, django_capture_on_commit_callbacks, monkeypatch
 ):

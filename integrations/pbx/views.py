@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from configurator.forms import BootstrapFormMixin
 from configurator.frame import match_curl_line, render_page, tenant_admin_required
+from configurator.middleware import machine_endpoint
 from integrations.pbx import formats, handler_for
 from integrations.pbx.base import PbxError, handle_event, json_response
 from integrations.pbx.models import PbxFormat, PbxSender
@@ -35,6 +36,7 @@ from integrations.pbx.services import (
 from tenants.models import Tenant
 
 
+@machine_endpoint  # the UI's middleware steps aside (configurator.middleware)
 @csrf_exempt
 def pbx_event(request: HttpRequest, format_slug: str, token: str) -> HttpResponse:
     """Receive one call event of `format_slug` from the sender with `token` (see `base.handle_event`)."""
