@@ -30,12 +30,12 @@ from django.utils import timezone
 
 from agents.models import AgentCall, AgentProfile, CallState
 from agents.targets import CallKeys, agent_for_device, agents_for_keys, call_keys
-from configurator.models import Tenant
 from integrations.calls import Call
 from integrations.models import CallEvent
 from integrations.phones import PhoneNumberError, normalize_phone
 from integrations.server_scripts import pbx_call_event
 from scripts_engine.schemes import allowed_schemes, scheme_of
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 

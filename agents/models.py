@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy
 
-from configurator.models import Tenant
+from tenants.models import Tenant
 
 
 class AgentProfile(models.Model):

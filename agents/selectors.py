@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from agents.live import agent_calls
 from agents.models import AgentCall, AgentProfile, CallState
-from configurator.models import Tenant
+from tenants.models import Tenant
 
 # At most this many calls are listed on an agent's page.
 MAX_CALLS_LISTED = 200

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from agents.live import agent_disconnect
 from agents.models import AgentProfile, AgentTarget, TargetKind
 from agents.targets import target_key
-from configurator.models import Tenant, TenantMembership
+from tenants.models import Tenant, TenantMembership
 
 # At most this many targets of each kind per agent.
 MAX_TARGETS = 50

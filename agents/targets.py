@@ -23,8 +23,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from agents.models import AgentProfile, TargetKind
-from configurator.models import Tenant
 from integrations.phones import PhoneNumberError, normalize_phone
+from tenants.models import Tenant
 
 # What a number (not a name) looks like: digits with the usual separators, or a tel: URI.
 _NUMBER = re.compile(r"(?:tel:)?\+?[0-9][0-9 ()./-]*", re.IGNORECASE)

@@ -2,7 +2,7 @@
 admin's agents screen (`/agents/`).
 
 The live page is for agents only (`agent_required`); the agents screen, like every configuration
-page, for tenant admins only (`configurator.views.tenant_admin_required`), so an agent is refused
+page, for tenant admins only (`configurator.frame.tenant_admin_required`), so an agent is refused
 there.
 """
 
@@ -34,8 +34,8 @@ from agents.services import (
     agent_set_active,
     agent_targets_set,
 )
-from configurator.models import Tenant
-from configurator.views import render_page, tenant_admin_required
+from configurator.frame import render_page, tenant_admin_required
+from tenants.models import Tenant
 
 P = ParamSpec("P")
 

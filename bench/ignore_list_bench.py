@@ -67,9 +67,9 @@ def _ask(client: Client, key: str, number: str) -> tuple[float, dict[str, Any]]:
 
 
 def _tenant_with_cache(name: str, numbers: int) -> tuple[Any, str]:
-    from configurator.services import api_key_create, tenant_create
     from integrations.models import Integration, PhoneCacheEntry
     from integrations.services import script_create
+    from tenants.services import api_key_create, tenant_create
 
     tenant, _ = tenant_create(name=name, admin_username=name.lower(), admin_password="bench-password")
     _, key = api_key_create(tenant=tenant, name="bench")

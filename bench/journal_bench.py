@@ -65,9 +65,9 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def run(args: argparse.Namespace) -> None:
-    from configurator.services import api_key_create, tenant_create
     from integrations.models import CallJournalEntry, Integration, PhoneCacheEntry
     from integrations.services import integration_create, script_create
+    from tenants.services import api_key_create, tenant_create
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     print(f"database: {connection.vendor}  python {sys.version.split()[0]}")

@@ -65,9 +65,9 @@ def _percentiles(label: str, latencies: list[float], hits: int) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from configurator.services import api_key_create, tenant_create
     from integrations.models import Integration, LookupMode, PhoneCacheEntry
     from integrations.services import integration_create, integration_set_lookup_mode
+    from tenants.services import api_key_create, tenant_create
     from tests.carddav_double import CardDavDouble
     from tests.live_lookup_server import SearchApi, search_api_server
 

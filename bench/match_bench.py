@@ -57,10 +57,10 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from configurator.services import api_key_create, tenant_create
     from integrations.models import Integration, PhoneCacheEntry
     from integrations.services import integration_create, script_create
     from integrations.sync import phone_cache_sync
+    from tenants.services import api_key_create, tenant_create
     from tests.carddav_double import CardDavDouble, vcard
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -63,11 +63,11 @@ Request = tuple[bytes, str, dict[str, Any]]
 
 
 def run(args: argparse.Namespace) -> None:
-    from configurator.services import tenant_create
     from integrations.models import Integration, PhoneCacheEntry
     from integrations.pbx.placetel import placetel_signature
     from integrations.pbx.services import pbx_sender_create
     from integrations.services import integration_create
+    from tenants.services import tenant_create
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -245,8 +245,8 @@ class Bench:
 
     # --- set-up ---------------------------------------------------------------------------
     def tenant(self, name: str) -> tuple[Any, str, Any]:
-        from configurator.services import api_key_create, tenant_create
         from integrations.services import integration_create, script_create
+        from tenants.services import api_key_create, tenant_create
 
         tenant, _ = tenant_create(
             name=name, admin_username=name.lower(), admin_password=secrets.token_hex(12)
@@ -517,9 +517,9 @@ class Bench:
         self.report()
 
     def live(self, cached: tuple[Any, str, Any], numbers: Path) -> None:
-        from configurator.services import api_key_create, tenant_create
         from integrations.models import LookupMode
         from integrations.services import integration_create, integration_set_lookup_mode
+        from tenants.services import api_key_create, tenant_create
         from tests.live_lookup_server import SearchApi, search_api_server
 
         tenant, key, _ = cached

@@ -82,9 +82,9 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from configurator.services import api_key_create, tenant_create
     from integrations.models import Integration, PhoneCacheEntry
     from integrations.services import integration_create, script_create
+    from tenants.services import api_key_create, tenant_create
 
     tenant, _ = tenant_create(name="Bench", admin_username="bench", admin_password="bench-password")
     _, key = api_key_create(tenant=tenant, name="bench")

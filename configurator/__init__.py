@@ -1,4 +1,4 @@
-"""CTI Configurator: the Django project and the tenant app (tenants, admins, API keys, UI)."""
+"""CTI Configurator: the Django project (settings, URLs, Celery app) and the admin UI's frame."""
 
 from configurator.celery import app as celery_app
 

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class ConfiguratorConfig(AppConfig):
-    """Tenants, tenant admins, API keys and the admin UI."""
+    """The admin UI's frame, sign-in, main screen and audit log; its migrations made the tenant tables."""
 
     name = "configurator"
     default_auto_field = "django.db.models.BigAutoField"

@@ -37,8 +37,8 @@ from django.db.models import Q, QuerySet
 from django.db.models.signals import post_save, pre_save
 from django.utils.translation import gettext_noop
 
-from configurator.models import Tenant, TenantAPIKey, TenantMembership
 from integrations.texts import Text
+from tenants.models import Tenant, TenantAPIKey, TenantMembership
 
 MASK_PRESENT = "(set)"
 MASK_ABSENT = "(not set)"

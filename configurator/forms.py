@@ -1,4 +1,4 @@
-"""Forms of the admin UI's sign-in and API-key screens, plus the Bootstrap styling all UI forms share."""
+"""Forms of the admin UI's sign-in and audit-log screens, plus the Bootstrap styling all UI forms share."""
 
 from __future__ import annotations
 
@@ -40,17 +40,6 @@ class BootstrapFormMixin:
 
 class SignInForm(BootstrapFormMixin, AuthenticationForm):
     """Django's sign-in form (user name and password), styled."""
-
-
-class ApiKeyCreateForm(BootstrapFormMixin, forms.Form):
-    """Name a new API key after the PBX or system that will use it."""
-
-    name = forms.CharField(
-        max_length=50,
-        label=gettext_lazy("Key name"),
-        help_text=gettext_lazy("Name it after the PBX or system that will use it, e.g. “Main office PBX”."),
-        widget=forms.TextInput(attrs={"placeholder": "Main office PBX"}),
-    )
 
 
 class AuditLogFilterForm(BootstrapFormMixin, forms.Form):

@@ -139,9 +139,14 @@ INSTALLED_APPS = [
     "csp",
     "auditlog",
     "configurator",
+    "tenants",
     "integrations",
     "agents",
 ]
+# The demo seeding commands (devtools/): for development and `make run`, never for production.
+CTI_DEV_TOOLS = env.bool("CTI_DEV_TOOLS", default=DEBUG)
+if CTI_DEV_TOOLS:
+    INSTALLED_APPS.append("devtools")
 
 # The UI's middleware is wrapped (configurator.middleware.UIOnly) so that machine endpoints (the
 # match API, PBX event URLs) skip it: no language, user, CSP or messages for a PBX.

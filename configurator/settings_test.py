@@ -26,6 +26,8 @@ TEST_ENVIRONMENT: dict[str, str] = {
     "SECURE_SSL_REDIRECT": "false",
     "CELERY_BROKER_URL": "memory://",
     "LOG_LEVEL": "WARNING",
+    # The demo seeding commands are tested too.
+    "CTI_DEV_TOOLS": "true",
     # Call-log entries are written right after each answer, so a test reads them at once;
     # tests/test_journal_batches.py turns the batch writer on where it tests it.
     "CALL_JOURNAL_BATCH_SECONDS": "0",

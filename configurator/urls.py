@@ -11,20 +11,19 @@ from django.views.generic.base import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from integrations.api import MatchView
-from integrations.catalog_views import CatalogView, catalog_page
 
 urlpatterns = [
     # First: a PBX asks this once per call, and Django tries the patterns in order (behind the
     # UI's includes it cost a tenth of a millisecond a request; bench/profile_match.py).
     path("api/v1/match", MatchView.as_view(), name="api-match"),
     path("", include("configurator.ui_urls")),
+    path("", include("tenants.urls")),
     # set_language: the frame's language switch posts here (a cookie; LocaleMiddleware reads it).
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("integrations.ui_urls")),
     path("", include("integrations.pbx.urls")),
     path("", include("agents.urls")),
-    path("api/v1/catalog", CatalogView.as_view(), name="api-catalog"),
-    path("catalog/", catalog_page, name="catalog"),
+    path("", include("integrations.catalog_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from its own URL: no inline script, so
     # the page works under the Content-Security-Policy (script-src 'self').

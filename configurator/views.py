@@ -1,141 +1,34 @@
-"""Views of the admin UI's frame: sign-in, the tenant-admin gate, the main screen and API keys.
+"""Views of the admin UI's frame: sign-in, the main screen, the organization's numbers, the audit log.
 
-Every UI view is wrapped in `tenant_admin_required`, which resolves the tenant the signed-in
-user administers and passes it to the view as its second argument; views hand it on to
-selectors and services explicitly (there is no "current tenant" global).
+Every UI view is wrapped in `configurator.frame.tenant_admin_required`, which passes the tenant
+the signed-in user administers as the view's second argument.
 """
 
 from __future__ import annotations
 
-import functools
-import secrets
-from collections.abc import Callable, Mapping
-from typing import Any, Concatenate, ParamSpec
-from urllib.parse import urlencode
+from typing import Any
 
-import phonenumbers
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-import scripts_engine
+from agents.selectors import agent_for_user
 from configurator.audit import audit_entry_list, audit_integration_name, audit_kinds, audit_rows
-from configurator.forms import ApiKeyCreateForm, AuditLogFilterForm, SignInForm
-from configurator.models import Tenant, TenantAPIKey
-from configurator.selectors import api_key_list, tenant_admin_tenant
-from configurator.services import api_key_create, api_key_revoke, tenant_set_internal_number_length
-from integrations.models import Integration, SyncState
-from integrations.registry import find_preset
-from integrations.selectors import integration_list, script_list
-from integrations.sync import sync_is_stale
-
-P = ParamSpec("P")
-
-NO_PRIVILEGE_MESSAGE = gettext_lazy(
-    "You do not have the tenant-admin privilege needed to configure integrations for your "
-    "organization. Please inquire with your telephony provider."
-)
-
-
-def tenant_admin_required(
-    view: Callable[Concatenate[HttpRequest, Tenant, P], HttpResponse],
-) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
-    """Let only tenant admins in; call `view(request, tenant, ...)` with the tenant they administer.
-
-    Anonymous users are sent to the sign-in page (htmx requests get an `HX-Redirect` so that a
-    polling fragment does not swap the sign-in page into itself). Signed-in users without the
-    privilege get the refusal page (HTTP 403) with a sign-out button.
-    """
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            response = redirect_to_login(request.get_full_path())
-            if getattr(request, "htmx", False):
-                return HttpResponse(headers={"HX-Redirect": response["Location"]})
-            return response
-        tenant = tenant_admin_tenant(user=request.user)
-        if tenant is None:
-            return TemplateResponse(
-                request, "configurator/refused.html", {"message": NO_PRIVILEGE_MESSAGE}, status=403
-            )
-        return view(request, tenant, *args, **kwargs)
-
-    return wrapper
-
-
-# The sidebar's status dot of an integration: (state, text for screen readers), most urgent first.
-SIDEBAR_STATES = {
-    "disabled": gettext_lazy("Disabled"),
-    "error": gettext_lazy("Error"),
-    "held": gettext_lazy("Sync result held"),
-    "syncing": gettext_lazy("Syncing"),
-    "synced": gettext_lazy("Synced"),
-}
-
-
-def sidebar_state(integration: Integration, *, has_phone_data: bool) -> str:
-    """The sidebar dot's state of `integration`: disabled, error, held, syncing or synced.
-
-    The same facts as the overview's status card: a disabled integration is only "disabled"; an error
-    (the last sync failed, the CRM wants a reconnect, or a sync went silent) beats a held result, which
-    beats a sync under way. A screen pop integration without phone data is "synced" when nothing is wrong.
-    """
-    if not integration.enabled:
-        return "disabled"
-    if integration.last_error or integration.oauth_reconnect_required or sync_is_stale(integration):
-        return "error"
-    if has_phone_data and integration.held_generation is not None:
-        return "held"
-    if has_phone_data and integration.sync_state in (SyncState.QUEUED, SyncState.RUNNING):
-        return "syncing"
-    return "synced"
-
-
-def sidebar_integrations(*, tenant: Tenant) -> list[dict[str, Any]]:
-    """The tenant's integrations as the sidebar shows them: the row, its phone data, its status dot."""
-    rows = []
-    for integration in integration_list(tenant=tenant):
-        preset = find_preset(integration.preset)
-        has_phone_data = preset is not None and preset.has_phone_data
-        state = sidebar_state(integration, has_phone_data=has_phone_data)
-        rows.append(
-            {
-                "integration": integration,
-                "has_phone_data": has_phone_data,
-                "state": state,
-                "state_label": SIDEBAR_STATES[state],
-            }
-        )
-    return rows
-
-
-def render_page(
-    request: HttpRequest,
-    template_name: str,
-    *,
-    tenant: Tenant,
-    context: Mapping[str, Any] | None = None,
-    status: int = 200,
-) -> TemplateResponse:
-    """Render a page of the app frame (top bar and sidebar) for `tenant`."""
-    page_context: dict[str, Any] = {
-        "tenant": tenant,
-        "sidebar_integrations": sidebar_integrations(tenant=tenant),
-        **(context or {}),
-    }
-    return TemplateResponse(request, template_name, page_context, status=status)
+from configurator.forms import AuditLogFilterForm, SignInForm
+from configurator.frame import render_page, tenant_admin_required
+from integrations.selectors import script_list
+from tenants.models import Tenant
+from tenants.selectors import api_key_list, tenant_admin_tenant
+from tenants.services import tenant_set_internal_number_length
 
 
 class SignInView(auth_views.LoginView):
@@ -151,8 +44,6 @@ class SignInView(auth_views.LoginView):
 
     def get_default_redirect_url(self) -> str:
         """Agents (an agent profile, no tenant-admin privilege) land on their live page."""
-        from agents.selectors import agent_for_user  # agents' views import this module
-
         user = self.request.user
         if tenant_admin_tenant(user=user) is None and agent_for_user(user=user) is not None:
             return reverse("agent-page")
@@ -201,123 +92,6 @@ def home(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             "has_api_key": api_key_list(tenant=tenant).filter(revoked=False).exists(),
         },
     )
-
-
-def example_caller_number(*, country: str) -> str:
-    """An example caller number of `country` in E.164: "+31201234567" for NL, libphonenumber's otherwise."""
-    if country == "NL":
-        return "+31201234567"
-    example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.FIXED_LINE)
-    if example is None:
-        return "+31201234567"
-    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
-
-
-API_KEY_PLACEHOLDER = "<your-api-key>"
-
-
-def match_curl_line(request: HttpRequest, tenant: Tenant, *, key: str = API_KEY_PLACEHOLDER) -> str:
-    """A ready `curl` call of the matching API on this host, with `key` (or a placeholder for it)."""
-    caller_number = scripts_engine.format_phone(
-        example_caller_number(country=tenant.country), None, tenant.country
-    )
-    match_url = request.build_absolute_uri(reverse("api-match"))
-    query = urlencode({"caller_number": caller_number})
-    return f'curl -H "Authorization: Api-Key {key}" "{match_url}?{query}"'
-
-
-@tenant_admin_required
-@require_http_methods(["GET", "POST"])
-def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    """List the tenant's API keys; POST creates one and shows it once (it is stored hashed)."""
-    form = ApiKeyCreateForm(request.POST or None)
-    if request.method == "POST" and not _form_token_take(request, request.POST.get("form_token", "")):
-        # A reload (or a second click) of a form whose key was already created: no second key.
-        messages.info(
-            request,
-            _(
-                "That form was already used: its key was shown once and is not shown again. "
-                "Create a new key if it was not copied, and revoke the old one."
-            ),
-        )
-        return redirect("api-keys")
-    if request.method == "POST" and form.is_valid():
-        try:
-            api_key, key = api_key_create(tenant=tenant, name=form.cleaned_data["name"])
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            curl = match_curl_line(request, tenant, key=key)
-            # Rendered, not redirected: the key must not travel through a URL, session or message.
-            return render_page(
-                request,
-                "configurator/api_key_created.html",
-                tenant=tenant,
-                context={"api_key": api_key, "key": key, "curl": curl, "active": "api-keys"},
-            )
-    return render_page(
-        request,
-        "configurator/api_keys.html",
-        tenant=tenant,
-        context={
-            "form": form,
-            "form_token": _form_token_issue(request),
-            "api_keys": api_key_list(tenant=tenant),
-            "active": "api-keys",
-        },
-    )
-
-
-FORM_TOKENS_SESSION_KEY = "api_key_form_tokens"
-MAX_FORM_TOKENS = 20
-
-
-def _form_token_issue(request: HttpRequest) -> str:
-    """A one-time token for the "Create a key" form, remembered in the session (the last 20)."""
-    token = secrets.token_urlsafe(16)
-    tokens = [t for t in request.session.get(FORM_TOKENS_SESSION_KEY, []) if isinstance(t, str)]
-    request.session[FORM_TOKENS_SESSION_KEY] = [*tokens, token][-MAX_FORM_TOKENS:]
-    return token
-
-
-def _form_token_take(request: HttpRequest, token: str) -> bool:
-    """Use up `token`: True the first time a form issued by `_form_token_issue` comes back."""
-    tokens = request.session.get(FORM_TOKENS_SESSION_KEY, [])
-    if not token or not isinstance(tokens, list) or token not in tokens:
-        return False
-    request.session[FORM_TOKENS_SESSION_KEY] = [t for t in tokens if t != token]
-    return True
-
-
-@tenant_admin_required
-@require_GET
-def api_key_revoke_confirm(request: HttpRequest, tenant: Tenant, prefix: str) -> HttpResponse:
-    """Ask before revoking one of the tenant's active keys; its form posts to `api_key_revoke_view`."""
-    api_key = api_key_list(tenant=tenant).filter(prefix=prefix, revoked=False).first()
-    if api_key is None:
-        raise Http404("No such active API key.")
-    return render_page(
-        request,
-        "configurator/api_key_revoke.html",
-        tenant=tenant,
-        context={"api_key": api_key, "active": "api-keys"},
-    )
-
-
-@tenant_admin_required
-@require_POST
-def api_key_revoke_view(request: HttpRequest, tenant: Tenant, prefix: str) -> HttpResponse:
-    """Revoke one of the tenant's keys (404 for another tenant's); asked first by `api_key_revoke_confirm`."""
-    try:
-        api_key = api_key_revoke(tenant=tenant, prefix=prefix)
-    except TenantAPIKey.DoesNotExist:
-        raise Http404("No such API key.") from None
-    messages.success(
-        request,
-        _("The API key “%(name)s” is revoked; PBXs using it are refused from now on.")
-        % {"name": api_key.name},
-    )
-    return redirect("api-keys")
 
 
 @tenant_admin_required

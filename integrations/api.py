@@ -29,7 +29,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents import live as agents_live
-from configurator.models import TenantAPIKey
 from integrations import api_key_failures, journal
 from integrations.api_key_cache import api_key_remember, api_key_remembered
 from integrations.api_parsers import (
@@ -53,6 +52,7 @@ from integrations.journal import API_SENDER
 from integrations.matching import match_call_for_event
 from integrations.models import CallEvent
 from integrations.server_scripts import server_scripts_queue
+from tenants.models import TenantAPIKey
 
 KEYWORD = "Api-Key"
 # An API key as djangorestframework-api-key makes them ("prefix.secret"), with room to spare.

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
-from configurator.models import Tenant, TenantAPIKey
+from tenants.models import Tenant, TenantAPIKey
 
 # Keys one process remembers at most; the least recently used one is dropped beyond it.
 MAX_KEYS = 10_000

@@ -26,7 +26,6 @@ from rest_framework import serializers
 from rest_framework.fields import SkipField, empty
 
 import scripts_engine
-from configurator.models import Tenant
 from integrations.phones import (
     ANONYMOUS_CALLER_NUMBERS,
     CallerKind,
@@ -34,6 +33,7 @@ from integrations.phones import (
     PhoneNumberError,
     read_caller,
 )
+from tenants.models import Tenant
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrPromise as _StrPromise

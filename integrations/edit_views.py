@@ -22,22 +22,20 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from configurator.forms import BootstrapFormMixin
-from configurator.models import Tenant
-from configurator.views import render_page, tenant_admin_required
-from integrations import views
-from integrations.connectors.base import ConnectorError
+from configurator.frame import render_page, tenant_admin_required
 from integrations.connectors.phonebook import INTEGRATION_ID_SETTING
 from integrations.forms import PresetSettingsForm, order_move
 from integrations.models import Integration
-from integrations.oauth import TOKEN_SECRET, NotConnectedError, oauth_config_for
+from integrations.oauth import TOKEN_SECRET, oauth_config_for
 from integrations.presets import Preset
 from integrations.registry import find_preset
 from integrations.services import (
     IntegrationUpdate,
     integration_settings_clean,
-    integration_test_connection,
     integration_update,
 )
+from integrations.ui_helpers import _integration_or_404, _put_errors, _test_connection
+from tenants.models import Tenant
 
 
 class IntegrationEditForm(BootstrapFormMixin, forms.Form):
@@ -81,16 +79,13 @@ def notification_order(
     return order, chosen
 
 
-def _connection_test(
+def _settings_to_test(
     *, preset: Preset, integration: Integration, settings_form: PresetSettingsForm
-) -> dict[str, Any]:
-    """Test the entered settings, the stored secrets standing in for those left empty."""
-    if not preset.has_phone_data:
-        return {
-            "ok": True,
-            "message": _("%(preset)s has no API to test: its script passes the call to the CRM.")
-            % {"preset": preset.name},
-        }
+) -> dict[str, str] | None:
+    """The entered settings, the stored secrets standing in for those left empty.
+
+    None when they do not clean: the errors are then on `settings_form`'s fields.
+    """
     stored = dict(integration.secrets or {})
     try:
         plain, secrets = integration_settings_clean(
@@ -100,18 +95,8 @@ def _connection_test(
         for name, errors in exc.message_dict.items():
             for error in errors:
                 settings_form.add_error(name if name in settings_form.fields else None, error)
-        return {"ok": False, "message": _("Not tested: correct the settings marked below first.")}
-    values = {**stored, **plain, **secrets, INTEGRATION_ID_SETTING: str(integration.pk)}
-    try:
-        integration_test_connection(preset=preset, settings_values=values)
-    except NotConnectedError:
-        return {
-            "ok": True,
-            "message": _("The settings are usable; Reconnect grants the app access in the CRM."),
-        }
-    except ConnectorError as exc:
-        return {"ok": False, "message": exc.message}
-    return {"ok": True, "message": _("Connection OK: the CRM answered with these settings.")}
+        return None
+    return {**stored, **plain, **secrets, INTEGRATION_ID_SETTING: str(integration.pk)}
 
 
 def _saved_message(result: IntegrationUpdate, preset: Preset) -> str:
@@ -131,21 +116,6 @@ def _saved_message(result: IntegrationUpdate, preset: Preset) -> str:
     return "Saved."
 
 
-def _put_errors(exc: ValidationError, form: forms.Form, settings_form: forms.Form) -> dict[str, str]:
-    """Show the service's errors on their fields; returns those for the notification list."""
-    rest: dict[str, str] = {}
-    for name, errors in exc.message_dict.items():
-        if name in settings_form.fields:
-            for error in errors:
-                settings_form.add_error(name, error)
-        elif name in form.fields:
-            for error in errors:
-                form.add_error(name, error)
-        else:
-            rest[name] = " ".join(errors)
-    return rest
-
-
 @tenant_admin_required
 @require_http_methods(["GET", "POST"])
 def integration_edit(request: HttpRequest, tenant: Tenant, integration_id: int) -> HttpResponse:
@@ -155,7 +125,7 @@ def integration_edit(request: HttpRequest, tenant: Tenant, integration_id: int) 
     overview; "test" tests the connection with what is entered; `move` ("up:Name"/"down:Name")
     moves a notification field. The last two render the form again and save nothing.
     """
-    integration = views._integration_or_404(tenant=tenant, integration_id=integration_id)
+    integration = _integration_or_404(tenant=tenant, integration_id=integration_id)
     preset = find_preset(integration.preset)
     if preset is None:
         messages.error(
@@ -177,7 +147,16 @@ def integration_edit(request: HttpRequest, tenant: Tenant, integration_id: int) 
         if action == "move":
             order = order_move(order, move)
         elif action == "test" and settings_form.is_valid():
-            connection = _connection_test(preset=preset, integration=integration, settings_form=settings_form)
+            values = (
+                _settings_to_test(preset=preset, integration=integration, settings_form=settings_form)
+                if preset.has_phone_data
+                else {}
+            )
+            connection = (
+                {"ok": False, "message": _("Not tested: correct the settings marked below first.")}
+                if values is None
+                else _test_connection(preset=preset, settings_values=values, integration=integration)
+            )
         elif action == "save" and forms_valid:
             try:
                 result = integration_update(
@@ -188,7 +167,7 @@ def integration_edit(request: HttpRequest, tenant: Tenant, integration_id: int) 
                     notification_fields=[n for n in order if n in chosen] if preset.has_phone_data else None,
                 )
             except ValidationError as exc:
-                field_errors = _put_errors(exc, form, settings_form)
+                field_errors = _put_errors(exc, settings_form, form, collect_unknown=True)
             else:
                 messages.success(request, _saved_message(result, preset))
                 return redirect("integration-overview", integration_id=integration.pk)

@@ -18,9 +18,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from configurator.models import Tenant
 from integrations.models import IgnoreAction, IgnoredNumber, IgnoreKind
 from integrations.phones import PhoneNumberError, normalize_phone
+from tenants.models import Tenant
 
 # E.164 numbers have at most 15 digits after "+"; a prefix is a start of such a number.
 _MAX_DIGITS = 15

@@ -39,12 +39,12 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
 import scripts_engine
-from configurator.models import Tenant
 from integrations.calls import Call
 from integrations.match_config import match_config
 from integrations.models import CallJournalEntry, CallJournalOptions, Integration, Script
 from integrations.phones import PhoneNumberError, normalize_phone
 from integrations.presets import ScriptApplies
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from configurator.forms import BootstrapFormMixin
-from configurator.models import Tenant
-from configurator.views import render_page, tenant_admin_required
+from configurator.frame import render_page, tenant_admin_required
 from integrations.journal import (
     DayCount,
     call_journal_daily,
@@ -41,6 +40,7 @@ from integrations.server_scripts import (
     server_script_runs_of_call,
     server_script_runs_recent,
 )
+from tenants.models import Tenant
 
 PAGE_SIZE = 50
 CHART_DAYS = 14  # the chart's default range, ending today

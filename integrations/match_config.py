@@ -25,7 +25,6 @@ from typing import Any
 from django.db.models import F, Q
 from django.db.models.signals import post_delete, post_save, pre_save
 
-from configurator.models import Tenant
 from integrations.models import (
     CallJournalOptions,
     IgnoredNumber,
@@ -34,6 +33,7 @@ from integrations.models import (
     LookupMode,
     Script,
 )
+from tenants.models import Tenant
 
 # Tenants whose configuration one process keeps; the least recently used one is dropped beyond it.
 MAX_TENANTS = 10_000

@@ -24,7 +24,6 @@ from django.db.models import F
 from django.utils.translation import gettext_noop
 
 import scripts_engine
-from configurator.models import Tenant
 from integrations.calls import (
     CALL_PARAMETERS,
     CALLER_NUMBER_PATTERN,
@@ -44,6 +43,7 @@ from integrations.presets import ScriptApplies
 from integrations.registry import find_preset
 from integrations.replica import read_alias
 from integrations.texts import Text
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from configurator.forms import BootstrapFormMixin
-from configurator.models import Tenant
-from configurator.views import example_caller_number, render_page, tenant_admin_required
+from configurator.frame import example_caller_number, render_page, tenant_admin_required
 from integrations.calls import CallInputError, call_from_params, max_length
 from integrations.ignore_list import ignored_number_add, ignored_number_list, ignored_number_remove
 from integrations.matching import match_call_explained
@@ -34,6 +33,7 @@ from integrations.several_matches import (
     integration_reorder,
     integration_set_multiple_matches,
 )
+from tenants.models import Tenant
 
 # At most this many ids in a reorder request (a tenant has far fewer integrations).
 MAX_REORDER_IDS = 500

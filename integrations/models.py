@@ -13,10 +13,10 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy
 
-from configurator.models import Tenant, validate_country
 from integrations.fields import EncryptedJSONField, EncryptedTextField
 from integrations.presets import ScriptApplies
 from integrations.texts import stored_text
+from tenants.models import Tenant, validate_country
 
 
 class SyncState(models.TextChoices):

@@ -21,8 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET
 
-from configurator.models import Tenant
-from configurator.views import tenant_admin_required
+from configurator.frame import tenant_admin_required
 from integrations.connectors.base import ConnectorError
 from integrations.models import Integration
 from integrations.oauth import authorization_start, exchange_code, oauth_config_for
@@ -30,6 +29,7 @@ from integrations.selectors import integration_get
 from integrations.services import integration_sync_request
 from integrations.sync import connector_settings
 from integrations.texts import Text, translated
+from tenants.models import Tenant
 
 SESSION_KEY = "oauth_flows"
 MAX_PENDING_FLOWS = 5

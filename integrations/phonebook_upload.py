@@ -17,7 +17,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from configurator.models import Tenant
 from integrations.connectors.phonebook import (
     COLUMN_ROLES,
     DELIMITER_NAMES,
@@ -41,6 +40,7 @@ from integrations.models import (
     SyncTrigger,
 )
 from integrations.sync import SyncResult, phone_cache_sync
+from tenants.models import Tenant
 
 
 def is_phonebook_integration(integration: Integration) -> bool:

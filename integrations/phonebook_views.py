@@ -18,8 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from configurator.models import Tenant
-from configurator.views import render_page, tenant_admin_required
+from configurator.frame import render_page, tenant_admin_required
 from integrations.models import Integration, PhoneBookUpload
 from integrations.phonebook_upload import (
     ROLE_CHOICES,
@@ -33,6 +32,7 @@ from integrations.phonebook_upload import (
     problem_lines,
 )
 from integrations.selectors import integration_get
+from tenants.models import Tenant
 
 
 class PhoneBookUploadForm(forms.Form):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from configurator.models import Tenant
 from integrations.models import Integration, Script, SyncRun
+from tenants.models import Tenant
 
 
 def integration_list(*, tenant: Tenant) -> QuerySet[Integration]:

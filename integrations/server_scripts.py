@@ -34,7 +34,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import scripts_engine
-from configurator.models import Tenant
 from integrations.calls import Call
 from integrations.http import connector_client
 from integrations.matching import script_applies, script_has_phone_data
@@ -50,6 +49,7 @@ from integrations.models import (
 from integrations.outbound import PRIVATE_ADDRESS_MESSAGE, OutboundAddressRefused, OutboundError
 from integrations.presets import Preset, ScriptApplies
 from integrations.texts import template_error
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 

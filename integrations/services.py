@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 import scripts_engine
-from configurator.models import Tenant, validate_country
 from integrations.connectors.base import Connector, ConnectorError, CrmRecord
 from integrations.connectors.http_base import HttpConnector
 from integrations.http import connector_client
@@ -58,6 +57,7 @@ from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, get_preset
 from integrations.sync import fail_stale_sync, stale_sync_q, sync_history_prune
 from integrations.texts import Text, template_error
+from tenants.models import Tenant, validate_country
 
 _url_validator = URLValidator(schemes=["http", "https"])
 

@@ -17,8 +17,8 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils.translation import gettext as _
 
-from configurator.models import Tenant
 from integrations.models import Integration, MultipleMatches, PhoneCacheEntry
+from tenants.models import Tenant
 
 
 @transaction.atomic

@@ -7,8 +7,10 @@ from integrations import (
     journal_views,
     matching_views,
     oauth_views,
+    overview_views,
     phonebook_views,
-    views,
+    preset_views,
+    script_views,
     wizard,
 )
 
@@ -20,8 +22,8 @@ urlpatterns: list[URLPattern] = [
         name="integration-wizard-preview",
     ),
     path("integrations/new/<str:wizard_id>/<str:step>/", wizard.wizard_step, name="integration-wizard-step"),
-    path("integrations/add/", views.preset_list, name="integration-presets"),
-    path("integrations/add/<slug:preset_slug>/", views.integration_add, name="integration-add"),
+    path("integrations/add/", preset_views.preset_list, name="integration-presets"),
+    path("integrations/add/<slug:preset_slug>/", preset_views.integration_add, name="integration-add"),
     path(
         "integrations/oauth/callback/",
         oauth_views.integration_oauth_callback,
@@ -32,44 +34,64 @@ urlpatterns: list[URLPattern] = [
         oauth_views.integration_oauth_connect,
         name="integration-oauth-connect",
     ),
-    path("integrations/<int:integration_id>/", views.integration_overview, name="integration-overview"),
+    path(
+        "integrations/<int:integration_id>/", overview_views.integration_overview, name="integration-overview"
+    ),
     path("integrations/<int:integration_id>/edit/", edit_views.integration_edit, name="integration-edit"),
-    path("integrations/<int:integration_id>/status/", views.integration_status, name="integration-status"),
-    path("integrations/<int:integration_id>/sync/", views.integration_sync, name="integration-sync"),
+    path(
+        "integrations/<int:integration_id>/status/",
+        overview_views.integration_status,
+        name="integration-status",
+    ),
+    path("integrations/<int:integration_id>/sync/", overview_views.integration_sync, name="integration-sync"),
     path(
         "integrations/<int:integration_id>/lookup-mode/",
-        views.integration_lookup_mode,
+        overview_views.integration_lookup_mode,
         name="integration-lookup-mode",
     ),
     path(
         "integrations/<int:integration_id>/numbers/",
-        views.integration_numbers,
+        overview_views.integration_numbers,
         name="integration-numbers",
     ),
-    path("integrations/<int:integration_id>/sample/", views.integration_sample, name="integration-sample"),
+    path(
+        "integrations/<int:integration_id>/sample/",
+        overview_views.integration_sample,
+        name="integration-sample",
+    ),
     path(
         "integrations/<int:integration_id>/hold/accept/",
-        views.integration_hold_accept_view,
+        overview_views.integration_hold_accept_view,
         name="integration-hold-accept",
     ),
     path(
         "integrations/<int:integration_id>/hold/reject/",
-        views.integration_hold_reject_view,
+        overview_views.integration_hold_reject_view,
         name="integration-hold-reject",
     ),
-    path("integrations/<int:integration_id>/enable/", views.integration_enable, name="integration-enable"),
-    path("integrations/<int:integration_id>/disable/", views.integration_disable, name="integration-disable"),
     path(
-        "integrations/<int:integration_id>/delete/", views.integration_delete_view, name="integration-delete"
+        "integrations/<int:integration_id>/enable/",
+        overview_views.integration_enable,
+        name="integration-enable",
+    ),
+    path(
+        "integrations/<int:integration_id>/disable/",
+        overview_views.integration_disable,
+        name="integration-disable",
+    ),
+    path(
+        "integrations/<int:integration_id>/delete/",
+        overview_views.integration_delete_view,
+        name="integration-delete",
     ),
     path(
         "integrations/<int:integration_id>/scripts/add/",
-        views.integration_script_add,
+        script_views.integration_script_add,
         name="integration-script-add",
     ),
     path(
         "integrations/<int:integration_id>/scripts/preview/",
-        views.integration_script_preview,
+        script_views.integration_script_preview,
         name="integration-script-preview",
     ),
     path(
@@ -101,8 +123,8 @@ urlpatterns: list[URLPattern] = [
     path("call-log/<int:entry_id>/", journal_views.call_log_entry, name="call-log-entry"),
     path("call-log/server-requests/", journal_views.server_requests, name="server-requests"),
     path("match-quality/", journal_views.match_quality, name="match-quality"),
-    path("scripts/add/", views.script_add, name="script-add"),
-    path("scripts/preview/", views.script_preview, name="script-preview"),
-    path("scripts/<int:script_id>/edit/", views.script_edit, name="script-edit"),
-    path("scripts/<int:script_id>/delete/", views.script_delete_view, name="script-delete"),
+    path("scripts/add/", script_views.script_add, name="script-add"),
+    path("scripts/preview/", script_views.script_preview, name="script-preview"),
+    path("scripts/<int:script_id>/edit/", script_views.script_edit, name="script-edit"),
+    path("scripts/<int:script_id>/delete/", script_views.script_delete_view, name="script-delete"),
 ]

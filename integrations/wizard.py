@@ -36,9 +36,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 import scripts_engine
-from configurator.models import Tenant
-from configurator.views import render_page, tenant_admin_required
-from integrations import views
+from configurator.frame import render_page, tenant_admin_required
+from integrations import ui_helpers as views  # the screens' shared helpers, formerly integrations.views
 from integrations.connectors.base import ConnectorError
 from integrations.fields import field_fernet
 from integrations.forms import APPLIES_LABELS, IntegrationForm, PresetSettingsForm, ScriptForm, order_move
@@ -59,6 +58,7 @@ from integrations.services import (
     script_validate,
 )
 from integrations.texts import stored_text, text_json, translated
+from tenants.models import Tenant
 
 SESSION_KEY = "integration_wizards"
 MAX_WIZARDS = 10  # per session; the oldest is dropped when an eleventh starts

@@ -12,13 +12,13 @@ import httpx
 
 from agents.models import AgentProfile
 from agents.services import agent_invite
-from configurator.models import Tenant
 from integrations.models import Integration
 from integrations.pbx.models import PbxSender
 from integrations.pbx.services import pbx_sender_create
 from integrations.presets import ScriptApplies
 from integrations.services import integration_create, script_create
 from integrations.sync import phone_cache_sync
+from tenants.models import Tenant
 from tests.carddav_double import CardDavDouble, vcard
 from tests.conftest import PASSWORD
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 
-from configurator.models import Tenant
 from integrations.models import CallJournalEntry, Integration
 from integrations.services import integration_create
 from integrations.sync import phone_cache_sync
+from tenants.models import Tenant
 from tests.carddav_double import CardDavDouble, vcard
 
 

@@ -18,8 +18,8 @@ from django.utils import translation
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from configurator.models import Tenant, TenantAPIKey
-from configurator.services import api_key_create, tenant_create, user_create_for_tenant
+from tenants.models import Tenant, TenantAPIKey
+from tenants.services import api_key_create, tenant_create, user_create_for_tenant
 
 pytest_plugins = ["tests.radicale_server", "tests.slapd_server", "tests.faults.plugin"]
 

@@ -28,9 +28,9 @@ def main() -> None:
     # cost seconds here and proves nothing for this test).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-    from configurator.services import api_key_create, tenant_create
     from integrations.models import Integration
     from integrations.services import integration_create
+    from tenants.services import api_key_create, tenant_create
 
     spec = json.load(sys.stdin)
     out = []

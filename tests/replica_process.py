@@ -28,10 +28,10 @@ def main() -> None:
     from django.db import connections
     from django.test.utils import CaptureQueriesContext
 
-    from configurator.models import Tenant
-    from configurator.services import api_key_create, tenant_create
     from integrations.models import Integration, PhoneCacheEntry
     from integrations.services import integration_create
+    from tenants.models import Tenant
+    from tenants.services import api_key_create, tenant_create
 
     call_command("migrate", verbosity=0)
     tenant, _ = tenant_create(name="Replica", admin_username="replica", admin_password="replica-password-1")

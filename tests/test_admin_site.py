@@ -18,11 +18,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import clear_url_caches, reverse
 from django.utils import timezone
 
-from configurator.models import Tenant, TenantAPIKey
-from configurator.services import api_key_create
 from integrations.admin import IntegrationAdmin
 from integrations.models import Integration, SyncRun, SyncRunStatus, SyncState
 from integrations.services import integration_create, script_create
+from tenants.models import Tenant, TenantAPIKey
+from tenants.services import api_key_create
 from tests.conftest import PASSWORD
 
 EDITABLE = {"name", "enabled", "position", "notification_fields", "settings"}

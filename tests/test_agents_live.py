@@ -17,8 +17,8 @@ from django.test import Client
 
 from agents.models import AgentCall, CallState
 from configurator.asgi import application
-from configurator.services import api_key_create
 from integrations.ignore_list import ignored_number_add
+from tenants.services import api_key_create
 from tests.agents_world import JAN, SALES_DDI, AgentsWorld, agents_world, zammad_body, zammad_url
 from tests.conftest import PASSWORD
 

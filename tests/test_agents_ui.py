@@ -265,8 +265,8 @@ def test_the_admin_sees_per_agent_todays_answered_and_missed_calls(world, admin_
 def test_the_demo_agent_command_seeds_an_agent_on_201_and_a_zammad_sender(db, tmp_path):
     from django.core.management import call_command
 
-    from configurator.services import tenant_create
     from integrations.pbx.models import PbxSender
+    from tenants.services import tenant_create
 
     tenant, _ = tenant_create(name="Demo BV", admin_username="admin", admin_password=PASSWORD)
     path_file = tmp_path / "path"

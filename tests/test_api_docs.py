@@ -10,9 +10,9 @@ import jsonschema_rs
 import pytest
 from django.test import Client
 
-from configurator.models import Tenant
-from configurator.services import api_key_create
 from integrations.matching import CALL_PARAMETERS
+from tenants.models import Tenant
+from tenants.services import api_key_create
 from tests.test_match_answers_follow_the_schema import URL, _closed
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ import pytest
 import time_machine
 from django.test import Client
 
-from configurator.models import TenantAPIKey
-from configurator.services import api_key_revoke
+from tenants.models import TenantAPIKey
+from tenants.services import api_key_revoke
 
 pytestmark = pytest.mark.django_db
 

@@ -24,8 +24,6 @@ from django.test import Client
 from django.urls import reverse
 
 from configurator.audit import audit_entry_list, audit_rows
-from configurator.models import Tenant, TenantAPIKey
-from configurator.services import api_key_create, api_key_revoke
 from integrations.models import Integration, PhoneCacheEntry, Script, SyncState
 from integrations.services import (
     integration_create,
@@ -35,6 +33,8 @@ from integrations.services import (
     script_delete,
     script_update,
 )
+from tenants.models import Tenant, TenantAPIKey
+from tenants.services import api_key_create, api_key_revoke
 from tests.conftest import PASSWORD
 from tests.test_ui import form_token
 

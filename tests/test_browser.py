@@ -14,8 +14,8 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from configurator.services import tenant_create
 from integrations.services import integration_create
+from tenants.services import tenant_create
 from tests.conftest import PASSWORD
 
 # Playwright's sync API runs an event loop in this thread; the ORM refuses that unless told.
@@ -170,7 +170,7 @@ def test_the_django_admin_runs_under_the_content_security_policy(
     page.click("input[type=submit]")
     expect(page.get_by_role("link", name="Tenants")).to_be_visible()
 
-    page.goto(reverse("admin:configurator_tenant_change", args=[tenant.pk]))
+    page.goto(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
     expect(page.locator("input[name=name]")).to_have_value("Acme")
     context.close()
     assert violations == []

@@ -20,13 +20,13 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Browser, Page, expect
 
-from configurator.models import Tenant
-from configurator.services import api_key_create, tenant_create
 from integrations import services, sync
 from integrations.ignore_list import ignored_number_add
 from integrations.models import Integration
 from integrations.pbx.services import pbx_sender_create
 from integrations.services import integration_create, script_create
+from tenants.models import Tenant
+from tenants.services import api_key_create, tenant_create
 from tests.call_journal_helpers import journal_entry, synced_address_book
 from tests.carddav_double import URL, CardDavDouble, vcard
 from tests.conftest import PASSWORD

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from configurator.models import TenantAPIKey
-from configurator.services import api_key_create, tenant_create
+from tenants.models import TenantAPIKey
+from tenants.services import api_key_create, tenant_create
 from tests.conftest import PASSWORD
 from tests.test_browser import browser, watch_csp_violations
 

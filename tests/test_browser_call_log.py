@@ -18,11 +18,11 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
-from configurator.models import Tenant
-from configurator.services import api_key_create, tenant_create
 from integrations.models import CallJournalEntry, Integration
 from integrations.presets import ScriptApplies
 from integrations.services import integration_create, script_create
+from tenants.models import Tenant
+from tenants.services import api_key_create, tenant_create
 from tests.call_journal_helpers import journal_entry
 from tests.conftest import PASSWORD
 from tests.test_browser import browser, watch_csp_violations  # noqa: F401 - the module's browser fixture

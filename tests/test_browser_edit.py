@@ -11,11 +11,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from configurator.models import Tenant
-from configurator.services import tenant_create
 from integrations.models import Integration, PhoneCacheEntry
 from integrations.services import integration_create
 from integrations.sync import phone_cache_sync
+from tenants.models import Tenant
+from tenants.services import tenant_create
 from tests.carddav_double import CardDavDouble, vcard
 from tests.conftest import PASSWORD
 from tests.screenshots import keep_screenshot

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
-from configurator.services import tenant_create
 from integrations.services import integration_create
+from tenants.services import tenant_create
 from tests.conftest import PASSWORD
 from tests.screenshots import keep_screenshot
 from tests.test_browser import browser, watch_csp_violations  # noqa: F401 (the fixture)

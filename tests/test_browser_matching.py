@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from configurator.models import Tenant
-from configurator.services import tenant_create
 from integrations.models import IgnoredNumber, Integration, PhoneCacheEntry
 from integrations.presets import ScriptApplies
 from integrations.services import script_create
+from tenants.models import Tenant
+from tenants.services import tenant_create
 from tests.conftest import PASSWORD
 from tests.test_browser import browser, watch_csp_violations
 

@@ -17,10 +17,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
-from configurator.services import tenant_create
 from integrations import services, sync
 from integrations.models import Integration, SyncMode, SyncRun, SyncRunStatus, SyncState
 from integrations.services import integration_create
+from tenants.services import tenant_create
 from tests.carddav_double import CardDavDouble, vcard
 from tests.conftest import PASSWORD
 from tests.screenshots import keep_screenshot

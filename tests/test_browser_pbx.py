@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from configurator.services import tenant_create
 from integrations.pbx.models import PbxSender
+from tenants.services import tenant_create
 from tests.conftest import PASSWORD
 from tests.test_browser import browser, watch_csp_violations
 

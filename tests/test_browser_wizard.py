@@ -15,10 +15,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from configurator.models import Tenant
-from configurator.services import tenant_create
 from integrations import services, sync
 from integrations.models import Integration, Script
+from tenants.models import Tenant
+from tenants.services import tenant_create
 from tests.carddav_double import URL, CardDavDouble, vcard
 from tests.conftest import PASSWORD
 from tests.test_browser import browser, watch_csp_violations  # noqa: F401 - the module-scoped fixture

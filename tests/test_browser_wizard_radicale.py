@@ -18,9 +18,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from configurator.models import Tenant
-from configurator.services import api_key_create, tenant_create
 from integrations.models import Integration, PhoneCacheEntry, Script, SyncState
+from tenants.models import Tenant
+from tenants.services import api_key_create, tenant_create
 from tests.carddav_double import vcard
 from tests.conftest import PASSWORD
 from tests.radicale_server import USERS, RadicaleServer

@@ -15,7 +15,6 @@ import time_machine
 from django.test import Client
 
 import scripts_engine
-from configurator.models import Tenant
 from integrations import api, matching
 from integrations.calls import (
     CALL_PARAMETERS,
@@ -26,6 +25,7 @@ from integrations.calls import (
     max_length,
 )
 from integrations.pbx.services import pbx_sender_create
+from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
 

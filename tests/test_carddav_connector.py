@@ -17,7 +17,7 @@ import phonenumbers
 import pytest
 import vobject
 
-from configurator.demo_contacts import DemoContact, demo_vcards, upload_address_book
+from devtools.demo_contacts import DemoContact, demo_vcards, upload_address_book
 from integrations.connectors import carddav
 from integrations.connectors.base import (
     ConnectorError,

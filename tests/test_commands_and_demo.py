@@ -10,8 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from configurator.models import Tenant, TenantAPIKey, TenantMembership
 from integrations.models import Integration, Script
+from tenants.models import Tenant, TenantAPIKey, TenantMembership
 
 
 def run(*args: str) -> str:

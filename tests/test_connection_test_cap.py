@@ -19,13 +19,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from configurator.models import Tenant
 from integrations.connectors.base import ConnectorError
 from integrations.http import connector_client
 from integrations.models import Integration
 from integrations.outbound import OutboundRequestTooSlow, overall_deadline
 from integrations.registry import get_preset
 from integrations.services import integration_create, integration_sample_records, integration_test_connection
+from tenants.models import Tenant
 from tests.test_wizard import start
 
 pytestmark = pytest.mark.usefixtures("allow_private_addresses")

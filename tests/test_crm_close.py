@@ -23,7 +23,7 @@ from integrations.connectors.close import CLOSE, CLOSE_OAUTH, CloseConnector, ch
 from integrations.oauth import token_request
 from integrations.registry import get_preset
 from integrations.services import integration_settings_clean, preset_default_scripts
-from integrations.views import preset_matches
+from integrations.ui_helpers import preset_matches
 
 KEY = "api_6cLGtXpaXjmmJ0yBNtB3x1.3KtD4uqoEI4lZsuT5JYSPn"
 LEAD = {

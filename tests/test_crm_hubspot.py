@@ -28,7 +28,7 @@ from integrations.connectors.hubspot import (
 from integrations.oauth import authorization_start, token_request
 from integrations.registry import get_preset
 from integrations.services import integration_settings_clean, preset_default_scripts
-from integrations.views import preset_matches
+from integrations.ui_helpers import preset_matches
 
 SETTINGS = {
     "auth_kind": "private_app",

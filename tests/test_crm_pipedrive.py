@@ -29,7 +29,7 @@ from integrations.connectors.pipedrive import (
 from integrations.oauth import INTEGRATION_ID_SETTING, OAuth2Config, token_request
 from integrations.registry import get_preset
 from integrations.services import integration_settings_clean, preset_default_scripts
-from integrations.views import preset_matches
+from integrations.ui_helpers import preset_matches
 
 TOKEN = "659c9fddb16335e48cc67114694b52074e812e03"
 SETTINGS = {"company_domain": "acme", "auth_kind": "api_token", "api_token": TOKEN}

@@ -25,7 +25,6 @@ from django.test import Client
 from django.urls import reverse
 
 import scripts_engine
-from configurator.models import Tenant
 from integrations import oauth
 from integrations.connectors.base import ConnectorError, CrmRecord
 from integrations.connectors.sugarcrm import (
@@ -37,6 +36,7 @@ from integrations.connectors.sugarcrm import (
 from integrations.oauth import TOKEN_SECRET
 from integrations.services import integration_create, preset_default_scripts
 from integrations.sync import phone_cache_sync
+from tenants.models import Tenant
 
 BASE = "https://example.sugarondemand.com"
 STORED = "5ee48ec7-023e-ecff-5184-530bd0358868"

@@ -24,7 +24,6 @@ import httpx
 import pytest
 
 import scripts_engine
-from configurator.models import Tenant
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, SkippedRecord
 from integrations.connectors.suitecrm import (
     SUITECRM,
@@ -39,6 +38,7 @@ from integrations.models import PhoneCacheEntry
 from integrations.oauth import token_request
 from integrations.services import integration_create, preset_default_scripts
 from integrations.sync import connector_settings, phone_cache_sync
+from tenants.models import Tenant
 
 CLIENT_ID = "3d7f3fda97-d8e2-b9ad-eb89-5a2fe9b07650"
 SECRET = "ExampleSecretPassword"

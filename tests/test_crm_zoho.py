@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 import scripts_engine
-from configurator.models import Tenant
 from integrations import oauth
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RetryPolicy
 from integrations.connectors.zoho import DATA_CENTRES, ZOHO_CRM, ZOHO_OAUTH, ZohoConnector, record_url
@@ -26,6 +25,7 @@ from integrations.matching import call_from_params, match_call
 from integrations.oauth import TOKEN_SECRET, InvalidGrantError, authorization_start, token_request
 from integrations.services import integration_create, preset_default_scripts
 from integrations.sync import phone_cache_sync
+from tenants.models import Tenant
 
 TOKEN = "1000.9d1c.test"
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -325,8 +325,7 @@ def test_the_production_layout_syncs_once_recovers_a_killed_worker_and_reads_fro
         ) as background:
             with primary.connect() as conn:
                 conn.execute(
-                    "UPDATE integrations_integration SET next_sync_at = '2000-01-01T00:00:00Z' "
-                    "WHERE id = %s",
+                    "UPDATE integrations_integration SET next_sync_at = '2000-01-01T00:00:00Z' WHERE id = %s",
                     [slow],
                 )
             wait_for(

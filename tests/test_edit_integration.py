@@ -19,7 +19,6 @@ from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
-from configurator.models import Tenant
 from integrations.matching import call_from_params, match_call
 from integrations.models import (
     Integration,
@@ -40,6 +39,7 @@ from integrations.services import (
     script_create,
 )
 from integrations.sync import SETTINGS_CHANGED_MESSAGE, phone_cache_sync
+from tenants.models import Tenant
 from tests.carddav_double import PATH, CardDavDouble, vcard
 from tests.conftest import PASSWORD
 from tests.live_lookup_server import SearchApi, search_api_server

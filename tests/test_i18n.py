@@ -29,13 +29,13 @@ from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
-from configurator.models import Tenant
-from configurator.services import api_key_create
 from integrations.ignore_list import ignored_number_add
 from integrations.models import Integration
 from integrations.pbx.services import pbx_sender_create
 from integrations.registry import PRESETS
 from integrations.services import integration_create, script_create
+from tenants.models import Tenant
+from tenants.services import api_key_create
 from tests.call_journal_helpers import journal_entry, synced_address_book
 from tests.conftest import PASSWORD
 

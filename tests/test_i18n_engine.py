@@ -22,14 +22,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from configurator.models import Tenant
-from configurator.services import api_key_create
 from integrations.connectors.base import ConnectorError, http_error
 from integrations.ignore_list import ignored_number_add
 from integrations.models import Integration, SyncRun
 from integrations.services import integration_create, integration_set_enabled, script_create
 from integrations.sync import STALE_MESSAGE, fail_stale_sync, phone_cache_sync
 from integrations.texts import Text, stored_text
+from tenants.models import Tenant
+from tenants.services import api_key_create
 from tests.call_journal_helpers import synced_address_book
 from tests.carddav_double import CardDavDouble, vcard
 from tests.test_i18n import CATALOG, ENGLISH, visible_text

@@ -17,7 +17,6 @@ import time_machine
 from django.core.management import call_command
 from django.urls import reverse
 
-from configurator.models import Tenant
 from integrations.connectors.base import ConnectorError, CrmRecord, DeletedRecord, RecordPhone, SkippedRecord
 from integrations.connectors.ldap import LdapConnector
 from integrations.connectors.rest_json import RestJsonConnector
@@ -26,6 +25,7 @@ from integrations.models import Integration, PhoneCacheEntry, SyncMode, SyncRun,
 from integrations.services import integration_hold_accept, integrations_dispatch_due_syncs
 from integrations.sync import phone_cache_sync
 from integrations.tasks import sync_integration
+from tenants.models import Tenant
 from tests.slapd_server import CHANGED_UIDS, TOUCH_UIDS
 
 START = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)

@@ -16,9 +16,9 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from configurator.models import Tenant, TenantAPIKey
 from integrations import journal
 from integrations.models import CallJournalEntry
+from tenants.models import Tenant, TenantAPIKey
 
 
 def _ask(key: str, number: str) -> Any:

@@ -20,7 +20,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from ldap3 import MODIFY_REPLACE, Connection, Server
 
-from configurator.models import Tenant
 from integrations.connectors.base import ConnectorError, CrmRecord, RecordPhone, SkippedRecord
 from integrations.connectors.ldap import (
     DEFAULT_FILTER,
@@ -39,6 +38,7 @@ from integrations.services import (
     integration_settings_clean,
 )
 from integrations.sync import phone_cache_sync
+from tenants.models import Tenant
 from tests.slapd_server import (
     ADMIN_DN,
     ADMIN_PASSWORD,

@@ -14,8 +14,8 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from configurator.middleware import CSPMiddleware, LocaleMiddleware, is_machine_path
-from configurator.models import Tenant, TenantAPIKey
 from integrations.pbx.services import pbx_sender_create
+from tenants.models import Tenant, TenantAPIKey
 
 
 def test_the_match_api_and_pbx_event_urls_are_machine_paths_and_the_pages_are_not() -> None:

@@ -18,12 +18,12 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from configurator.models import Tenant
 from integrations.ignore_list import ignored_number_add
 from integrations.models import Integration
 from integrations.presets import ScriptApplies
 from integrations.services import integration_set_number_reading, script_create
 from integrations.several_matches import integration_set_multiple_matches
+from tenants.models import Tenant
 from tests.carddav_double import vcard
 from tests.test_match_api import _synced
 

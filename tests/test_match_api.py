@@ -17,7 +17,6 @@ from django.test import Client
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from configurator.services import api_key_revoke
 from integrations.api_parsers import (
     LimitedJSONParser,
     RequestTooLarge,
@@ -35,6 +34,7 @@ from integrations.models import Integration
 from integrations.presets import ScriptApplies
 from integrations.services import integration_create, integration_set_enabled, script_create
 from integrations.sync import phone_cache_sync
+from tenants.services import api_key_revoke
 from tests.carddav_double import CardDavDouble, vcard
 
 URL = "/api/v1/match"

@@ -17,7 +17,6 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from configurator.models import Tenant
 from integrations import matching
 from integrations.calls import call_from_params
 from integrations.ignore_list import caller_ignored, ignored_number_add, ignored_number_remove
@@ -25,6 +24,7 @@ from integrations.match_config import match_config, match_config_forget
 from integrations.models import IgnoreAction, IgnoreKind, Integration, PhoneCacheEntry
 from integrations.presets import ScriptApplies
 from integrations.services import integration_create, integration_set_enabled, script_create, script_update
+from tenants.models import Tenant
 from tests.processes import stop_process
 
 URL = "/api/v1/match"

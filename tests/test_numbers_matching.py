@@ -14,7 +14,6 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from configurator.models import Tenant
 from integrations.connectors.base import CrmRecord, DeletedRecord, RecordPhone
 from integrations.connectors.ldap import LdapConnector
 from integrations.matching import call_from_params, match_call
@@ -22,6 +21,7 @@ from integrations.models import Integration, PhoneCacheEntry, SyncMode, Unreadab
 from integrations.presets import ScriptApplies
 from integrations.services import integration_create, integration_set_number_reading, script_create
 from integrations.sync import phone_cache_sync
+from tenants.models import Tenant
 from tests.carddav_double import CardDavDouble, vcard
 
 URL = "/api/v1/match"

@@ -21,7 +21,6 @@ from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
-from configurator.models import Tenant
 from integrations import oauth
 from integrations.connectors.base import ConnectorError, CrmRecord
 from integrations.connectors.rest_json import (
@@ -33,6 +32,7 @@ from integrations.models import Integration
 from integrations.oauth import RECONNECT_MESSAGE, TOKEN_SECRET, OAuth2, access_token, refresh_access_token
 from integrations.services import integration_create
 from integrations.sync import connector_settings, phone_cache_sync
+from tenants.models import Tenant
 from tests.conftest import PASSWORD
 from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, CONTACTS, USER_PASSWORD, USERNAME, OAuthServer
 

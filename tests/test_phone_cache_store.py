@@ -11,7 +11,6 @@ import pytest
 from django.db import connection, connections
 from django.db.models import F
 
-from configurator.models import Tenant
 from integrations import phone_cache_store
 from integrations.matching import call_from_params, match_call
 from integrations.models import Integration, PhoneCacheEntry
@@ -19,6 +18,7 @@ from integrations.phone_cache_store import generation_tables, stored_rows
 from integrations.phones import NormalizedNumber, PhoneNumberError, extract_numbers
 from integrations.services import integration_create, integration_delete, integration_hold_reject
 from integrations.sync import NumberMemo, phone_cache_sync
+from tenants.models import Tenant
 from tests.carddav_double import CardDavDouble, vcard
 
 on_postgresql = pytest.mark.skipif(

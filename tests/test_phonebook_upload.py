@@ -12,7 +12,6 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from configurator.models import Tenant
 from integrations.connectors.base import CrmRecord
 from integrations.connectors.phonebook import (
     PhoneBookFileError,
@@ -35,6 +34,7 @@ from integrations.models import (
 from integrations.phonebook_upload import phonebook_upload_import, phonebook_upload_receive
 from integrations.services import integration_create, integration_hold_accept, integration_hold_reject
 from integrations.sync import phone_cache_sync
+from tenants.models import Tenant
 from tests.conftest import PASSWORD
 
 UTF8_CSV = (

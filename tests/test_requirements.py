@@ -11,7 +11,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PRODUCT_PACKAGES = ("configurator", "integrations", "scripts_engine", "agents")
+PRODUCT_PACKAGES = ("configurator", "tenants", "integrations", "scripts_engine", "agents")
 DEVELOPMENT_ONLY = {
     "playwright",
     "radicale",

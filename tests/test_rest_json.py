@@ -10,7 +10,6 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from configurator.models import Tenant
 from integrations.connectors.base import ConnectorError, CrmRecord, RetryPolicy, SkippedRecord
 from integrations.connectors.rest_json import REST_JSON, RestJsonConnector, rest_json_settings_problems
 from integrations.http import connector_client
@@ -23,6 +22,7 @@ from integrations.services import (
     integration_test_connection,
 )
 from integrations.sync import phone_cache_sync
+from tenants.models import Tenant
 from tests.json_api_server import JsonApi, json_api_server, make_contacts
 
 CONTACTS = 250  # 10 without numbers (every 25th), 25 with a mobile too (every 10th)

@@ -10,10 +10,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from configurator.models import Tenant
 from integrations.models import Integration
 from integrations.registry import get_preset
 from integrations.services import integration_create, integration_settings_clean
+from tenants.models import Tenant
 
 URL = "/api/v1/match"
 

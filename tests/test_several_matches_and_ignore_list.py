@@ -8,7 +8,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from configurator.models import Tenant
 from integrations.ignore_list import caller_ignored, ignore_prefix_normalize, ignored_number_add
 from integrations.matching import call_from_params, match_call, match_call_explained
 from integrations.models import IgnoredNumber, Integration, PhoneCacheEntry
@@ -20,6 +19,7 @@ from integrations.several_matches import (
     integration_reorder,
     integration_set_multiple_matches,
 )
+from tenants.models import Tenant
 
 URL = "/api/v1/match"
 JAN = "+31201234567"

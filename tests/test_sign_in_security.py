@@ -18,8 +18,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from configurator.models import Tenant
-from configurator.services import tenant_create, user_create_for_tenant
+from tenants.models import Tenant
+from tenants.services import tenant_create, user_create_for_tenant
 from tests.conftest import PASSWORD
 
 LOCKED_OUT = "Too many failed sign-ins for this account from your address; try again in 15 minutes."

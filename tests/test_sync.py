@@ -14,7 +14,6 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from configurator.models import Tenant
 from integrations.matching import call_from_params, match_call
 from integrations.models import Integration, PhoneCacheEntry, SyncRun, SyncRunStatus, SyncState, SyncTrigger
 from integrations.phone_cache_store import stored_rows
@@ -27,6 +26,7 @@ from integrations.services import (
 )
 from integrations.sync import STALE_MESSAGE, phone_cache_sync
 from integrations.tasks import sync_integration
+from tenants.models import Tenant
 from tests.carddav_double import CardDavDouble, vcard
 
 

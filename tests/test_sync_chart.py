@@ -11,10 +11,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from configurator.models import Tenant
 from integrations.models import Integration, SyncMode, SyncRun, SyncRunStatus, SyncState
 from integrations.services import integration_create
 from integrations.sync_chart import PANEL_HEIGHT, nice_ceiling, sync_chart
+from tenants.models import Tenant
 
 START = dt.datetime(2026, 11, 2, 2, 0, tzinfo=dt.UTC)
 

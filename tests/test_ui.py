@@ -16,11 +16,11 @@ from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
-from configurator.models import Tenant, TenantAPIKey
-from configurator.services import api_key_create
-from configurator.views import NO_PRIVILEGE_MESSAGE
+from configurator.frame import NO_PRIVILEGE_MESSAGE
 from integrations.models import Integration, PhoneCacheEntry, Script, SyncState
 from integrations.services import integration_create, script_create
+from tenants.models import Tenant, TenantAPIKey
+from tenants.services import api_key_create
 from tests.conftest import PASSWORD
 
 CLOSED_PORT_URL = "http://127.0.0.1:9/x/"

@@ -15,8 +15,8 @@ from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
-from configurator.models import Tenant, TenantAPIKey
-from configurator.services import api_key_create
+from tenants.models import Tenant, TenantAPIKey
+from tenants.services import api_key_create
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -15,10 +15,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from configurator.models import Tenant
-from configurator.services import api_key_create, api_key_revoke
 from integrations.models import Integration, SyncState
 from integrations.services import integration_create
+from tenants.models import Tenant
+from tenants.services import api_key_create, api_key_revoke
 from tests.conftest import PASSWORD
 
 

@@ -10,12 +10,12 @@ from django.test import Client
 from django.urls import reverse
 
 from configurator.audit import audit_entry_list, audit_rows
-from configurator.models import Tenant
 from integrations.ignore_list import ignored_number_add
 from integrations.matching import call_from_params, match_call
 from integrations.models import IgnoredNumber, Integration, PhoneCacheEntry
 from integrations.presets import ScriptApplies
 from integrations.services import script_create
+from tenants.models import Tenant
 from tests.conftest import PASSWORD
 
 IGNORE_LIST = reverse("ignore-list")

@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from configurator.models import Tenant
 from integrations.models import Integration, LookupMode
 from integrations.services import integration_create
+from tenants.models import Tenant
 from tests.live_lookup_server import SearchApi, search_api_server
 
 pytestmark = pytest.mark.django_db

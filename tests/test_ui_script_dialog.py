@@ -11,9 +11,9 @@ from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
-from configurator.models import Tenant
 from integrations.models import Integration, Script
 from integrations.services import integration_create, script_create
+from tenants.models import Tenant
 from tests.conftest import PASSWORD
 
 HTMX = {"HX-Request": "true"}

@@ -11,10 +11,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from configurator.models import Tenant
 from integrations.models import CallJournalEntry, Integration, Script, ScriptKind, ServerScriptRun
 from integrations.presets import ScriptApplies
 from integrations.services import integration_create, script_create
+from tenants.models import Tenant
 from tests.crm_hook_server import HookServer, hook_server
 
 BODY = '{"from": #(Caller number:e164), "name": "#(Caller name)"}'

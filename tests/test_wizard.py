@@ -17,11 +17,11 @@ from django.http import HttpRequest, QueryDict
 from django.test import Client
 from django.urls import reverse
 
-from configurator.models import Tenant
 from integrations import services
 from integrations.models import Integration, Script, SyncState
 from integrations.oauth import TOKEN_SECRET
 from integrations.wizard import SESSION_KEY
+from tenants.models import Tenant
 from tests.carddav_double import URL, CardDavDouble, vcard
 from tests.conftest import PASSWORD
 from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer

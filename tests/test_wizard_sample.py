@@ -17,12 +17,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.translation import gettext_noop
 
-from configurator.models import Tenant
 from integrations import services, wizard
 from integrations.connectors.base import ConnectorError
 from integrations.registry import PRESETS
 from integrations.texts import Text
 from integrations.wizard import PRESET_MARK_COLOURS, SESSION_KEY, preset_initials, preset_mark
+from tenants.models import Tenant
 from tests.carddav_double import URL, CardDavDouble, vcard
 from tests.test_wizard import carddav_settings, start, step
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations", "0013_unreadable_number_generation"),
+        ("integrations", "0014_tenant_moved_to_tenants_app"),
     ]
 
     operations = [

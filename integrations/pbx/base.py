@@ -28,7 +28,6 @@ from django.utils.datastructures import MultiValueDict
 from rest_framework.exceptions import APIException
 
 from agents import live as agents_live
-from configurator.models import Tenant
 from integrations import journal
 from integrations.api_parsers import decode_utf8, parse_json_body, parse_urlencoded, read_limited_body
 from integrations.calls import CallInputError, call_from_params, shown_name
@@ -36,6 +35,7 @@ from integrations.matching import match_call, match_call_for_event
 from integrations.models import Script
 from integrations.pbx.models import PbxSender
 from integrations.server_scripts import pbx_call_event, server_scripts_for, server_scripts_queue
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 

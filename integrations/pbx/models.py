@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from django.db import models
 
-from configurator.models import Tenant
 from integrations.fields import EncryptedJSONField
+from tenants.models import Tenant
 
 
 class PbxFormat(models.TextChoices):

@@ -14,9 +14,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from configurator.models import Tenant
 from integrations.pbx import handler_for
 from integrations.pbx.models import PbxFormat, PbxSender
+from tenants.models import Tenant
 
 
 def _new_token() -> str:

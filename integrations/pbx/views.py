@@ -22,9 +22,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from configurator.forms import BootstrapFormMixin
+from configurator.frame import match_curl_line, render_page, tenant_admin_required
 from configurator.middleware import machine_endpoint
-from configurator.models import Tenant
-from configurator.views import match_curl_line, render_page, tenant_admin_required
 from integrations.pbx import formats, handler_for
 from integrations.pbx.base import PbxError, handle_event, json_response
 from integrations.pbx.models import PbxFormat, PbxSender
@@ -36,6 +35,7 @@ from integrations.pbx.services import (
     pbx_sender_rotate,
     pbx_sender_set_enabled,
 )
+from tenants.models import Tenant
 
 
 @machine_endpoint  # the UI's middleware steps aside (configurator.middleware)

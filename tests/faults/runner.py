@@ -31,11 +31,11 @@ from django.db.models import F
 from django.utils import timezone
 
 import integrations.sync
-from configurator.models import Tenant
 from integrations.connectors import carddav
 from integrations.matching import call_from_params, match_call
 from integrations.models import Integration, PhoneCacheEntry, SyncState
 from integrations.services import integration_create
+from tenants.models import Tenant
 from tests.faults import book as books
 from tests.faults.book import Pair
 from tests.faults.catalogue import BATCH_SIZE, BUSY, FAILED, HELD, OK, Fault

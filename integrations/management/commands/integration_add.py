@@ -7,7 +7,6 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from configurator.audit import AuditedCommand
-from configurator.management.commands.apikey_create import tenant_by_name_or_id
 from integrations.connectors.base import ConnectorError
 from integrations.registry import PRESETS, UnknownPresetError, get_preset
 from integrations.services import (
@@ -16,6 +15,7 @@ from integrations.services import (
     integration_settings_clean,
     integration_test_connection,
 )
+from tenants.management.commands.apikey_create import tenant_by_name_or_id
 
 
 class Command(AuditedCommand):

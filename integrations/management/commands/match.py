@@ -5,8 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from configurator.management.commands.apikey_create import tenant_by_name_or_id
 from integrations.matching import CALL_PARAMETERS, CallInputError, call_from_params, match_call
+from tenants.management.commands.apikey_create import tenant_by_name_or_id
 
 
 class Command(BaseCommand):

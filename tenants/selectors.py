@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from configurator.models import Tenant, TenantAPIKey, TenantMembership
+from tenants.models import Tenant, TenantAPIKey, TenantMembership
 
 
 def tenant_admin_tenant(*, user: AbstractBaseUser | AnonymousUser) -> Tenant | None:

@@ -75,6 +75,9 @@ class Tenant(models.Model):
     # with its API key sees at once whether that copy is current.
     match_config_version = models.PositiveBigIntegerField(default=0, editable=False)
 
+    class Meta:
+        db_table = "configurator_tenant"  # the table from before the tenants app
+
     def __str__(self) -> str:
         return self.name
 
@@ -102,6 +105,9 @@ class TenantMembership(models.Model):
         default=False,
         help_text=gettext_lazy("May sign in to configure integrations and scripts for the whole tenant."),
     )
+
+    class Meta:
+        db_table = "configurator_tenantmembership"  # the table from before the tenants app
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant}"
@@ -134,6 +140,7 @@ class TenantAPIKey(AbstractAPIKey):
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "tenant API key"
         verbose_name_plural = "tenant API keys"
+        db_table = "configurator_tenantapikey"  # the table from before the tenants app
 
     def get_additional_data(self) -> dict[str, int | str | None]:
         """The audit log's context of an entry about this key (configurator/audit.py); never the key."""

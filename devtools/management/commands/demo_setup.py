@@ -12,14 +12,14 @@ import httpx
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from configurator.demo_contacts import demo_vcards, upload_address_book
-from configurator.models import Tenant, TenantAPIKey
-from configurator.services import api_key_create, api_key_revoke, tenant_create
+from devtools.demo_contacts import demo_vcards, upload_address_book
 from integrations.models import Integration, Script
 from integrations.presets import ScriptApplies
 from integrations.registry import get_preset
 from integrations.services import integration_create, integration_settings_clean, script_create
 from integrations.sync import phone_cache_sync
+from tenants.models import Tenant, TenantAPIKey
+from tenants.services import api_key_create, api_key_revoke, tenant_create
 
 DEMO_TENANT = "Demo BV"
 DEMO_KEY_NAME = "Demo PBX (make run)"

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from configurator.audit import AuditedCommand
-from configurator.services import tenant_create
+from tenants.services import tenant_create
 
 
 class Command(AuditedCommand):

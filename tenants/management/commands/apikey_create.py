@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from configurator.audit import AuditedCommand
-from configurator.models import Tenant
-from configurator.services import api_key_create
+from tenants.models import Tenant
+from tenants.services import api_key_create
 
 
 class Command(AuditedCommand):

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from configurator.models import Tenant, TenantAPIKey, TenantMembership
+from tenants.models import Tenant, TenantAPIKey, TenantMembership
 
 
 @transaction.atomic

@@ -12,10 +12,10 @@ from django.db import transaction
 
 from agents.models import AgentProfile
 from agents.services import agent_invite, agent_targets_set
-from configurator.management.commands.demo_setup import DEMO_TENANT
-from configurator.models import Tenant
+from devtools.management.commands.demo_setup import DEMO_TENANT
 from integrations.pbx.models import PbxSender
 from integrations.pbx.services import pbx_sender_create
+from tenants.models import Tenant
 
 DEMO_SENDER = "Demo PBX (make run)"
 

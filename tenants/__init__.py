@@ -1,0 +1,1 @@
+"""Tenants, their members (tenant admins) and their API keys for the matching API."""
