@@ -96,9 +96,13 @@ class CallInputError(ValueError):
     Parameter names that are not printable text are shown escaped (`\\ud800`) and cut to 40
     characters. `unknown_left_out` counts unknown parameter names beyond the first
     `MAX_UNKNOWN_NAMED`, which are not in `errors`, so an answer stays small for any input.
+    `texts` maps a parameter name to its error as a `integrations.texts.Text` when there is one
+    (the caller number's reading), for a page in the reader's language; `errors` stays English.
     """
 
-    def __init__(self, errors: Mapping[str, str], *, unknown_left_out: int = 0) -> None:
+    def __init__(
+        self, errors: Mapping[str, str], *, unknown_left_out: int = 0, texts: Mapping[str, str] | None = None
+    ) -> None:
         message = "; ".join(f"{k}: {v}" for k, v in errors.items())
         if any(v == _UNKNOWN for v in errors.values()):
             message += f" (the parameters are {', '.join(CALL_PARAMETERS)})"
@@ -107,6 +111,7 @@ class CallInputError(ValueError):
         super().__init__(message)
         self.errors = dict(errors)
         self.unknown_left_out = unknown_left_out
+        self.texts = dict(texts or {})
 
 
 def shown_name(name: str, limit: int = _NAME_ECHO_LENGTH) -> str:
@@ -355,6 +360,7 @@ class CallSerializer(SharedFieldsSerializer):
     _reading: CallerReading
     _start_time: dt.datetime
     _unknown_left_out: int = 0
+    _caller_problem: str | None = None  # the caller number's PhoneNumberError text (a Text)
 
     def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
         """The declared read-only fields and one `CallParameterField` per call property."""
@@ -398,6 +404,7 @@ class CallSerializer(SharedFieldsSerializer):
                 value, country=self.tenant.country, internal_length=self.tenant.internal_number_length
             )
         except PhoneNumberError as exc:
+            self._caller_problem = exc.text
             raise serializers.ValidationError(str(exc)) from None
         return value
 
@@ -442,12 +449,15 @@ def call_from_params(*, tenant: Tenant, params: Mapping[str, Any]) -> Call:
     """
     serializer = CallSerializer(data=params, context={"tenant": tenant})
     if not serializer.is_valid():
+        errors = {
+            name: str(problems[0]) if isinstance(problems, list) else str(problems)
+            for name, problems in serializer.errors.items()
+        }
+        problem = serializer._caller_problem
         raise CallInputError(
-            {
-                name: str(problems[0]) if isinstance(problems, list) else str(problems)
-                for name, problems in serializer.errors.items()
-            },
+            errors,
             unknown_left_out=serializer._unknown_left_out,
+            texts={"caller_number": problem} if problem and errors.get("caller_number") == problem else None,
         )
     call = serializer.save()
     assert isinstance(call, Call)

@@ -33,6 +33,7 @@ from integrations.several_matches import (
     integration_reorder,
     integration_set_multiple_matches,
 )
+from integrations.texts import translated
 from tenants.models import Tenant
 
 # At most this many ids in a reorder request (a tenant has far fewer integrations).
@@ -227,7 +228,8 @@ def test_lookup(request: HttpRequest, tenant: Tenant) -> HttpResponse:
                 call = call_from_params(tenant=tenant, params=params)
             except CallInputError as exc:
                 for name, error in exc.errors.items():
-                    form.add_error(name if name in form.fields else None, error)
+                    shown = translated(exc.texts.get(name, error))
+                    form.add_error(name if name in form.fields else None, shown)
             else:
                 answer, reasons = match_call_explained(tenant=tenant, call=call)
                 context.update(

@@ -25,6 +25,7 @@ from integrations.forms import APPLIES_LABELS, IntegrationDeleteForm
 from integrations.models import Integration, LookupMode, SyncState
 from integrations.oauth import TOKEN_SECRET, oauth_config_for
 from integrations.phonebook_views import phonebook_overview_context
+from integrations.phones import problem_text
 from integrations.presets import Preset, SettingKind
 from integrations.selectors import script_list, sync_run_list
 from integrations.services import (
@@ -132,7 +133,7 @@ def _numbers_context(*, tenant: Tenant, integration: Integration) -> dict[str, A
                 "name": row.record_name or row.record_id,
                 "link": row.record_url if row.record_url.lower().startswith(("https://", "http://")) else "",
                 "raw_text": row.raw_text,
-                "reason": row.reason,
+                "reason": problem_text(row.reason),
             }
             for row in unreadable[:UNREADABLE_SHOWN]
         ],

@@ -42,6 +42,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import phonenumbers
+from django.utils.translation import gettext_noop
+
+from integrations.texts import Text, stored_text
 
 # What PBXs send for withheld numbers (CLIR); such calls match nothing. "anonymous.invalid" is
 # RFC 3323's host of an anonymous SIP From (sip:anonymous@anonymous.invalid).
@@ -70,7 +73,69 @@ _DIGITS = re.compile(r"[0-9]")
 
 
 class PhoneNumberError(ValueError):
-    """A text that is not a phone number; `str()` says why, in words an admin understands."""
+    """A text that is not a phone number; `str()` says why, in words an admin understands.
+
+    Raised with a `Text` (one of `PROBLEMS`), so `text` gives the reason in the reader's language
+    too; `str()` stays English (the JSON API's and the logs' wording).
+    """
+
+    @property
+    def text(self) -> str:
+        """The reason as given: a `Text` (`.translated()`, `{{ }}` in a template) or plain English."""
+        return self.args[0] if self.args and isinstance(self.args[0], str) else str(self)
+
+
+# Why a text is not a phone number (gettext templates of `PhoneNumberError`'s Text).
+_EXTENSION_NOT_DIGITS = gettext_noop('the extension "%(extension)s" of the %(scheme)s: URI is not digits')
+_EMPTY = gettext_noop("the number is empty")
+_TOO_LONG = gettext_noop("the text is longer than %(limit)s characters, not a phone number")
+_CONTROL_CHARACTERS = gettext_noop(
+    "%(text)s contains control characters that do not belong in a phone number"
+)
+_AN_ADDRESS = gettext_noop('"%(raw)s" is an address, not a phone number')
+_URI_WITHOUT_NUMBER = gettext_noop('"%(raw)s" is a %(scheme)s: address without a phone number')
+_WRONG_CHARACTERS = gettext_noop('"%(raw)s" contains characters that do not belong in a phone number')
+_NOT_A_NUMBER = gettext_noop('"%(raw)s" is not a phone number')
+_WRONG_LENGTH = gettext_noop('"%(raw)s" has the wrong number of digits for a phone number of its country')
+PROBLEMS = (
+    _EXTENSION_NOT_DIGITS,
+    _EMPTY,
+    _TOO_LONG,
+    _CONTROL_CHARACTERS,
+    _AN_ADDRESS,
+    _URI_WITHOUT_NUMBER,
+    _WRONG_CHARACTERS,
+    _NOT_A_NUMBER,
+    _WRONG_LENGTH,
+)
+_PROBLEM_PATTERNS = tuple(
+    (
+        template,
+        re.compile(
+            "".join(
+                f"(?P<{part[2:-2]}>.*)" if part.startswith("%(") else re.escape(part)
+                for part in re.split(r"(%\([a-z]+\)s)", template)
+            ),
+            re.DOTALL,
+        ),
+    )
+    for template in PROBLEMS
+)
+
+
+def problem_text(english: str) -> str:
+    """A stored `str(PhoneNumberError)` (English) in the active language.
+
+    Read back into its `PROBLEMS` template and parameters when it is one of them whole (a reason
+    cut short, or any other text, is given as the catalog translates it as a whole, else as is).
+    """
+    for template, pattern in _PROBLEM_PATTERNS:
+        found = pattern.fullmatch(english)
+        if found is not None:
+            text = Text(template, **found.groupdict())
+            if str(text) == english:
+                return text.translated()
+    return stored_text(english, None)
 
 
 class CallerKind(enum.StrEnum):
@@ -135,7 +200,7 @@ def _unwrap_uri(text: str) -> _Unwrapped:
         number = context_digits + number
     extension = _TEL_VISUAL_SEPARATORS.sub("", extension)
     if extension and not extension.isdigit():
-        raise PhoneNumberError(f'the extension "{extension}" of the {scheme}: URI is not digits')
+        raise PhoneNumberError(Text(_EXTENSION_NOT_DIGITS, extension=extension, scheme=scheme))
     return _Unwrapped(number, extension=extension, from_uri="sip" if scheme.startswith("sip") else "tel")
 
 
@@ -214,23 +279,21 @@ def normalize_phone(raw: str, *, country: str) -> NormalizedNumber:
     """
     text = raw.strip()
     if not text:
-        raise PhoneNumberError("the number is empty")
+        raise PhoneNumberError(Text(_EMPTY))
     if len(text) > MAX_TEXT_LENGTH:
-        raise PhoneNumberError(f"the text is longer than {MAX_TEXT_LENGTH} characters, not a phone number")
+        raise PhoneNumberError(Text(_TOO_LONG, limit=MAX_TEXT_LENGTH))
     if _NOT_ALLOWED.search(text):
-        raise PhoneNumberError(
-            f"{ascii(raw)[:60]} contains control characters that do not belong in a phone number"
-        )
+        raise PhoneNumberError(Text(_CONTROL_CHARACTERS, text=ascii(raw)[:60]))
     unwrapped = _unwrap_uri(text)
     body = unwrapped.text.strip()
     if not unwrapped.from_uri:
         if "@" in body:
-            raise PhoneNumberError(f'"{raw}" is an address, not a phone number')
+            raise PhoneNumberError(Text(_AN_ADDRESS, raw=raw))
         body = _LABEL.sub("", body, count=1)
     if unwrapped.from_uri and not (_DIGITS.search(body) and (body[0].isdigit() or body[0] in "+(")):
-        raise PhoneNumberError(f'"{raw}" is a {unwrapped.from_uri}: address without a phone number')
+        raise PhoneNumberError(Text(_URI_WITHOUT_NUMBER, raw=raw, scheme=unwrapped.from_uri))
     if not body or not ((body[0].isdigit() and body[0].isascii()) or body[0] in "+("):
-        raise PhoneNumberError(f'"{raw}" contains characters that do not belong in a phone number')
+        raise PhoneNumberError(Text(_WRONG_CHARACTERS, raw=raw))
     chosen: phonenumbers.PhoneNumber | None = None
     possible: phonenumbers.PhoneNumber | None = None
     any_reading = False
@@ -244,8 +307,8 @@ def normalize_phone(raw: str, *, country: str) -> NormalizedNumber:
     chosen = chosen or possible
     if chosen is None:
         if not any_reading:
-            raise PhoneNumberError(f'"{raw}" is not a phone number')
-        raise PhoneNumberError(f'"{raw}" has the wrong number of digits for a phone number of its country')
+            raise PhoneNumberError(Text(_NOT_A_NUMBER, raw=raw))
+        raise PhoneNumberError(Text(_WRONG_LENGTH, raw=raw))
     return NormalizedNumber(
         e164=phonenumbers.format_number(chosen, phonenumbers.PhoneNumberFormat.E164),
         extension=unwrapped.extension or chosen.extension or "",

@@ -368,7 +368,7 @@ def integration_sample_records(
                         read = extract_numbers(phone.number, country=country)
                         e164, problem = ", ".join(n.e164 for n in read), ""
                     except PhoneNumberError as exc:
-                        e164, problem = "", str(exc)
+                        e164, problem = "", exc.text
                     numbers.append(SampleNumber(phone.number, phone.type, e164, problem))
                 samples.append(
                     SampleRecord(item.id, item.display_name, item.url, tuple(numbers), dict(item.fields))

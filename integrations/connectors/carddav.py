@@ -433,13 +433,13 @@ def _check_batch(entries: list[_DavResponse], *, requested: Mapping[str, str], u
         if failure is not None:
             problems[key] = f"HTTP {failure}"
         elif address_data is None or not (address_data.text or "").strip():
-            problems[key] = "no address-data"
+            problems[key] = Text(gettext_noop("no address-data"))
         else:
             delivered.add(key)
             problems.pop(key, None)
     for key in requested:
         if key not in delivered and key not in problems:
-            problems[key] = "not returned"
+            problems[key] = Text(gettext_noop("not returned"))
     if not problems:
         return
     if not entries:
@@ -454,11 +454,14 @@ def _check_batch(entries: list[_DavResponse], *, requested: Mapping[str, str], u
                 requested=len(requested),
             )
         )
-    shown = ", ".join(
-        f"{requested[key].rsplit('/', 1)[-1] or requested[key]} ({why})"
-        for key, why in list(problems.items())[:5]
-    )
-    more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+    shown: str = ""
+    for key, why in list(problems.items())[:5]:
+        card = requested[key].rsplit("/", 1)[-1] or requested[key]
+        if shown:
+            shown = Text(gettext_noop("%(cards)s, %(card)s (%(why)s)"), cards=shown, card=card, why=why)
+        else:
+            shown = Text(gettext_noop("%(card)s (%(why)s)"), card=card, why=why)
+    more = Text(gettext_noop(" and %(count)s more"), count=len(problems) - 5) if len(problems) > 5 else ""
     raise ConnectorError(
         Text(
             gettext_noop(

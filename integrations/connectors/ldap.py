@@ -95,19 +95,19 @@ REQUESTED_ATTRIBUTES = [
 ]
 
 # LDAP result codes (RFC 4511 §4.1.9, Appendix A) that the admin must fix; others are retried.
-_PERMANENT_RESULTS = {
-    2: "rejected the request as a protocol error",
-    7: "does not support the request (auth method not supported)",
-    8: "requires a stronger authentication (use ldaps:// or StartTLS)",
-    10: "answered with a referral to another server: use that server's URL and base DN",
-    12: "does not support paged results (RFC 2696) on this search",
-    13: "requires a secure connection (use ldaps:// or StartTLS)",
-    18: "could not use the filter (inappropriate matching)",
-    34: "says the DN is not a valid DN",
-    48: "does not allow this kind of bind (inappropriate authentication)",
-    50: "denied access: the bind DN has no permission (insufficient access rights)",
-    53: "is unwilling to perform the request (an empty password, or TLS required?)",
-    87: "says the filter is not a valid LDAP filter",
+_PERMANENT_RESULTS: dict[int, Text] = {
+    2: Text(gettext_noop("rejected the request as a protocol error")),
+    7: Text(gettext_noop("does not support the request (auth method not supported)")),
+    8: Text(gettext_noop("requires a stronger authentication (use ldaps:// or StartTLS)")),
+    10: Text(gettext_noop("answered with a referral to another server: use that server's URL and base DN")),
+    12: Text(gettext_noop("does not support paged results (RFC 2696) on this search")),
+    13: Text(gettext_noop("requires a secure connection (use ldaps:// or StartTLS)")),
+    18: Text(gettext_noop("could not use the filter (inappropriate matching)")),
+    34: Text(gettext_noop("says the DN is not a valid DN")),
+    48: Text(gettext_noop("does not allow this kind of bind (inappropriate authentication)")),
+    50: Text(gettext_noop("denied access: the bind DN has no permission (insufficient access rights)")),
+    53: Text(gettext_noop("is unwilling to perform the request (an empty password, or TLS required?)")),
+    87: Text(gettext_noop("says the filter is not a valid LDAP filter")),
 }
 
 
@@ -247,7 +247,12 @@ class LdapConnector(Connector):
     def _address(self) -> tuple[str, int, bool]:
         """(host, port, ldaps) of the server URL; raises a permanent `ConnectorError` when unreadable."""
         url = self._setting("server_url")
-        problem = f'The LDAP server URL "{url}" is not an ldap://host[:port] or ldaps://host[:port] URL.'
+        problem = Text(
+            gettext_noop(
+                'The LDAP server URL "%(url)s" is not an ldap://host[:port] or ldaps://host[:port] URL.'
+            ),
+            url=url,
+        )
         try:
             parts = urlsplit(url)
             port = parts.port
