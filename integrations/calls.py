@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 from rest_framework.fields import SkipField, empty
@@ -33,6 +34,7 @@ from integrations.phones import (
     PhoneNumberError,
     read_caller,
 )
+from integrations.texts import Text
 from tenants.models import Tenant
 
 if TYPE_CHECKING:
@@ -88,6 +90,10 @@ _CALLER_NUMBER = re.compile(CALLER_NUMBER_PATTERN)
 _START_TIME = re.compile(START_TIME_PATTERN)
 _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 _UNKNOWN = "unknown parameter"
+_NOT_A_CALLER_NUMBER = gettext_noop(
+    '"%(number)s" contains characters that do not belong in a phone number; send digits with '
+    "optional + ( ) - . / and spaces, an extension, or anonymous for a withheld number"
+)
 
 
 class CallInputError(ValueError):
@@ -283,10 +289,7 @@ class CallParameterField(serializers.Field):  # type: ignore[type-arg]
         if len(data) > self.prop.max_length:
             raise serializers.ValidationError(f"is longer than {self.prop.max_length} characters")
         if name == "caller_number" and data.strip() and not _CALLER_NUMBER.search(data):
-            raise serializers.ValidationError(
-                f'"{data}" contains characters that do not belong in a phone number; send digits with '
-                "optional + ( ) - . / and spaces, an extension, or anonymous for a withheld number"
-            )
+            raise serializers.ValidationError(str(Text(_NOT_A_CALLER_NUMBER, number=data)))
         return data.strip()
 
     def to_representation(self, value: Any) -> Any:
@@ -360,7 +363,7 @@ class CallSerializer(SharedFieldsSerializer):
     _reading: CallerReading
     _start_time: dt.datetime
     _unknown_left_out: int = 0
-    _caller_problem: str | None = None  # the caller number's PhoneNumberError text (a Text)
+    _texts: dict[str, str]  # a parameter's error as a Text (validate_caller_number's)
 
     def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
         """The declared read-only fields and one `CallParameterField` per call property."""
@@ -380,6 +383,7 @@ class CallSerializer(SharedFieldsSerializer):
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         """Every parameter's error at once: unknown names and each field's own checks."""
         errors: dict[str, Any] = {}
+        self._texts = {}
         if isinstance(data, Mapping):
             unknown = [name for name in data if not isinstance(name, str) or name not in CALL_PARAMETERS]
             for name in unknown[:MAX_UNKNOWN_NAMED]:
@@ -404,7 +408,7 @@ class CallSerializer(SharedFieldsSerializer):
                 value, country=self.tenant.country, internal_length=self.tenant.internal_number_length
             )
         except PhoneNumberError as exc:
-            self._caller_problem = exc.text
+            self._texts["caller_number"] = exc.text
             raise serializers.ValidationError(str(exc)) from None
         return value
 
@@ -453,11 +457,14 @@ def call_from_params(*, tenant: Tenant, params: Mapping[str, Any]) -> Call:
             name: str(problems[0]) if isinstance(problems, list) else str(problems)
             for name, problems in serializer.errors.items()
         }
-        problem = serializer._caller_problem
+        texts = dict(getattr(serializer, "_texts", {}))
+        raw = params.get("caller_number")
+        if isinstance(raw, str):  # the field's own check (the fields are shared: no state there)
+            texts.setdefault("caller_number", Text(_NOT_A_CALLER_NUMBER, number=raw))
         raise CallInputError(
             errors,
             unknown_left_out=serializer._unknown_left_out,
-            texts={"caller_number": problem} if problem and errors.get("caller_number") == problem else None,
+            texts={name: text for name, text in texts.items() if errors.get(name) == text},
         )
     call = serializer.save()
     assert isinstance(call, Call)
