@@ -14,6 +14,7 @@ import pytest
 from defusedxml.ElementTree import fromstring
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
+from django.template import Context, Template
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -21,14 +22,17 @@ from django.utils import translation
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.carddav import _check_batch, _DavResponse
 from integrations.connectors.ldap import _result_error
+from integrations.connectors.rest_json import REST_JSON
 from integrations.models import UnreadableNumber
 from integrations.phones import PhoneNumberError, normalize_phone, problem_text
-from integrations.services import integration_create
+from integrations.services import integration_create, integration_sample_records
 from integrations.sync import phone_cache_sync
 from integrations.texts import Text
 from tenants.models import Tenant
 from tenants.services import api_key_create
 from tests.carddav_double import CardDavDouble, vcard
+from tests.json_api_server import JsonApi, json_api_server, make_contacts
+from tests.test_rest_json import settings_for
 
 DUTCH = "nl-NL,nl;q=0.9,en;q=0.5"
 
@@ -234,3 +238,21 @@ def test_a_carddav_cards_problem_reads_in_dutch() -> None:
             "(geen address-data), x0.vcf (niet teruggegeven), x1.vcf (niet teruggegeven), x2.vcf "
             "(niet teruggegeven), x3.vcf (niet teruggegeven) en nog 2."
         )
+
+
+def test_a_samples_unreadable_number_reads_in_the_readers_language(allow_private_addresses: None) -> None:
+    contacts = make_contacts(2)
+    contacts[0]["phones"] = [{"type": "work", "number": "n.v.t."}]
+    with json_api_server(JsonApi(contacts)) as api:
+        samples = integration_sample_records(
+            preset=REST_JSON, settings_values=settings_for(api, "cursor"), limit=2, country="NL"
+        )
+
+    problem = samples[0].numbers[0].problem
+    assert (samples[0].numbers[0].e164, str(problem)) == (
+        "",
+        '"n.v.t." contains characters that do not belong in a phone number',
+    )
+    with translation.override("nl"):  # the sample page renders it with {{ number.problem }}
+        shown = Template("{{ problem }}").render(Context({"problem": problem}))
+    assert html.unescape(shown) == q("n.v.t.") + " bevat tekens die niet in een telefoonnummer thuishoren"
