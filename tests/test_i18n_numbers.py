@@ -8,10 +8,12 @@ fragments inside a connector error are translated with their sentence.
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import httpx
 import pytest
 from defusedxml.ElementTree import fromstring
+from django.conf import settings
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.template import Context, Template
@@ -27,7 +29,7 @@ from integrations.models import UnreadableNumber
 from integrations.phones import PhoneNumberError, normalize_phone, problem_text
 from integrations.services import integration_create, integration_sample_records
 from integrations.sync import phone_cache_sync
-from integrations.texts import Text
+from integrations.texts import Text, translated
 from tenants.models import Tenant
 from tenants.services import api_key_create
 from tests.carddav_double import CardDavDouble, vcard
@@ -209,6 +211,18 @@ def test_the_ldap_servers_permanent_results_read_in_dutch() -> None:
         )
         # Read back from what a sync stores beside the English.
         assert Text.from_json(message.to_json()).translated().startswith("De LDAP-server weigerde de toegang")
+
+
+@pytest.mark.parametrize(("operation", "dutch"), [("bind", "bind"), ("search", "zoekopdracht")])
+def test_the_ldap_operation_that_failed_reads_in_dutch(operation: str, dutch: str) -> None:
+    source = (Path(settings.BASE_DIR) / "integrations/connectors/ldap.py").read_text(encoding="utf-8")
+    assert f'what_failed=Text(gettext_noop("{operation}"))' in source  # as the connector passes it
+
+    message = _result_error({"result": 80, "description": "other"}, what_failed=Text(operation)).message
+
+    assert str(message) == f"The LDAP server could not complete the {operation} (LDAP result 80 other)."
+    with translation.override("nl"):
+        assert translated(message) == f"De LDAP-server kon de {dutch} niet voltooien (LDAP result 80 other)."
 
 
 def test_a_carddav_cards_problem_reads_in_dutch() -> None:

@@ -416,7 +416,7 @@ class LdapConnector(Connector):
                         permanent=True,
                     )
                 if bind_dn and not connection.bind():
-                    raise _result_error(connection.result, what_failed="bind")
+                    raise _result_error(connection.result, what_failed=Text(gettext_noop("bind")))
             except (LDAPException, OSError) as exc:
                 _unbind(connection)
                 raise _network_error(exc) from exc
@@ -468,7 +468,7 @@ class LdapConnector(Connector):
             raise _network_error(exc) from exc
         result = connection.result or {}
         if result.get("result", 0) != 0:
-            raise _result_error(result, what_failed="search", base_dn=self.base_dn)
+            raise _result_error(result, what_failed=Text(gettext_noop("search")), base_dn=self.base_dn)
         control = (result.get("controls") or {}).get(PAGED_RESULTS_OID) or {}
         value = control.get("value") or {}
         next_cookie = value.get("cookie") or b""
