@@ -56,7 +56,7 @@ from integrations.phones import PhoneNumberError, extract_numbers
 from integrations.presets import Preset, ScriptApplies, SettingKind
 from integrations.registry import PRESETS, get_preset
 from integrations.sync import fail_stale_sync, stale_sync_q, sync_history_prune
-from integrations.texts import Text, template_error
+from integrations.texts import Text, template_error, translated
 from tenants.models import Tenant, validate_country
 
 _url_validator = URLValidator(schemes=["http", "https"])
@@ -127,7 +127,7 @@ def integration_settings_clean(
     if not errors and preset.connector_class is not None:
         names = {setting.name: setting.label for setting in preset.settings}
         problems = preset.connector_class.settings_problems({**plain, **secrets})
-        errors.update({name: f"{names.get(name, name)}: {why}" for name, why in problems.items()})
+        errors.update({name: f"{names.get(name, name)}: {translated(why)}" for name, why in problems.items()})
     if not errors:
         errors.update(_default_script_problems(preset, {**plain, **secrets}))
     if errors:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from defusedxml.ElementTree import fromstring
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.template import Context, Template
@@ -27,7 +28,8 @@ from integrations.connectors.ldap import _result_error
 from integrations.connectors.rest_json import REST_JSON
 from integrations.models import UnreadableNumber
 from integrations.phones import PhoneNumberError, normalize_phone, problem_text
-from integrations.services import integration_create, integration_sample_records
+from integrations.registry import get_preset
+from integrations.services import integration_create, integration_sample_records, integration_settings_clean
 from integrations.sync import phone_cache_sync
 from integrations.texts import Text, translated
 from tenants.models import Tenant
@@ -270,3 +272,13 @@ def test_a_samples_unreadable_number_reads_in_the_readers_language(allow_private
     with translation.override("nl"):  # the sample page renders it with {{ number.problem }}
         shown = Template("{{ problem }}").render(Context({"problem": problem}))
     assert html.unescape(shown) == q("n.v.t.") + " bevat tekens die niet in een telefoonnummer thuishoren"
+
+
+def test_saving_an_ldap_url_that_is_not_ldap_says_so_in_the_readers_language() -> None:
+    values = {"server_url": "https://directory.example.com", "base_dn": "dc=example,dc=com"}
+    with translation.override("nl"), pytest.raises(ValidationError) as caught:
+        integration_settings_clean(preset=get_preset("ldap"), values=values)
+
+    assert caught.value.message_dict["server_url"][0].endswith(
+        q("https://directory.example.com") + " is geen ldap://host[:poort]- of ldaps://host[:poort]-URL."
+    )
