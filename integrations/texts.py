@@ -20,7 +20,11 @@ from typing import Any
 
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext
+
+# The marker for makemessages; Django's own needs settings, and integrations.phones (with these
+# texts) is also read without Django (bench/normalize_bench.py).
+from django.utils.translation.trans_null import gettext_noop
 
 # A parameter is a plain value (a CRM's name, an HTTP status) or another Text ("The CRM").
 Param = str | int | float

@@ -8,6 +8,9 @@ fragments inside a connector error are translated with their sentence.
 from __future__ import annotations
 
 import html
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -282,3 +285,26 @@ def test_saving_an_ldap_url_that_is_not_ldap_says_so_in_the_readers_language() -
     assert caught.value.message_dict["server_url"][0].endswith(
         q("https://directory.example.com") + " is geen ldap://host[:poort]- of ldaps://host[:poort]-URL."
     )
+
+
+def test_the_number_reading_still_works_without_django_settings() -> None:
+    """bench/normalize_bench.py reads numbers with no DJANGO_SETTINGS_MODULE: the Texts need none."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    code = (
+        "from integrations.phones import PhoneNumberError, normalize_phone\n"
+        "try:\n    normalize_phone('abc', country='NL')\n"
+        "except PhoneNumberError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert (done.returncode, done.stdout) == (
+        0,
+        '"abc" contains characters that do not belong in a phone number\n',
+    ), done.stderr
