@@ -37,7 +37,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 import scripts_engine
 from configurator.frame import render_page, tenant_admin_required
-from integrations import ui_helpers as views  # the screens' shared helpers, formerly integrations.views
+from integrations import ui_helpers  # the screens' shared helpers
 from integrations.connectors.base import ConnectorError
 from integrations.fields import field_fernet
 from integrations.forms import APPLIES_LABELS, IntegrationForm, PresetSettingsForm, ScriptForm, order_move
@@ -128,7 +128,7 @@ def _new_state(*, tenant: Tenant, preset: Preset) -> dict[str, Any]:
         "preset": preset.slug,
         "settings": {s.name: s.default for s in preset.settings if s.kind != SettingKind.SECRET},
         "secrets": {},
-        "name": views._unused_name(tenant=tenant, base=preset.name),
+        "name": ui_helpers._unused_name(tenant=tenant, base=preset.name),
         "settings_valid": False,
         # Every field in display order (the chosen defaults first), and which are ticked.
         "field_order": defaults + [name for name in fields if name not in defaults],
@@ -224,7 +224,7 @@ def _rendered(
         return {**script, "error": exc.messages[0], "applies_label": APPLIES_LABELS.get(applies, applies)}
     link = scripts_engine.render(
         template,
-        call=views.sample_call(tenant=tenant).properties(),
+        call=ui_helpers.sample_call(tenant=tenant).properties(),
         record=record if uses_record else None,
         country=tenant.country,
         extra_schemes=tenant.extra_schemes,
@@ -305,7 +305,7 @@ def _sample(state: dict[str, Any], preset: Preset) -> tuple[dict[str, str], dict
     if isinstance(sample, dict) and sample.get("source") == "crm" and isinstance(sample.get("values"), dict):
         values = {f.name: str(sample["values"].get(f.name, "")) for f in preset.all_fields}
         return values, {"from_crm": True, "name": values.get("DisplayName") or _("(no name)"), "reason": ""}
-    example = views.sample_record(preset)
+    example = ui_helpers.sample_record(preset)
     return example, {
         "from_crm": False,
         "name": example.get("DisplayName", ""),
@@ -346,12 +346,12 @@ def _tiles(query: str) -> list[dict[str, Any]]:
     return [
         {
             "preset": preset,
-            "search": views._search_text(preset),
+            "search": ui_helpers._search_text(preset),
             "initials": preset_initials(preset.name),
             "mark": preset_mark(preset.slug),
         }
         for preset in PRESETS
-        if views.preset_matches(preset, query)
+        if ui_helpers.preset_matches(preset, query)
     ]
 
 
@@ -543,12 +543,12 @@ def _step_settings(
                 preset=preset, values=entered, keep_secrets=_kept_secrets(state)
             )
         except ValidationError as exc:
-            views._put_errors(exc, settings_form, form)
+            ui_helpers._put_errors(exc, settings_form, form)
         else:
             if action == "test" or preset.has_phone_data:
                 # One cap for the test and the sample fetched after it: the press answers in time.
                 deadline = time.monotonic() + float(django_settings.CONNECTION_TEST_TIMEOUT_SECONDS)
-                connection = views._test_connection(preset=preset, settings_values={**plain, **secrets})
+                connection = ui_helpers._test_connection(preset=preset, settings_values={**plain, **secrets})
                 if connection["ok"] and preset.has_phone_data and _sample_wanted(state, action):
                     state["sample"] = _sample_from_crm(
                         tenant, preset, {**plain, **secrets}, deadline=deadline
@@ -566,7 +566,7 @@ def _step_settings(
                     _create_for_connect(tenant, state, preset, secrets=secrets)
                 except ValidationError as exc:
                     state["settings_valid"] = False
-                    views._put_errors(exc, form, settings_form)
+                    ui_helpers._put_errors(exc, form, settings_form)
                 else:
                     _save(request, wizard_id, state)
                     return redirect(_connect_url(int(state["integration_id"]), following))
@@ -753,7 +753,7 @@ def _step_scripts(
                 )
             except ValidationError as exc:
                 if hasattr(exc, "error_dict"):
-                    views._put_errors(exc, form)
+                    ui_helpers._put_errors(exc, form)
                 else:
                     form.add_error("template", exc)
             else:
@@ -848,7 +848,7 @@ def _scripts_page(
 def _preview_context(data: Any, tenant: Tenant, preset: Preset, state: dict[str, Any]) -> dict[str, Any]:
     """The script preview's context, rendered for the wizard's sample record: the record fetched
     from the CRM in step 2 when there is one (else the example record the preview always uses)."""
-    context = views._preview_context(data, tenant, integration=None, preset=preset)
+    context = ui_helpers._preview_context(data, tenant, integration=None, preset=preset)
     sample, origin = _sample(state, preset)
     if not origin["from_crm"] or context.get("record") is None or "link" not in context:
         return context  # no record in this script's preview, or an error to show
@@ -920,7 +920,7 @@ def _step_review(
     settings_rows = []
     for setting in preset.settings:
         if setting.kind == SettingKind.SECRET:
-            value = views.SECRET_MASK if setting.name in kept else ""
+            value = ui_helpers.SECRET_MASK if setting.name in kept else ""
         else:
             value = str((state.get("settings") or {}).get(setting.name, ""))
             if setting.kind == SettingKind.CHOICE:
