@@ -15,11 +15,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from integrations.connectors.phonebook import (
     COLUMN_ROLES,
     DELIMITER_NAMES,
+    LINE_PROBLEM,
     MAX_LISTED_PROBLEMS,
     PHONEBOOK_UPLOAD,
     PhoneBookFileError,
@@ -40,6 +41,7 @@ from integrations.models import (
     SyncTrigger,
 )
 from integrations.sync import SyncResult, phone_cache_sync
+from integrations.texts import Text, stored_text, text_json, translated
 from tenants.models import Tenant
 
 
@@ -81,10 +83,12 @@ def phonebook_upload_receive(
         if decoded.kind == PhoneBookUploadKind.CSV:
             header, _ = csv_preview(decoded.text, decoded.delimiter)
             if not any(header):
-                raise PhoneBookFileError("The CSV file has no header row (the column titles).")
+                raise PhoneBookFileError(
+                    Text(gettext_noop("The CSV file has no header row (the column titles)."))
+                )
             mapping = guess_mapping(header)
     except PhoneBookFileError as exc:
-        raise ValidationError(exc.message) from None
+        raise ValidationError(translated(exc.message)) from None
     PhoneBookUpload.objects.filter(tenant=tenant, integration=integration, selected_at__isnull=True).delete()
     return PhoneBookUpload.objects.create(
         tenant=tenant,
@@ -167,13 +171,24 @@ def _problems(upload: PhoneBookUpload, *, country: str) -> tuple[list[list[Any]]
         if isinstance(item, RowProblem):
             count += 1
             if len(listed) < MAX_LISTED_PROBLEMS:
-                listed.append([item.line, item.reason])
+                # The English reason, and its Text beside it so a page can show it translated.
+                listed.append([item.line, str(item.reason), text_json(item.reason)])
     return listed, count
 
 
 def problem_lines(upload: PhoneBookUpload) -> list[str]:
-    """The upload's listed problems as "Line 17: no phone number"."""
-    return [str(RowProblem(int(line), str(reason))) for line, reason in upload.problems]
+    """The upload's listed problems as "Line 17: no phone number", in the active language.
+
+    Each stored problem is `[line, English reason, its Text's JSON or None]` (uploads stored
+    before the Text have no third item: their reason is translated as a whole when the catalog has
+    it, else shown as stored).
+    """
+    lines = []
+    for item in upload.problems:
+        line, reason = int(item[0]), str(item[1])
+        data = item[2] if len(item) > 2 and isinstance(item[2], dict) else None
+        lines.append(gettext(LINE_PROBLEM) % {"line": line, "reason": stored_text(reason, data)})
+    return lines
 
 
 def phonebook_upload_import(
@@ -195,11 +210,11 @@ def phonebook_upload_import(
         try:
             upload.mapping = check_mapping(list(mapping or []), columns=len(header))
         except PhoneBookFileError as exc:
-            raise ValidationError(exc.message) from None
+            raise ValidationError(translated(exc.message)) from None
     try:
         listed, count = _problems(upload, country=tenant.country)
     except PhoneBookFileError as exc:
-        raise ValidationError(exc.message) from None
+        raise ValidationError(translated(exc.message)) from None
     upload.problems, upload.problem_count = listed, count
     upload.selected_at = timezone.now()
     upload.save(update_fields=["mapping", "problems", "problem_count", "selected_at"])

@@ -221,10 +221,18 @@ def _card_record(text: str, *, href: str, card_url: str) -> CrmRecord | SkippedR
     try:
         card = vobject.readOne(text)
         if getattr(card, "name", "").upper() != "VCARD":
-            return SkippedRecord(reason=f"the resource is not a vCard but {card.name}", id=href)
+            return SkippedRecord(
+                reason=Text(gettext_noop("the resource is not a vCard but %(name)s"), name=str(card.name)),
+                id=href,
+            )
         return _record_from_card(card, href=href, card_url=card_url)
     except Exception as exc:  # vobject raises ParseError, but also StopIteration, ValueError, ...
-        return SkippedRecord(reason=f"the vCard cannot be parsed ({type(exc).__name__}: {exc})", id=href)
+        return SkippedRecord(
+            reason=Text(
+                gettext_noop("the vCard cannot be parsed (%(error)s)"), error=f"{type(exc).__name__}: {exc}"
+            ),
+            id=href,
+        )
 
 
 def _record_from_card(card: Any, *, href: str, card_url: str) -> CrmRecord | None:

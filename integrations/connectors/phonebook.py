@@ -74,8 +74,18 @@ _GUESSES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+_NOT_TEXT = gettext_noop(
+    "The file is not a text file (it contains binary data): upload a CSV or vCard (.vcf) file."
+)
+_UNKNOWN_ENCODING = gettext_noop(
+    "The file's text encoding could not be recognised: save it as UTF-8 CSV and upload it again."
+)
+_NO_PHONE_NUMBER = Text(gettext_noop("no phone number"))
+
+
 class PhoneBookFileError(ValueError):
-    """The uploaded file cannot be used at all; `message` says why, for the admin."""
+    """The uploaded file cannot be used at all; `message` says why, for the admin (a `Text`:
+    English as a `str`, `translated()` in the reader's language)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -93,16 +103,24 @@ class DecodedFile:
     delimiter: str
 
 
+# "Line 17: no phone number": a listed problem of an upload.
+LINE_PROBLEM = gettext_noop("Line %(line)s: %(reason)s")
+
+
 @dataclass(frozen=True)
 class RowProblem:
     """A row (CSV) or card (vCard) that was left out, or a number of it that was: `line` is the
     1-based line of the file where it starts."""
 
     line: int
-    reason: str
+    reason: str  # a Text for the problems this module finds; a card's own reason may be plain
 
     def __str__(self) -> str:
         return f"Line {self.line}: {self.reason}"
+
+    def text(self) -> Text:
+        """`str(self)` as a Text, shown in the reader's language."""
+        return Text(LINE_PROBLEM, line=self.line, reason=self.reason)
 
 
 def _looks_binary(text: str) -> bool:
@@ -125,39 +143,36 @@ def decode_upload(content: bytes) -> DecodedFile:
     Raises `PhoneBookFileError` for an empty file, binary data or text in no known encoding.
     """
     if not content.strip():
-        raise PhoneBookFileError("The file is empty.")
+        raise PhoneBookFileError(Text(gettext_noop("The file is empty.")))
     encoding = ""
     if content.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
     elif content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     if not encoding and b"\x00" in content[:65536]:
-        raise PhoneBookFileError(
-            "The file is not a text file (it contains binary data): upload a CSV or vCard (.vcf) file."
-        )
+        raise PhoneBookFileError(Text(_NOT_TEXT))
     try:
         text = content.decode(encoding or "utf-8")
         encoding = encoding or "utf-8"
     except UnicodeDecodeError:
         if encoding:
             raise PhoneBookFileError(
-                f"The file starts with a {encoding} byte-order mark but is not {encoding} text."
+                Text(
+                    gettext_noop(
+                        "The file starts with a %(encoding)s byte-order mark but is not %(encoding)s text."
+                    ),
+                    encoding=encoding,
+                )
             ) from None
         encoding = guess_encoding(content)
         if not encoding:
-            raise PhoneBookFileError(
-                "The file's text encoding could not be recognised: save it as UTF-8 CSV and upload it again."
-            ) from None
+            raise PhoneBookFileError(Text(_UNKNOWN_ENCODING)) from None
         try:
             text = content.decode(encoding)
         except (UnicodeDecodeError, LookupError):
-            raise PhoneBookFileError(
-                "The file's text encoding could not be recognised: save it as UTF-8 CSV and upload it again."
-            ) from None
+            raise PhoneBookFileError(Text(_UNKNOWN_ENCODING)) from None
     if _looks_binary(text):
-        raise PhoneBookFileError(
-            "The file is not a text file (it contains binary data): upload a CSV or vCard (.vcf) file."
-        )
+        raise PhoneBookFileError(Text(_NOT_TEXT))
     if text.lstrip().upper().startswith("BEGIN:VCARD"):
         return DecodedFile(kind="vcard", text=text, encoding=encoding, delimiter="")
     return DecodedFile(kind="csv", text=text, encoding=encoding, delimiter=sniff_delimiter(text))
@@ -206,7 +221,13 @@ def csv_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise PhoneBookFileError(f"Line {start}: the CSV cannot be read ({exc}).") from None
+            raise PhoneBookFileError(
+                Text(
+                    gettext_noop("Line %(line)s: the CSV cannot be read (%(error)s)."),
+                    line=start,
+                    error=str(exc),
+                )
+            ) from None
         yield start, row
         start = reader.line_num + 1
 
@@ -246,28 +267,46 @@ def check_mapping(mapping: Sequence[str], *, columns: int) -> list[str]:
     the wrong length, an unknown role, no number column or more than one id column."""
     roles = list(mapping)
     if len(roles) != columns:
-        raise PhoneBookFileError(f"The mapping has {len(roles)} columns, the file has {columns}.")
+        raise PhoneBookFileError(
+            Text(
+                gettext_noop("The mapping has %(mapped)s columns, the file has %(columns)s."),
+                mapped=len(roles),
+                columns=columns,
+            )
+        )
     unknown = sorted({role for role in roles if role not in COLUMN_ROLES})
     if unknown:
-        raise PhoneBookFileError(f"Unknown column role {', '.join(unknown)}.")
+        raise PhoneBookFileError(
+            Text(gettext_noop("Unknown column role %(roles)s."), roles=", ".join(unknown))
+        )
     if not any(role.startswith("number:") for role in roles):
-        raise PhoneBookFileError("Choose at least one column holding phone numbers.")
+        raise PhoneBookFileError(Text(gettext_noop("Choose at least one column holding phone numbers.")))
     if roles.count("id") > 1:
-        raise PhoneBookFileError("Choose at most one identifier column.")
+        raise PhoneBookFileError(Text(gettext_noop("Choose at most one identifier column.")))
     return roles
 
 
 def _usable_phones(
     candidates: Sequence[tuple[str, str, str]], *, line: int, country: str
 ) -> tuple[list[RecordPhone], list[RowProblem]]:
-    """Keep the (number, type, where) candidates libphonenumber reads; report the others."""
+    """Keep the (number, type, column title or "") candidates libphonenumber reads; report the others."""
     phones: list[RecordPhone] = []
     problems: list[RowProblem] = []
-    for number, kind, where in candidates:
+    for number, kind, column in candidates:
         try:
             extract_numbers(number, country=country)
         except PhoneNumberError:
-            problems.append(RowProblem(line, f'the phone number "{number[:40]}"{where} cannot be read'))
+            if column:
+                reason = Text(
+                    gettext_noop('the phone number "%(number)s" (column %(column)s) cannot be read'),
+                    number=number[:40],
+                    column=column,
+                )
+            else:
+                reason = Text(
+                    gettext_noop('the phone number "%(number)s" cannot be read'), number=number[:40]
+                )
+            problems.append(RowProblem(line, reason))
             continue
         phones.append(RecordPhone(number=number, type=kind))
     return phones, problems
@@ -296,7 +335,14 @@ def parse_csv(
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            yield RowProblem(line, f"it has {len(row)} columns, the header has {len(header)}")
+            yield RowProblem(
+                line,
+                Text(
+                    gettext_noop("it has %(cells)s columns, the header has %(columns)s"),
+                    cells=len(row),
+                    columns=len(header),
+                ),
+            )
             continue
         names: list[str] = []
         values: dict[str, str] = {}
@@ -308,15 +354,15 @@ def parse_csv(
             if role == "name":
                 names.append(value)
             elif role.startswith("number:"):
-                candidates.append((value, role.split(":", 1)[1], f" (column {title.strip() or '?'})"))
+                candidates.append((value, role.split(":", 1)[1], title.strip() or "?"))
             elif role in ("id", "email", "company", "title"):
                 values.setdefault(role, value)
         name = " ".join(names)
         if not name and not candidates:
-            yield RowProblem(line, "no name and no phone number")
+            yield RowProblem(line, Text(gettext_noop("no name and no phone number")))
             continue
         if not candidates:
-            yield RowProblem(line, "no phone number")
+            yield RowProblem(line, _NO_PHONE_NUMBER)
             continue
         phones, problems = _usable_phones(candidates, line=line, country=country)
         yield from problems
@@ -380,7 +426,7 @@ def parse_vcards(text: str, *, country: str) -> Iterator[CrmRecord | RowProblem]
     for line, block in vcard_blocks(text):
         record = _card_record(block, href=f"line-{line}", card_url="")
         if record is None:
-            yield RowProblem(line, "no phone number")
+            yield RowProblem(line, _NO_PHONE_NUMBER)
             continue
         if isinstance(record, SkippedRecord):
             yield RowProblem(line, record.reason)
