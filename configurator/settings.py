@@ -212,6 +212,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Connection set-up costs ~80% of throughput on the match API (reference/environment.md §8).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # psycopg prepares a server-bound query the Nth time a connection runs it; Django's own
+    # queries are bound on the client and never prepared, so this only plans the match API's cache
+    # query once per connection (integrations.matching._prepared_cursor). 0: never (a PgBouncer in
+    # transaction mode without prepared-statement support).
+    _prepare_threshold = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = _prepare_threshold or None
 else:
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
@@ -224,6 +230,9 @@ if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
     DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"].get("CONN_MAX_AGE", 0)
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold")
+    )
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=2.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

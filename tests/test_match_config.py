@@ -274,3 +274,18 @@ def test_the_written_out_query_selects_the_columns_it_reads_in_order():
 
     assert [c.strip().removeprefix("c.") for c in selected] == list(matching._CACHE_COLUMNS)
     assert first.count("NULL") == len(matching._CACHE_COLUMNS)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's (SQLite has none)"
+)
+@pytest.mark.django_db
+def test_the_cache_query_is_planned_once_per_connection_on_postgresql(tenant, api_key):
+    _book(tenant)
+    for _ in range(7):  # psycopg prepares a query the fifth time a connection runs it
+        assert _get(api_key[1], "020 123 4567")["matches"][0]["notification"]["title"] == "Jan Jansen"
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("integrations_phonecacheentry" in statement for statement in prepared), prepared
