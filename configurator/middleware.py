@@ -24,9 +24,11 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
+from django.utils import translation
 from django.utils.module_loading import import_string
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
@@ -96,12 +98,17 @@ class UIOnly:
         if self.async_mode:
             return self.__acall__(request)
         if is_machine_path(request.path_info):
+            self.machine_request(request)
             return self.get_response(request)
         return self.inner(request)
+
+    def machine_request(self, request: HttpRequest) -> None:
+        """What a machine endpoint's request gets instead of the wrapped middleware (nothing)."""
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         """`__call__` under an ASGI handler."""
         if is_machine_path(request.path_info):
+            self.machine_request(request)
             response: HttpResponseBase = await self.get_response(request)
         else:
             response = await self.inner(request)
@@ -131,7 +138,19 @@ def _ui_only(dotted_path: str) -> type[UIOnly]:
 
 
 # settings.MIDDLEWARE names these (dotted paths must name module attributes).
-LocaleMiddleware = _ui_only("django.middleware.locale.LocaleMiddleware")
+
+
+class LocaleMiddleware(_ui_only("django.middleware.locale.LocaleMiddleware")):  # type: ignore[misc]
+    """The language from the cookie or Accept-Language for pages; for machine endpoints always
+    `settings.LANGUAGE_CODE` (English): a PBX's `reason`/`error` texts are read by integrators
+    and logs, whatever the PBX sends, and a language a page left active in this thread must not
+    leak into them."""
+
+    def machine_request(self, request: HttpRequest) -> None:
+        """Activate the default language (English) for a machine endpoint."""
+        translation.activate(settings.LANGUAGE_CODE)
+
+
 AuthenticationMiddleware = _ui_only("django.contrib.auth.middleware.AuthenticationMiddleware")
 AuditlogMiddleware = _ui_only("auditlog.middleware.AuditlogMiddleware")
 MessageMiddleware = _ui_only("django.contrib.messages.middleware.MessageMiddleware")

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import Q
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
@@ -434,10 +434,8 @@ class MatchView(APIView):
         """Note when the request came in (the call log's duration), then answer it."""
         self._journal_started = time.perf_counter()
         self._journal_params = None
-        # A PBX gets English whatever Accept-Language it sends: its `reason`/`error` texts are
-        # read by integrators and logs, not by the tenant admin.
-        with translation.override("en"):
-            return super().dispatch(request, *args, **kwargs)
+        # English whatever Accept-Language a PBX sends: configurator.middleware.LocaleMiddleware.
+        return super().dispatch(request, *args, **kwargs)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         """DRF's finalizing, then the call-log entry of the request (written after it was sent)."""

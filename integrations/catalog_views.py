@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import translation
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -79,6 +78,8 @@ class CatalogView(APIView):
     permission_classes: list[type] = []
     renderer_classes = [SafeJSONRenderer]
     content_negotiation_class = JSONOnlyNegotiation
+    # For integrators' code: English, no session or CSP (configurator.middleware).
+    machine_endpoint = True
 
     @extend_schema(
         operation_id="catalog",
@@ -102,5 +103,4 @@ class CatalogView(APIView):
     )
     def get(self, request: Request) -> Response:
         """The catalog, optionally filtered by `q` (English whatever Accept-Language says)."""
-        with translation.override("en"):
-            return Response({"presets": catalog(_query(request.query_params.get("q", "")))})
+        return Response({"presets": catalog(_query(request.query_params.get("q", "")))})

@@ -120,3 +120,22 @@ def test_a_wrapper_offers_django_only_the_hooks_the_wrapped_middleware_has() -> 
     ui = RequestFactory().get("/")
     assert csp(ui).headers.get("Content-Security-Policy")
     assert not csp(RequestFactory().get("/api/v1/match")).headers.get("Content-Security-Policy")
+
+
+@pytest.mark.django_db
+def test_a_language_left_active_in_the_thread_does_not_reach_a_machine_answer(
+    tenant: Tenant, api_key: tuple[TenantAPIKey, str]
+) -> None:
+    from django.utils import translation
+
+    translation.activate("nl")  # as a Dutch page served earlier by this thread would leave it
+    try:
+        response = Client().get(
+            "/api/v1/match", {"caller_number": "abc"}, HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}"
+        )
+    finally:
+        translation.activate("en")
+
+    assert response.status_code == 400
+    assert "Bad call parameters" in response.json()["detail"]
+    assert is_machine_path("/api/v1/catalog")

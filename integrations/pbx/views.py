@@ -16,7 +16,6 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -42,16 +41,15 @@ from tenants.models import Tenant
 @csrf_exempt
 def pbx_event(request: HttpRequest, format_slug: str, token: str) -> HttpResponse:
     """Receive one call event of `format_slug` from the sender with `token` (see `base.handle_event`)."""
-    # A PBX gets English whatever Accept-Language it sends (the pages below follow the admin's).
-    with translation.override("en"):
-        handler = handler_for(format_slug)
-        if handler is None:
-            return json_response({"detail": "Unknown PBX format in the URL."}, status=404)
-        if request.method != "POST":
-            response = handler.error(PbxError(405, "PBX events are sent with POST."))
-            response["Allow"] = "POST"
-            return response
-        return handle_event(handler, request=request, token=token)
+    # English whatever Accept-Language a PBX sends: configurator.middleware.LocaleMiddleware.
+    handler = handler_for(format_slug)
+    if handler is None:
+        return json_response({"detail": "Unknown PBX format in the URL."}, status=404)
+    if request.method != "POST":
+        response = handler.error(PbxError(405, "PBX events are sent with POST."))
+        response["Allow"] = "POST"
+        return response
+    return handle_event(handler, request=request, token=token)
 
 
 class PbxSenderForm(BootstrapFormMixin, forms.Form):
