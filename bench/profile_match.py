@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # The product's settings plus the one-lookup floor's URL (bench/floor), to compare in process.
@@ -34,6 +35,9 @@ os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+# Each request's call-log entry written as its response closes (CPU time counts it either way;
+# no writer thread outliving the throw-away database).
+os.environ.setdefault("CALL_JOURNAL_BATCH_SECONDS", "0")
 
 import django  # noqa: E402
 
@@ -144,7 +148,7 @@ def run(args: argparse.Namespace) -> None:
         f"database: {connection.vendor}; {args.numbers:,} cached numbers; {len(queries)} queries per request:"
     )
     for query in queries.captured_queries:
-        print(f"  {query['sql'][:160]}")
+        print(f"  {(query['sql'] or '(a prepared statement)')[:160]}")
 
     for number in numbers[:200]:
         floor(number)
@@ -163,6 +167,8 @@ def run(args: argparse.Namespace) -> None:
         f"match {match_ms:.3f} ms, floor {floor_ms:.3f} ms each; floor/match {floor_ms / match_ms:.2f}"
     )
 
+    _time_call_log_write(request, numbers)
+
     profiler = cProfile.Profile()
     profiler.enable()
     for number in numbers:
@@ -171,6 +177,25 @@ def run(args: argparse.Namespace) -> None:
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
     print(out.getvalue())
+
+
+def _time_call_log_write(request: Any, numbers: list[str]) -> None:
+    """The call log's share: the requests' entries queued (not written), then written in one
+    batch as the batch writer thread does; CPU time per entry."""
+    from django.test.utils import override_settings
+
+    from integrations.journal import _BatchWriter, journal_flush
+
+    with (
+        override_settings(CALL_JOURNAL_BATCH_SECONDS=3600, CALL_JOURNAL_BATCH_MAX=10**9),
+        mock.patch.object(_BatchWriter, "_run", return_value=None),  # no writer thread
+    ):
+        for number in numbers:
+            request(number)
+        started = time.process_time()
+        written = journal_flush()
+        spent = time.process_time() - started
+    print(f"call log: {written} entries written in one batch, {spent / written * 1000:.3f} ms CPU each")
 
 
 if __name__ == "__main__":

@@ -345,7 +345,7 @@ CALL_JOURNAL_PURGE_INTERVAL = env.int("CALL_JOURNAL_PURGE_INTERVAL", default=360
 # Call-log entries of finished requests are written in batches by a thread of each web process,
 # every CALL_JOURNAL_BATCH_SECONDS (0: each request's entries right after its answer), at most
 # CALL_JOURNAL_BATCH_MAX waiting (integrations.journal._BatchWriter).
-CALL_JOURNAL_BATCH_SECONDS = env.float("CALL_JOURNAL_BATCH_SECONDS", default=0.5)
+CALL_JOURNAL_BATCH_SECONDS = env.float("CALL_JOURNAL_BATCH_SECONDS", default=0.1)
 CALL_JOURNAL_BATCH_MAX = env.int("CALL_JOURNAL_BATCH_MAX", default=500)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-syncs": {

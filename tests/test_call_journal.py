@@ -192,7 +192,7 @@ def test_a_failing_write_does_not_break_the_answer(api_key, address_book, monkey
     def broken(*args: object, **kwargs: object) -> None:
         raise DatabaseError("disk full")
 
-    monkeypatch.setattr(CallJournalEntry.objects, "bulk_create", broken)
+    monkeypatch.setattr(journal, "_insert", broken)
     with caplog.at_level(logging.ERROR, logger="integrations.journal"):
         response = get(api_key[1], **params)
 
