@@ -347,6 +347,10 @@ CALL_JOURNAL_PURGE_INTERVAL = env.int("CALL_JOURNAL_PURGE_INTERVAL", default=360
 # CALL_JOURNAL_BATCH_MAX waiting (integrations.journal._BatchWriter).
 CALL_JOURNAL_BATCH_SECONDS = env.float("CALL_JOURNAL_BATCH_SECONDS", default=0.1)
 CALL_JOURNAL_BATCH_MAX = env.int("CALL_JOURNAL_BATCH_MAX", default=500)
+# Helper processes a full sync reads its phone numbers with, besides its own (0: in the sync's
+# process only); started only for syncs of more than a few thousand numbers
+# (integrations.number_readers).
+SYNC_NUMBER_READERS = env.int("SYNC_NUMBER_READERS", default=1)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-syncs": {
         "task": "integrations.dispatch_due_syncs",

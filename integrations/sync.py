@@ -68,6 +68,7 @@ from integrations.models import (
     SyncTrigger,
     UnreadableNumber,
 )
+from integrations.number_readers import NumberReaders, Pending, Reading
 from integrations.phone_cache_store import GenerationWriter, Row, drop_generations, fields_json, insert_rows
 from integrations.phones import NormalizedNumber, PhoneNumberError, extract_numbers
 from integrations.registry import get_preset
@@ -82,6 +83,9 @@ BATCH_SIZE = 5000
 # Distinct number texts one sync remembers the reading of (a company's main number on every
 # contact is read once); when full, the memo starts over, so memory stays flat.
 NORMALIZE_MEMO_MAX = 50_000
+# Past its first this-many records, a full sync reads its records' numbers this many records at a
+# time, in helper processes (SYNC_NUMBER_READERS) one chunk ahead of the rows being written.
+READ_AHEAD_RECORDS = 2000
 # Records (changed or deleted) an incremental sync applies per transaction.
 INCREMENTAL_BATCH_RECORDS = 500
 # The heartbeat (and progress) is written every this many records read, at most once per
@@ -297,6 +301,60 @@ class NumberMemo:
             raise known.with_traceback(None)  # a traceback per raise would pile up on the one error
         return known
 
+    def submit(self, records: list[CrmRecord | SkippedRecord], readers: NumberReaders) -> Pending:
+        """Send the number texts of `records` this memo has not read to `readers` (`remember`
+        takes the readings)."""
+        texts = {
+            phone.number: None
+            for item in records
+            if isinstance(item, CrmRecord)
+            for phone in item.phones
+            if phone.number not in self._known
+        }
+        return readers.submit(list(texts), country=self.country)
+
+    def remember(self, readers: NumberReaders, pending: Pending) -> None:
+        """Keep the readings of what `submit` sent (`NumberReaders.collect`)."""
+        readings: list[Reading] = readers.collect(pending)
+        for text, reading in zip(pending.texts, readings, strict=True):
+            if len(self._known) >= self.limit:
+                self._known.clear()
+            self._known[text] = reading
+
+
+def _read_ahead(
+    records: Iterable[CrmRecord | SkippedRecord], *, memo: NumberMemo, readers: NumberReaders
+) -> Iterator[CrmRecord | SkippedRecord]:
+    """`records` unchanged. The first `READ_AHEAD_RECORDS` pass straight through (their numbers
+    are read as they are used, in this process: a small sync starts no helper); after them, with
+    `readers.count` above 0, each chunk of `READ_AHEAD_RECORDS` is yielded once `memo` holds the
+    readings of its number texts, and the next chunk goes to the helper processes before this
+    one is yielded, so they read it while the caller writes this chunk's rows."""
+    items = iter(records)
+    passed = 0
+    for item in items:
+        yield item
+        passed += 1
+        if passed >= READ_AHEAD_RECORDS:
+            break
+    if passed < READ_AHEAD_RECORDS or readers.count == 0:
+        yield from items
+        return
+    waiting: tuple[list[CrmRecord | SkippedRecord], Pending] | None = None
+    chunk: list[CrmRecord | SkippedRecord] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= READ_AHEAD_RECORDS:
+            sent = (chunk, memo.submit(chunk, readers))
+            if waiting is not None:
+                memo.remember(readers, waiting[1])
+                yield from waiting[0]
+            waiting, chunk = sent, []
+    if waiting is not None:
+        memo.remember(readers, waiting[1])
+        yield from waiting[0]
+    yield from chunk  # the last, short chunk: read as it is used
+
 
 def _entries(
     records: Iterable[CrmRecord | SkippedRecord],
@@ -480,17 +538,19 @@ def phone_cache_sync(
             records = _with_heartbeat(connector.iter_records(), run=run, counters=counters)
             batch: list[Row] = []
             unreadable: list[UnreadableNumber] = []
-            for entry in _entries(
-                records,
-                integration=integration,
-                generation=run.generation,
-                counters=counters,
-                unreadable=unreadable,
-                memo=NumberMemo(country=integration.number_region),
-            ):
-                batch.append(entry)
-                if len(batch) >= BATCH_SIZE:
-                    counters["numbers"] += _write(batch, writer=writer, run=run, counters=counters)
+            memo = NumberMemo(country=integration.number_region)
+            with NumberReaders(settings.SYNC_NUMBER_READERS) as readers:
+                for entry in _entries(
+                    _read_ahead(records, memo=memo, readers=readers),
+                    integration=integration,
+                    generation=run.generation,
+                    counters=counters,
+                    unreadable=unreadable,
+                    memo=memo,
+                ):
+                    batch.append(entry)
+                    if len(batch) >= BATCH_SIZE:
+                        counters["numbers"] += _write(batch, writer=writer, run=run, counters=counters)
             counters["numbers"] += _write(batch, writer=writer, run=run, counters=counters)
         writer.publish()
         return _finish(run, integration=integration, counters=counters, unreadable=unreadable)
