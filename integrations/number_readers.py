@@ -23,6 +23,7 @@ import json
 import logging
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,12 +73,34 @@ def _receive(stream: IO[bytes]) -> Any:
 
 @dataclass
 class _Helper:
+    """One helper process. It has at most one request at a time: a request submitted while it
+    works waits in `queued` and is sent when its answer is taken. (A second request written to
+    its stdin while it blocks writing a long answer to a full stdout pipe would deadlock both.)"""
+
     process: subprocess.Popen[bytes]
-    busy: list[int] = field(default_factory=list)  # indexes of the texts it is reading
+    working: bool = False
+    queued: deque[list[Any]] = field(default_factory=deque)
+
+    def ask(self, message: list[Any]) -> None:
+        """Send `message` now, or after the answer it is working on."""
+        if self.working:
+            self.queued.append(message)
+        else:
+            _send(self.process.stdin, message)  # type: ignore[arg-type]
+            self.working = True
+
+    def answer(self) -> Any:
+        """The answer to the oldest request; the next queued request goes out at once."""
+        got = _receive(self.process.stdout)  # type: ignore[arg-type]
+        self.working = False
+        if self.queued:
+            self.ask(self.queued.popleft())
+        return got
 
 
 class Pending:
-    """Texts sent to the helpers (`NumberReaders.submit`), to `collect` once."""
+    """Texts sent to the helpers (`NumberReaders.submit`), to `collect` once, in the order
+    submitted."""
 
     def __init__(self, texts: Sequence[str], country: str, shares: list[tuple[_Helper, list[int]]]) -> None:
         self.texts = texts
@@ -117,13 +140,13 @@ class NumberReaders:
         return self.collect(self.submit(texts, country=country))
 
     def submit(self, texts: Sequence[str], *, country: str) -> Pending:
-        """Send the helpers their share of `texts`; `collect` reads the rest and returns all."""
+        """Give the helpers their share of `texts` (sent now, or when a helper's work before it
+        is collected); `collect` reads the rest and returns all."""
         if not self._started and self.count and texts:
             self._start()
         shares: list[tuple[_Helper, list[int]]] = []
         if self._helpers and texts:
-            weight = len(self._helpers) + _OWN_WEIGHT
-            per_helper = int(len(texts) / weight)
+            per_helper = int(len(texts) / (len(self._helpers) + _OWN_WEIGHT))
             start = 0
             for helper in list(self._helpers):
                 indexes = list(range(start, min(len(texts), start + per_helper)))
@@ -131,8 +154,8 @@ class NumberReaders:
                 if not indexes:
                     continue
                 try:
-                    _send(helper.process.stdin, [country, [texts[i] for i in indexes]])  # type: ignore[arg-type]
-                except OSError as exc:
+                    helper.ask([country, [texts[i] for i in indexes]])
+                except (OSError, ValueError) as exc:  # a broken pipe, a closed stream
                     self._drop(helper, exc)
                     continue
                 shares.append((helper, indexes))
@@ -148,15 +171,16 @@ class NumberReaders:
         for i, reading in zip(own, read_here([texts[i] for i in own], country=country), strict=True):
             results[i] = reading
         for helper, indexes in pending.shares:
-            readings: list[Reading | None]
-            try:
-                answer = _receive(helper.process.stdout)  # type: ignore[arg-type]
-                if not isinstance(answer, list) or len(answer) != len(indexes):
-                    raise ValueError(f"an answer of {type(answer).__name__} for {len(indexes)} texts")
-                readings = [_reading(item) if item is not None else None for item in answer]
-            except Exception as exc:  # died, killed, or garbage: this process reads its share
-                self._drop(helper, exc)
-                readings = [None] * len(indexes)
+            readings: list[Reading | None] = [None] * len(indexes)
+            if helper in self._helpers:  # else it failed earlier: its share is read here
+                try:
+                    answer = helper.answer()
+                    if not isinstance(answer, list) or len(answer) != len(indexes):
+                        raise ValueError(f"an answer of {type(answer).__name__} for {len(indexes)} texts")
+                    readings = [_reading(item) if item is not None else None for item in answer]
+                except Exception as exc:  # died, killed, or garbage: this process reads its share
+                    self._drop(helper, exc)
+                    readings = [None] * len(indexes)
             for i, got in zip(indexes, readings, strict=True):
                 results[i] = got if got is not None else read_here([texts[i]], country=country)[0]
         return [r for r in results if r is not None]

@@ -5,9 +5,11 @@ helpers stop with the sync, and they start inside a daemonic process (a Celery p
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
+import threading
 from typing import Any
 
 import billiard
@@ -99,6 +101,35 @@ def test_a_helper_that_answers_garbage_is_dropped(
                 assert readers.pids == []
             assert _plain(got) == _plain(read_here(TEXTS[:3], country="NL"))
     assert caplog.text.count("failed (ValueError") == 2
+
+
+def test_requests_longer_than_a_pipe_can_hold_are_read_one_ahead_without_a_deadlock() -> None:
+    # Two chunks submitted before the first is collected, as the sync does, each request and
+    # answer far over the 64 KiB a pipe holds: a helper must never get the second request while
+    # it blocks writing the first answer.
+    first = [f"+31 20 5{i:06d} (the office, ask for the desk of person number {i})" for i in range(6000)]
+    second = [f"010 2{i:06d} (home)" for i in range(6000)]
+    outcome: list[Any] = []
+    readers = NumberReaders(1)
+
+    def run() -> None:
+        a = readers.submit(first, country="NL")
+        b = readers.submit(second, country="NL")
+        outcome.extend([readers.collect(a), readers.collect(b)])
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    hung = worker.is_alive()
+    if hung:  # break the pipes the thread and the helper block on, then clean up
+        for pid in readers.pids:
+            os.kill(pid, signal.SIGKILL)
+        worker.join(timeout=10)
+    readers.close()
+    assert not hung, "the helper and this process wait on each other"
+    assert len(json.dumps([first[: len(first) // 2]])) > 65536
+    assert _plain(outcome[0]) == _plain(read_here(first, country="NL"))
+    assert _plain(outcome[1]) == _plain(read_here(second, country="NL"))
 
 
 def test_helpers_stop_when_the_readers_close() -> None:
