@@ -29,6 +29,9 @@ os.environ.setdefault("DATABASE_URL", f"sqlite:///{_tmp}/bench.sqlite3")
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # the test client speaks plain http
+# The call log written as each response closes, in this thread: the throw-away database is
+# SQLite's shared in-memory one, which a second (writer) thread would find locked.
+os.environ.setdefault("CALL_JOURNAL_BATCH_SECONDS", "0")
 
 import django  # noqa: E402
 

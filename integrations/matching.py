@@ -590,8 +590,23 @@ def _prepared_cursor(alias: str) -> Any:
     connection.validate_thread_sharing()
     raw = psycopg.Cursor(connection.connection)
     if connection.queries_logged:
-        return CursorDebugWrapper(raw, connection)
+        return _PreparedDebugCursor(raw, connection)
     return CursorWrapper(raw, connection)
+
+
+class _PreparedDebugCursor(CursorDebugWrapper):
+    """Django's logging cursor for `_prepared_cursor`: Django reads the executed SQL from the
+    client-side binding it does itself, which a server-binding cursor does not do (the log got
+    "$1" placeholders, or None once the query was prepared); this logs the SQL with its
+    parameters composed as psycopg would."""
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        """Run `sql` (logged as Django logs queries)."""
+        try:
+            return super().execute(sql, params)
+        finally:
+            if self.db.queries_log:
+                self.db.queries_log[-1]["sql"] = self.db.ops.compose_sql(sql, params)
 
 
 def _cache_lookup(*, tenant: Tenant, e164: str) -> tuple[int | None, list[tuple[Any, ...]]]:

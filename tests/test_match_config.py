@@ -289,3 +289,16 @@ def test_the_cache_query_is_planned_once_per_connection_on_postgresql(tenant, ap
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert any("integrations_phonecacheentry" in statement for statement in prepared), prepared
+
+
+@pytest.mark.django_db
+def test_the_prepared_cache_query_is_logged_with_its_sql(tenant, api_key):
+    # Django's query log (DEBUG, the debug toolbar, the tests' query capture) shows the cache
+    # query with its values, also when it runs on the server-binding cursor (PostgreSQL).
+    _book(tenant)
+    with CaptureQueriesContext(connection) as queries:
+        assert _get(api_key[1], "020 123 4567")["matches"]
+    logged = [q["sql"] for q in queries.captured_queries]
+    assert None not in logged
+    [cache_query] = [sql for sql in logged if "integrations_phonecacheentry" in sql]
+    assert "+31201234567" in cache_query
