@@ -600,7 +600,7 @@ class _PreparedDebugCursor(CursorDebugWrapper):
     "$1" placeholders, or None once the query was prepared); this logs the SQL with its
     parameters composed as psycopg would."""
 
-    def execute(self, sql: str, params: Any = None) -> Any:
+    def execute(self, sql: Any, params: Any = None) -> Any:
         """Run `sql` (logged as Django logs queries)."""
         try:
             return super().execute(sql, params)
