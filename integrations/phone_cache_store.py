@@ -333,3 +333,24 @@ def table_bytes() -> int:
         )
         row = cursor.fetchone()
     return int(row[0]) if row else 0
+
+
+def _drop_deleted_integrations_generations(sender: type[Any], instance: Any, **kwargs: Any) -> None:
+    # Django's cascade (a tenant deleted in the admin, an integration deleted with the ORM)
+    # would delete the rows and leave each generation's table behind, empty and attached.
+    drop_generations(instance.pk, wait=True)
+
+
+def connect_signals() -> None:
+    """Drop an integration's generation tables whenever it is deleted, also by a cascade (a
+    deleted tenant): Django sends `pre_delete` for each cascaded integration before the rows go."""
+    from django.db.models.signals import pre_delete
+
+    from integrations.models import Integration
+
+    pre_delete.connect(
+        _drop_deleted_integrations_generations,
+        sender=Integration,
+        dispatch_uid="phone_cache_store.integration.delete",
+    )
+

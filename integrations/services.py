@@ -753,8 +753,7 @@ def integration_delete(*, tenant: Tenant, integration: Integration) -> None:
     row = Integration.objects.filter(pk=integration.pk, tenant=tenant).first()
     if row is None:
         return
-    drop_generations(row.pk, wait=True)
-    row.delete()
+    row.delete()  # its phone-cache tables go first (pre_delete, integrations.phone_cache_store)
 
 
 def script_create(

@@ -247,6 +247,33 @@ def test_rejecting_a_held_sync_and_deleting_the_integration_drop_their_generatio
 
 
 @pytest.mark.django_db
+def test_deleting_a_tenant_or_an_integration_directly_leaves_no_generation_table(tenant, other_tenant):
+    # A tenant deleted in the admin (Django's cascade) and an integration deleted with the ORM
+    # take their generation tables with them; another tenant's stay.
+    mine = [_integration(tenant, CardDavDouble(_book(3)), name=f"Book {n}") for n in range(2)]
+    theirs = _integration(other_tenant, CardDavDouble(_book(3)))
+    for integration in (*mine, theirs):
+        assert _sync(integration, CardDavDouble(_book(3))).status == "ok"
+    before = _partitions() if connection.vendor == "postgresql" else set()
+
+    Integration.objects.get(pk=mine[0].pk).delete()
+    Tenant.objects.get(pk=tenant.pk).delete()
+
+    for integration in mine:
+        assert stored_rows(integration.pk) == 0
+        assert generation_tables(integration.pk) == {}
+    assert stored_rows(theirs.pk) == 3
+    assert _titles(other_tenant, "0205550001") == ["Person 1"]
+    if connection.vendor == "postgresql":
+        gone = {t for t in before if t.startswith(f"phone_cache_t{tenant.pk}_")}
+        assert len(gone) == 2
+        assert _partitions() == before - gone
+        with connection.cursor() as cursor:  # dropped, not only detached
+            cursor.execute("SELECT count(*) FROM pg_class WHERE relname = ANY(%s)", [sorted(gone)])
+            assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db
 def test_another_tenants_generations_are_not_dropped(tenant, other_tenant):
     mine = _integration(tenant, CardDavDouble(_book(3)))
     theirs = _integration(other_tenant, CardDavDouble(_book(3)))
