@@ -219,19 +219,10 @@ def _not_answered(
     """The error of a connection test that ran out of time: which host kept it waiting."""
     host = hosts[-1] if hosts else ""
     if not host:
-        for field in preset.settings:
-            if field.kind == SettingKind.URL:
-                try:
-                    host = urlsplit((settings_values.get(field.name) or "").strip()).hostname or ""
-                except ValueError:
-                    host = ""
-                if host:
-                    break
-    if not host and "server_url" in settings_values:  # LDAP: an ldap(s):// URL, not a URL setting
-        try:
-            host = urlsplit(str(settings_values["server_url"]).strip()).hostname or ""
-        except ValueError:
-            host = ""
+        urls = [settings_values.get(f.name) or "" for f in preset.settings if f.kind == SettingKind.URL]
+        # LDAP's server is an ldap(s):// URL, not a URL setting.
+        urls.append(str(settings_values.get("server_url") or ""))
+        host = next((h for h in map(_host_of, urls) if h), "")
     return ConnectorError(
         Text(
             gettext_noop(
@@ -245,22 +236,40 @@ def _not_answered(
     )
 
 
+def _host_of(url: str) -> str:
+    """The host of `url` ("" when it has none or is not a URL)."""
+    try:
+        return urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return ""
+
+
 @contextmanager
 def _capped(
-    *, preset: Preset, settings_values: Mapping[str, str], deadline: float | None
-) -> Iterator[tuple[httpx.Client, float]]:
-    """A connector client whose requests all end by the connection-test cap (or `deadline`, a
-    `time.monotonic()` value, when earlier); yields it with the seconds left for a connector that
-    does not use it (LDAP). A timed-out `ConnectorError` raised inside once the cap is reached
-    becomes `_not_answered`'s message."""
+    *, preset: Preset, settings_values: Mapping[str, str], deadline: float | None, **options: Any
+) -> Iterator[Connector]:
+    """The preset's connector for these settings (built with `options`), for the admin's test or
+    sample: a URL setting inside a private network raises `PRIVATE_ADDRESS_MESSAGE` first, and
+    every request ends by the connection-test cap (or `deadline`, a `time.monotonic()` value,
+    when earlier), also a connector's own timeout (LDAP uses no HTTP client). A timed-out
+    `ConnectorError` raised inside once the cap is reached becomes `_not_answered`'s message."""
+    assert preset.connector_class is not None
+    for field in preset.settings:
+        value = (settings_values.get(field.name) or "").strip()
+        # "http://0177.0.0.1/" is 127.0.0.1 to the C library but not a URL httpx will call.
+        if field.kind == SettingKind.URL and _url_host_refused(value, resolver=numeric_resolver):
+            raise ConnectorError(PRIVATE_ADDRESS_MESSAGE, permanent=True)
     cap = _connection_test_cap()
     if deadline is not None:
         cap = min(cap, max(deadline - time.monotonic(), 0.0))
     hosts: list[str] = []
     with overall_deadline(cap) as end, connector_client() as client:
         client.event_hooks["request"] = [*client.event_hooks["request"], lambda r: hosts.append(r.url.host)]
+        connector = preset.connector_class(settings=settings_values, client=client, **options)
+        left = max(end - time.monotonic(), 0.001)
+        connector.timeout = left if connector.timeout is None else min(connector.timeout, left)
         try:
-            yield client, max(end - time.monotonic(), 0.001)
+            yield connector
         except ConnectorError as exc:
             # Socket timeouts may wake a hair before the deadline they were given.
             if exc.timed_out and time.monotonic() >= end - 0.05:
@@ -289,14 +298,7 @@ def integration_test_connection(
     """
     if preset.connector_class is None:
         return
-    for field in preset.settings:
-        value = (settings_values.get(field.name) or "").strip()
-        # "http://0177.0.0.1/" is 127.0.0.1 to the C library but not a URL httpx will call.
-        if field.kind == SettingKind.URL and _url_host_refused(value, resolver=numeric_resolver):
-            raise ConnectorError(PRIVATE_ADDRESS_MESSAGE, permanent=True)
-    with _capped(preset=preset, settings_values=settings_values, deadline=deadline) as (client, left):
-        connector = preset.connector_class(settings=settings_values, client=client)
-        connector.timeout = left if connector.timeout is None else min(connector.timeout, left)
+    with _capped(preset=preset, settings_values=settings_values, deadline=deadline) as connector:
         try:
             connector.test_connection()
         except httpx.InvalidURL as exc:  # not an httpx.HTTPError, so connectors let it through
@@ -346,18 +348,9 @@ def integration_sample_records(
     """
     if preset.connector_class is None:
         return []
-    for field in preset.settings:
-        value = (settings_values.get(field.name) or "").strip()
-        if field.kind == SettingKind.URL and _url_host_refused(value, resolver=numeric_resolver):
-            raise ConnectorError(PRIVATE_ADDRESS_MESSAGE, permanent=True)
     samples: list[SampleRecord] = []
-    connector: Connector
-    with _capped(preset=preset, settings_values=settings_values, deadline=deadline) as (client, left):
-        if issubclass(preset.connector_class, HttpConnector):
-            connector = preset.connector_class(settings=settings_values, client=client, max_requests=5)
-        else:
-            connector = preset.connector_class(settings=settings_values, client=client)
-        connector.timeout = left if connector.timeout is None else min(connector.timeout, left)
+    options = {"max_requests": 5} if issubclass(preset.connector_class, HttpConnector) else {}
+    with _capped(preset=preset, settings_values=settings_values, deadline=deadline, **options) as connector:
         try:
             for item in connector.iter_records():
                 if not isinstance(item, CrmRecord):

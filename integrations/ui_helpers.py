@@ -6,6 +6,7 @@ connection test, the sample call and record the script previews render, and the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -165,12 +166,19 @@ def sample_record(preset: Preset) -> dict[str, str]:
 
 
 def _preview_context(
-    data: Any, tenant: Tenant, *, integration: Integration | None, preset: Preset | None = None
+    data: Any,
+    tenant: Tenant,
+    *,
+    integration: Integration | None,
+    preset: Preset | None = None,
+    record: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What the preview shows for the typed script: its error with the position, or the link (or
     the request the server would send) for the sample call and record.
 
-    `preset` stands in for the integration's when there is none yet (the wizard's scripts step).
+    `preset` stands in for the integration's when there is none yet (the wizard's scripts step);
+    `record` (field name -> value) for the preset's example record (the wizard's record fetched
+    from the CRM).
     """
     source = data.get("template", "")
     applies = data.get("applies", "")
@@ -184,7 +192,10 @@ def _preview_context(
         return context
     call = sample_call(tenant=tenant)
     uses_record = preset is not None and preset.has_phone_data and applies != ScriptApplies.ON_NO_MATCH
-    record = sample_record(preset) if preset is not None and uses_record else None
+    if not uses_record:
+        record = None
+    elif record is None and preset is not None:
+        record = sample_record(preset)
     sample = {
         "call": call,
         "caller_number_shown": scripts_engine.format_phone(call.caller_number, None, tenant.country),

@@ -848,22 +848,10 @@ def _scripts_page(
 def _preview_context(data: Any, tenant: Tenant, preset: Preset, state: dict[str, Any]) -> dict[str, Any]:
     """The script preview's context, rendered for the wizard's sample record: the record fetched
     from the CRM in step 2 when there is one (else the example record the preview always uses)."""
-    context = ui_helpers._preview_context(data, tenant, integration=None, preset=preset)
     sample, origin = _sample(state, preset)
-    if not origin["from_crm"] or context.get("record") is None or "link" not in context:
-        return context  # no record in this script's preview, or an error to show
-    template = script_validate(
-        tenant=tenant, preset=preset, template=str(context["source"]), applies=str(data.get("applies", ""))
+    return ui_helpers._preview_context(
+        data, tenant, integration=None, preset=preset, record=sample if origin["from_crm"] else None
     )
-    link = scripts_engine.render(
-        template,
-        call=context["call"].properties(),
-        record=sample,
-        country=tenant.country,
-        extra_schemes=tenant.extra_schemes,
-    )
-    context.update({"link": link, "scheme_refused": link is None, "record": sample})
-    return context
 
 
 @tenant_admin_required
